@@ -1,0 +1,141 @@
+"""The `gophernetes` command line: click commands only.
+
+Each command parses its options, calls the engine or a library function, and prints.
+Subcommands live in their own modules and are imported only when used, so that
+`gophernetes run` pays for nothing it does not need (every millisecond of start-up is
+measured against runc in bench/).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import click
+
+from gophernetes.errors import GophernetesError
+
+# command name -> "module:attribute", imported on first use.
+COMMANDS: dict[str, str] = {
+    "run": "gophernetes.cli.run:run",
+    "child": "gophernetes.cli.run:child",
+    "info": "gophernetes.cli.info:info",
+    "pull": "gophernetes.cli.images:pull",
+    "images": "gophernetes.cli.images:images",
+    "rmi": "gophernetes.cli.images:rmi",
+    "login": "gophernetes.cli.images:login",
+    "image": "gophernetes.cli.images:image",
+    "network": "gophernetes.cli.network:network",
+    "attach": "gophernetes.cli.network:attach",
+    "detach": "gophernetes.cli.network:detach",
+    "help": "gophernetes.cli:help_command",
+}
+
+# Hidden from `--help` but documented in the README: the container's init side.
+HIDDEN = {"child"}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when they are invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        available = [name for name in COMMANDS if name not in HIDDEN and _importable(name)]
+        return sorted(set(available) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                return None  # a command whose module is not written yet
+            raise
+        return getattr(module, attribute)
+
+
+def _importable(name: str) -> bool:
+    module_name = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", envvar="GOPHERNETES_ROOT", metavar="DIR",
+              help="State root (default /var/lib/gophernetes and /run/gophernetes). "
+                   "Env: GOPHERNETES_ROOT.")
+@click.option("--debug", is_flag=True, envvar="GOPHERNETES_DEBUG",
+              help="Print the traceback of an error, not just its message.")
+@click.version_option(package_name="gophernetes", message="gophernetes %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, root: str | None, debug: bool) -> None:
+    """Gophernetes: containers made by hand from Linux primitives.
+
+    \b
+    Examples:
+      gophernetes run /bin/sh                        # a shell in the default busybox image
+      gophernetes run --memory 64m busybox sh -c 'echo hi'
+      gophernetes run --rootfs ./rootfs /bin/hostname
+    """
+    from gophernetes.paths import StateRoot
+
+    ctx.obj = Context(root=StateRoot.from_option(root), debug=debug)
+
+
+class Context:
+    """What every command needs: where state lives, and whether to show tracebacks."""
+
+    def __init__(self, root, debug: bool) -> None:
+        self.root = root
+        self.debug = debug
+
+
+@click.command("help")
+@click.argument("command", required=False)
+@click.pass_context
+def help_command(ctx: click.Context, command: str | None) -> None:
+    """Show help for gophernetes or for one COMMAND."""
+    group = ctx.parent.command
+    if command is None:
+        click.echo(group.get_help(ctx.parent))
+        return
+    sub = group.get_command(ctx, command)
+    if sub is None:
+        raise GophernetesError(f"unknown command {command!r}; see 'gophernetes help'")
+    with click.Context(sub, info_name=command, parent=ctx.parent) as sub_ctx:
+        click.echo(sub.get_help(sub_ctx))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; turn a GophernetesError into one line on stderr and its exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv) or bool(os.environ.get("GOPHERNETES_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="gophernetes", standalone_mode=False)
+    except GophernetesError as error:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"gophernetes: {error}", err=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("gophernetes: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        # docker exits 125 when its own command line is wrong; click's 2 would be
+        # mistaken for the container's status.
+        sys.exit(125)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as error:  # a bug: still one line, unless --debug
+        if debug:
+            traceback.print_exc()
+        click.echo(f"gophernetes: internal error: {type(error).__name__}: {error} "
+                   "(run with --debug for the traceback)", err=True)
+        sys.exit(125)
