@@ -1,0 +1,287 @@
+"""Container networking: bridges, veth pairs, IP leases, NAT and published ports.
+
+The runtime calls this module in a fixed order (see DESIGN.md):
+
+    att = network.allocate(root, container_id, "bridge", publish=["8080:80"], hostname="web")
+        # before fork: validate everything, lease an address (nothing in the kernel yet)
+    att.plug(pid)      # the container's first process has unshared its network namespace:
+                       # bridge (if needed), veth pair, eth0 + address + default route, lo up,
+                       # masquerade and DNAT rules
+    att.etc_files()    # /etc/hosts and /etc/resolv.conf for the container
+    att.release()      # the container exited (or the run failed half-way): undo all of it
+
+Everything the kernel is asked to do happens in the CALLER's network namespace and in
+the container's; leases live under the state root (ipam.py), keyed by container id, so
+`release_container(root, id)` can undo a container that crashed without cleaning up.
+pyroute2 is imported only by `plug`/`release`/`attach`/`detach`: `run --net none`
+never pays for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gophernetes.errors import Conflict, NotFound
+from gophernetes.network import definitions, firewall, hosts, ipam, ports, store
+from gophernetes.network.definitions import DEFAULT_NETWORK, Network
+from gophernetes.network.ipam import Endpoint, Lease
+from gophernetes.paths import StateRoot
+
+__all__ = ["Attachment", "allocate", "attach", "detach", "release_container", "create_network",
+           "delete_network", "list_networks", "inspect_network", "NetworkInfo", "DEFAULT_NETWORK"]
+
+
+@dataclass
+class Attachment:
+    """A container's lease on one network, and the means to plug and unplug it."""
+
+    root: StateRoot
+    container_id: str
+    network: Network
+    endpoint: Endpoint
+
+    @property
+    def address(self) -> str:
+        """The container's address with its prefix length: "10.77.0.2/16"."""
+        return f"{self.endpoint.address}/{self.network.prefixlen}"
+
+    @property
+    def ifname(self) -> str:
+        return self.endpoint.ifname
+
+    def etc_files(self) -> dict[str, str]:
+        """{"/etc/hosts": ..., "/etc/resolv.conf": ...} for the container, as text."""
+        leases = ipam.on_network(self.root.networks, self.network.name)
+        own = next((lease for lease in leases if lease.container_id == self.container_id), None)
+        own_names = own.names() if own else [self.container_id[:12]]
+        neighbours = [(lease.endpoint(self.network.name).address, lease.names())
+                      for lease in leases if lease.container_id != self.container_id]
+        return {"/etc/hosts": hosts.hosts_file(self.endpoint.address, own_names, neighbours),
+                "/etc/resolv.conf": hosts.resolv_conf()}
+
+    def plug(self, pid: int) -> None:
+        """Wire the network namespace of process `pid` to the network, as `self.endpoint` says."""
+        _plug(self.root.networks, self.container_id, self.network, self.endpoint, pid)
+
+    def release(self) -> None:
+        """Undo everything of this container (rules, veths, leases); idempotent."""
+        release_container(self.root, self.container_id)
+
+
+def allocate(state_root: StateRoot, container_id: str, network_name: str = DEFAULT_NETWORK,
+             publish: list[str] | tuple[str, ...] = (), hostname: str = "",
+             aliases: list[str] | tuple[str, ...] = ()) -> Attachment:
+    """Check the request and lease an address on `network_name`; nothing in the kernel yet."""
+    ipam.check_container_id(container_id)
+    mappings = ports.parse_all(list(publish))
+    directory = state_root.networks
+    with store.locked(directory):
+        network = definitions.load(directory, network_name)
+        if ipam.load(directory, container_id) is not None:
+            raise Conflict(f"container {container_id} already holds a network lease; release it first")
+        leases = ipam.all_leases(directory)
+        _refuse_published_twice(mappings, leases)
+        endpoint = _new_endpoint(network, container_id, 0, leases)
+        endpoint.ports = mappings
+        lease = Lease(container_id, hostname, list(aliases), endpoints=[endpoint])
+        ipam.save(directory, lease)
+    return Attachment(state_root, container_id, network, endpoint)
+
+
+def release_container(state_root: StateRoot, container_id: str) -> None:
+    """Remove a container's rules, veths and leases, e.g. after it crashed; never raises for what is gone."""
+    directory = state_root.networks
+    lease = ipam.load(directory, container_id)
+    if lease is None:
+        return
+    from gophernetes.network import netlink
+
+    with netlink.here() as ipr:
+        for endpoint in lease.endpoints:
+            _unplug(ipr, container_id, endpoint)
+        with store.locked(directory):
+            ipam.drop(directory, container_id)
+            for endpoint in lease.endpoints:
+                _tear_down_if_unused(ipr, directory, endpoint)
+
+
+def attach(state_root: StateRoot, container_id: str, pid: int, network_name: str) -> Attachment:
+    """Hot-plug one more interface (eth1, eth2, ...) on `network_name` into running process `pid`."""
+    ipam.check_container_id(container_id)
+    directory = state_root.networks
+    with store.locked(directory):
+        network = definitions.load(directory, network_name)
+        lease = ipam.load(directory, container_id) or Lease(container_id)
+        if lease.endpoint(network.name):
+            raise Conflict(f"container {container_id} is already on network {network.name!r}")
+        used = {int(ep.ifname[3:]) for ep in lease.endpoints}
+        index = next(i for i in range(len(used) + 1) if i not in used)
+        endpoint = _new_endpoint(network, container_id, index, ipam.all_leases(directory))
+        lease.endpoints.append(endpoint)
+        ipam.save(directory, lease)
+    try:
+        _plug(directory, container_id, network, endpoint, pid)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            detach(state_root, container_id, network_name)
+        raise
+    return Attachment(state_root, container_id, network, endpoint)
+
+
+def detach(state_root: StateRoot, container_id: str, network_name: str) -> None:
+    """Unplug a container from `network_name`: its interface there disappears, its lease is freed."""
+    directory = state_root.networks
+    lease = ipam.load(directory, container_id)
+    endpoint = lease.endpoint(network_name) if lease else None
+    if endpoint is None:
+        raise NotFound(f"container {container_id} is not attached to network {network_name!r}")
+    from gophernetes.network import netlink
+
+    with netlink.here() as ipr:
+        _unplug(ipr, container_id, endpoint)
+        with store.locked(directory):
+            lease = ipam.load(directory, container_id) or Lease(container_id)
+            lease.endpoints = [ep for ep in lease.endpoints if ep.network != network_name]
+            if lease.endpoints:
+                ipam.save(directory, lease)
+            else:
+                ipam.drop(directory, container_id)
+            _tear_down_if_unused(ipr, directory, endpoint)
+
+
+# ---------------------------------------------------------------- networks, for the CLI
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """A network as `network ls` / `inspect` show it."""
+
+    network: Network
+    driver: str
+    firewall: str
+    containers: list[Lease]
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.network.name, "driver": self.driver, "subnet": self.network.subnet,
+            "gateway": self.network.gateway, "bridge": self.network.bridge, "firewall": self.firewall,
+            "containers": [_container_dict(lease, self.network.name) for lease in self.containers],
+        }
+
+
+def create_network(state_root: StateRoot, name: str, subnet: str | None = None) -> Network:
+    """Define a new bridge network; its bridge is made when the first container plugs in."""
+    with store.locked(state_root.networks):
+        return definitions.create(state_root.networks, name, subnet)
+
+
+def delete_network(state_root: StateRoot, name: str) -> None:
+    """Forget a network; refused while a container is on it."""
+    directory = state_root.networks
+    with store.locked(directory):
+        users = ipam.on_network(directory, name)
+        if users:
+            ids = ", ".join(lease.container_id[:12] for lease in users)
+            raise Conflict(f"network {name!r} is in use by {len(users)} container(s): {ids}; detach them first")
+        definitions.delete(directory, name)
+
+
+def list_networks(state_root: StateRoot) -> list[NetworkInfo]:
+    directory = state_root.networks
+    with store.locked(directory):
+        networks = definitions.all_networks(directory)
+        leases = ipam.all_leases(directory)
+    backend = firewall.preferred()
+    return [NetworkInfo(net, "bridge", backend, [lease for lease in leases if lease.endpoint(net.name)])
+            for net in networks]
+
+
+def inspect_network(state_root: StateRoot, name: str) -> NetworkInfo:
+    for info in list_networks(state_root):
+        if info.network.name == name:
+            return info
+    raise NotFound(f"network {name!r} not found; see 'gophernetes network ls'")
+
+
+# ---------------------------------------------------------------- the steps
+
+
+def _new_endpoint(network: Network, container_id: str, index: int, leases: list[Lease]) -> Endpoint:
+    return Endpoint(network=network.name, address=ipam.next_free_address(network, leases),
+                    ifname=f"eth{index}", veth=ipam.veth_name(container_id, index),
+                    bridge=network.bridge, firewall=firewall.preferred())
+
+
+def _refuse_published_twice(mappings: list[ports.PortMapping], leases: list[Lease]) -> None:
+    for lease in leases:
+        for endpoint in lease.endpoints:
+            for taken in endpoint.ports:
+                clash = next((wanted for wanted in mappings if wanted.clashes_with(taken)), None)
+                if clash:
+                    raise Conflict(f"port {clash.host_port}/{clash.proto} is already published by "
+                                   f"container {lease.container_id[:12]} ({taken})")
+
+
+def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoint, pid: int) -> None:
+    """Bridge (if needed), veth into `pid`'s namespace, then the container's DNAT rules."""
+    from gophernetes.network import netlink, veth
+
+    fw = firewall.backend(endpoint.firewall)
+    with netlink.here() as ipr:
+        with store.locked(directory):
+            _bring_up(ipr, network, fw)
+            _record_pid(directory, container_id, pid)
+        plug = veth.Plug(endpoint.ifname, endpoint.address, network.prefixlen, network.gateway,
+                         default_route=endpoint.ifname == "eth0")
+        veth.create(ipr, endpoint.veth, network.bridge, pid, plug)
+    if endpoint.ports:
+        fw.publish(container_id, endpoint.address, network, endpoint.ports)
+
+
+def _bring_up(ipr, network: Network, fw: firewall.Firewall) -> None:
+    """The network's bridge and firewall rules in the caller's namespace, made once."""
+    from gophernetes.network import bridge, sysctl
+
+    if bridge.ensure(ipr, network):
+        fw.add_network(network)
+    sysctl.enable_forwarding()
+    sysctl.enable_route_localnet(network.bridge)
+
+
+def _record_pid(directory: Path, container_id: str, pid: int) -> None:
+    lease = ipam.load(directory, container_id)
+    if lease is not None and lease.pid != pid:
+        lease.pid = pid
+        ipam.save(directory, lease)
+
+
+def _unplug(ipr, container_id: str, endpoint: Endpoint) -> None:
+    """The endpoint's DNAT rules and veth pair, whatever of them is still there."""
+    from gophernetes.network import veth
+
+    if endpoint.ports and endpoint.firewall:
+        firewall.backend(endpoint.firewall).unpublish(container_id)
+    veth.remove(ipr, endpoint.veth)
+
+
+def _tear_down_if_unused(ipr, directory: Path, endpoint: Endpoint) -> None:
+    """Once no lease is left on the endpoint's network: its firewall rules and its bridge go."""
+    from gophernetes.network import bridge
+
+    if ipam.on_network(directory, endpoint.network):
+        return
+    try:
+        network = definitions.load(directory, endpoint.network)
+    except NotFound:  # deleted meanwhile: its bridge name is all we need
+        network = Network(endpoint.network, "", "", endpoint.bridge)
+    if endpoint.firewall:
+        firewall.backend(endpoint.firewall).remove_network(network)
+    bridge.remove(ipr, network)
+
+
+def _container_dict(lease: Lease, network: str) -> dict:
+    endpoint = lease.endpoint(network)
+    return {"id": lease.container_id, "names": lease.names(), "pid": lease.pid, "address": endpoint.address,
+            "interface": endpoint.ifname, "veth": endpoint.veth, "ports": [str(p) for p in endpoint.ports]}

@@ -1,0 +1,94 @@
+"""The firewall rules of a bridge network: NAT out, DNAT in, and isolation between networks.
+
+Three things happen to a container's packets in netfilter, the kernel's packet filter:
+
+- Masquerade (source NAT, POSTROUTING): a packet from 10.77.0.2 leaving the host through
+  any interface but the bridge gets the outgoing interface's address as its source, so
+  the answer comes back to the host, which undoes the rewrite (conntrack remembers each
+  connection) and forwards it to the container.
+- DNAT for published ports (PREROUTING and OUTPUT): a packet for HOST_PORT on one of the
+  host's own addresses gets the container's address and port as destination. PREROUTING
+  sees packets that arrive from elsewhere; OUTPUT sees those the host sends itself, e.g.
+  `curl 127.0.0.1:8080` on the host (which also needs route_localnet, see sysctl.py, and a
+  masquerade of 127.0.0.0/8 towards the bridge so the container can answer).
+- Isolation (FORWARD): a packet coming in from one gophernetes bridge and leaving through
+  another is dropped, so two networks cannot talk unless a container is attached to both.
+
+Two backends express the same rules: nftables (`nft`, preferred when installed) in its
+own table `ip gophernetes`, and iptables in its own chains GOPHERNETES-*. Neither ever
+flushes a table or chain it did not create. Every rule carries a comment naming its
+owner ("network:NAME" or "container:ID"); removing a network or a container deletes
+exactly the rules with its comment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Protocol
+
+from gophernetes.errors import GophernetesError
+from gophernetes.network.definitions import Network
+from gophernetes.network.ports import PortMapping
+
+
+class Firewall(Protocol):
+    """What a firewall backend does for gophernetes; see nftables.py and iptables.py."""
+
+    name: str
+
+    def add_network(self, network: Network) -> None:
+        """Masquerade the network's subnet, isolate its bridge from the other networks."""
+
+    def remove_network(self, network: Network) -> None:
+        """Delete the network's rules; delete the table/chains once no network remains."""
+
+    def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
+        """DNAT each host port to `address`:container port."""
+
+    def unpublish(self, container_id: str) -> None:
+        """Delete the container's DNAT rules; nothing if there are none."""
+
+
+def network_tag(network: Network) -> str:
+    return f"network:{network.name}"
+
+
+def container_tag(container_id: str) -> str:
+    return f"container:{container_id}"
+
+
+def preferred() -> str:
+    """"nft" if the nft command exists, else "iptables"; GOPHERNETES_FIREWALL overrides."""
+    chosen = os.environ.get("GOPHERNETES_FIREWALL", "")
+    if chosen in ("nft", "iptables"):
+        return chosen
+    if chosen:
+        raise GophernetesError(f"GOPHERNETES_FIREWALL={chosen!r}: expected 'nft' or 'iptables'")
+    if shutil.which("nft"):
+        return "nft"
+    if shutil.which("iptables"):
+        return "iptables"
+    raise GophernetesError("neither nft nor iptables is installed: apt-get install nftables")
+
+
+def backend(name: str = "") -> Firewall:
+    """The firewall backend called `name` (default: the preferred one)."""
+    name = name or preferred()
+    if name == "nft":
+        from gophernetes.network.nftables import Nftables
+
+        return Nftables()
+    from gophernetes.network.iptables import Iptables
+
+    return Iptables()
+
+
+def run(command: list[str], stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a firewall command; a failure becomes one line naming the command and its error."""
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["failed"])[0]
+        raise GophernetesError(f"{' '.join(command[:4])}: {detail}")
+    return result

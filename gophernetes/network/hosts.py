@@ -1,0 +1,63 @@
+"""/etc/hosts and /etc/resolv.conf for a container, written as text for the runtime to install.
+
+Without a DNS server of its own, a container learns names the old way: /etc/hosts lists
+localhost, the container's own names and address, and the other containers of its
+network by name (those that are there when it starts). /etc/resolv.conf points at the
+host's upstream name servers. A resolver listening on 127.0.0.x on the host (systemd-
+resolved's 127.0.0.53, dnsmasq) cannot be used: inside the container's network
+namespace 127.0.0.53 is the container's own loopback, where nobody listens.
+
+man 5 hosts, man 5 resolv.conf
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+# Where the host's real upstream servers are listed when /etc/resolv.conf names a local stub.
+RESOLV_CONF_CANDIDATES = [Path("/etc/resolv.conf"), Path("/run/systemd/resolve/resolv.conf")]
+
+
+def hosts_file(address: str, own_names: list[str], neighbours: list[tuple[str, list[str]]]) -> str:
+    """The text of /etc/hosts: localhost, this container, then every neighbour (address, names)."""
+    lines = [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        f"{address}\t{' '.join(own_names)}",
+    ]
+    lines += [f"{neighbour}\t{' '.join(names)}" for neighbour, names in neighbours if names]
+    return "\n".join(lines) + "\n"
+
+
+def resolv_conf(candidates: list[Path] = RESOLV_CONF_CANDIDATES) -> str:
+    """The text of /etc/resolv.conf: the first host file with a non-loopback name server."""
+    for path in candidates:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        servers, others = _parse(text)
+        if servers:
+            return "".join(f"nameserver {server}\n" for server in servers) + "".join(others)
+    return ("# the host has no upstream name server that a container can reach\n"
+            "# (only a 127.x resolver, which is the container's own loopback inside it)\n")
+
+
+def _parse(text: str) -> tuple[list[str], list[str]]:
+    """Usable name servers, and the search/options lines, of a resolv.conf."""
+    servers, others = [], []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver" and _reachable(words[1]):
+            servers.append(words[1])
+        elif words and words[0] in ("search", "domain", "options"):
+            others.append(line.strip() + "\n")
+    return servers, others
+
+
+def _reachable(server: str) -> bool:
+    try:
+        return not ipaddress.ip_address(server.split("%")[0]).is_loopback
+    except ValueError:
+        return False

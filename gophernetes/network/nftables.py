@@ -1,0 +1,110 @@
+"""The firewall as one nftables table, `ip gophernetes`, of our own.
+
+    table ip gophernetes {
+        set bridges     { type ifname }       # every gophernetes bridge in this namespace
+        chain prerouting  { type nat hook prerouting priority dstnat;  fib daddr type local jump published }
+        chain output      { type nat hook output priority -100;        fib daddr type local jump published }
+        chain published   { tcp dport 8080 dnat to 10.77.0.2:80 comment "container:ID" ... }
+        chain postrouting { type nat hook postrouting priority srcnat;
+                            ip saddr 10.77.0.0/16 oifname != "gophernetes0" masquerade comment "network:bridge"
+                            oifname "gophernetes0" ip saddr 127.0.0.0/8 masquerade comment "network:bridge" }
+        chain forward     { type filter hook forward priority filter;
+                            iifname "gophernetes0" oifname != "gophernetes0" oifname @bridges drop ... }
+    }
+
+`fib daddr type local` asks the routing table whether the destination is one of this
+host's own addresses: only those packets are candidates for a published port. A table
+of our own means `nft delete table ip gophernetes` removes all of it and nothing else;
+rules are deleted one by one by their handle, found through their comment.
+
+man 8 nft
+"""
+
+from __future__ import annotations
+
+import json
+
+from gophernetes.network import firewall
+from gophernetes.network.definitions import Network
+from gophernetes.network.ports import PortMapping
+
+TABLE = "ip gophernetes"
+
+SKELETON = f"""
+table {TABLE} {{
+    set bridges {{ type ifname; }}
+    chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; fib daddr type local jump published; }}
+    chain output {{ type nat hook output priority -100; policy accept; fib daddr type local jump published; }}
+    chain published {{ }}
+    chain postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+    chain forward {{ type filter hook forward priority filter; policy accept; }}
+}}
+"""
+
+
+class Nftables:
+    """Firewall backend on nftables."""
+
+    name = "nft"
+
+    def add_network(self, network: Network) -> None:
+        if not self._table_exists():
+            _nft_script(SKELETON)
+        tag, bridge = firewall.network_tag(network), network.bridge
+        _nft_script(
+            f'add element {TABLE} bridges {{ "{bridge}" }}\n'
+            f'add rule {TABLE} postrouting ip saddr {network.subnet} oifname != "{bridge}" masquerade'
+            f' comment "{tag}"\n'
+            f'add rule {TABLE} postrouting oifname "{bridge}" ip saddr 127.0.0.0/8 masquerade comment "{tag}"\n'
+            f'add rule {TABLE} forward iifname "{bridge}" oifname != "{bridge}" oifname @bridges drop'
+            f' comment "{tag}"\n'
+        )
+
+    def remove_network(self, network: Network) -> None:
+        rules = self._rules()
+        if rules is None:
+            return
+        self._delete(rules, firewall.network_tag(network))
+        firewall.run(["nft", f'delete element {TABLE} bridges {{ "{network.bridge}" }}'], check=False)
+        remaining = self._rules() or []
+        if not any(rule.get("comment", "").startswith("network:") for rule in remaining):
+            firewall.run(["nft", f"delete table {TABLE}"], check=False)
+
+    def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
+        tag = firewall.container_tag(container_id)
+        lines = []
+        for port in ports:
+            match = f"ip daddr {port.host_ip} " if port.host_ip else ""
+            lines.append(
+                f"add rule {TABLE} published {match}{port.proto} dport {port.host_port}"
+                f' dnat to {address}:{port.container_port} comment "{tag}"'
+            )
+        if lines:
+            _nft_script("\n".join(lines) + "\n")
+
+    def unpublish(self, container_id: str) -> None:
+        rules = self._rules()
+        if rules:
+            self._delete(rules, firewall.container_tag(container_id))
+
+    def _table_exists(self) -> bool:
+        return firewall.run(["nft", f"list table {TABLE}"], check=False).returncode == 0
+
+    def _rules(self) -> list[dict] | None:
+        """Every rule of our table with its chain, handle and comment; None without a table."""
+        result = firewall.run(["nft", "-j", "-a", f"list table {TABLE}"], check=False)
+        if result.returncode != 0:
+            return None
+        objects = json.loads(result.stdout)["nftables"]
+        return [item["rule"] for item in objects if "rule" in item]
+
+    def _delete(self, rules: list[dict], tag: str) -> None:
+        lines = [f"delete rule {TABLE} {rule['chain']} handle {rule['handle']}"
+                 for rule in rules if rule.get("comment") == tag]
+        if lines:
+            _nft_script("\n".join(lines) + "\n")
+
+
+def _nft_script(script: str) -> None:
+    """Apply `script` with `nft -f -`: all of it in one transaction, or none of it."""
+    firewall.run(["nft", "-f", "-"], stdin=script)

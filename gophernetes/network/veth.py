@@ -1,0 +1,76 @@
+"""The veth pair: a virtual Ethernet cable whose two ends may sit in different namespaces.
+
+`ip link add A type veth peer name B` makes two interfaces; a frame sent into one comes
+out of the other. Move B into a container's network namespace (`ip link set B netns
+PID`) and the cable crosses the namespace boundary: A stays on the host, enslaved to
+the bridge, and B becomes the container's eth0. Deleting either end deletes both, and
+when the container's namespace dies with its last process, the kernel deletes B and so
+A too; that is why releasing a crashed container finds its veth often already gone.
+
+man 4 veth, man 8 ip-link, lab 05
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gophernetes.network import loopback, netlink
+
+
+@dataclass(frozen=True)
+class Plug:
+    """One end of the cable inside a container: its name, address and gateway."""
+
+    ifname: str  # eth0, eth1, ...
+    address: str  # "10.77.0.2"
+    prefixlen: int
+    gateway: str  # the default route goes there when `default_route`
+    default_route: bool
+
+
+def create(ipr: Any, host_end: str, bridge: str, pid: int, plug: Plug) -> None:
+    """Cable a container (process `pid`) to `bridge` and configure its end as `plug` says.
+
+    On the host side:
+        ip link add HOST_END type veth peer name TMP
+        ip link set HOST_END master BRIDGE up
+        ip link set TMP netns PID
+    The peer is created under a temporary name because "eth0" may exist on the host.
+    """
+    temporary = "gp" + host_end[2:]
+    ipr.link("add", ifname=host_end, kind="veth", peer={"ifname": temporary})
+    host_index = netlink.index_of(ipr, host_end)
+    ipr.link("set", index=host_index, master=netlink.index_of(ipr, bridge))
+    ipr.link("set", index=host_index, state="up")
+    ipr.link("set", index=netlink.index_of(ipr, temporary), net_ns_pid=pid)
+    with netlink.inside(pid) as inner:
+        _configure_inside(inner, temporary, plug)
+
+
+def _configure_inside(ipr: Any, temporary: str, plug: Plug) -> None:
+    """Inside the container's namespace:
+        ip link set TMP name eth0
+        ip addr add 10.77.0.2/16 dev eth0
+        ip link set eth0 up ; ip link set lo up
+        ip route add default via 10.77.0.1       (eth0 only)
+    """
+    index = netlink.index_of(ipr, temporary)
+    ipr.link("set", index=index, ifname=plug.ifname)
+    ipr.addr("add", index=index, address=plug.address, prefixlen=plug.prefixlen)
+    ipr.link("set", index=index, state="up")
+    loopback.bring_up(ipr)
+    if plug.default_route:
+        ipr.route("add", dst="0.0.0.0/0", gateway=plug.gateway)
+
+
+def remove(ipr: Any, host_end: str) -> None:
+    """`ip link del HOST_END`: unplug the cable, both ends; nothing if already gone."""
+    index = netlink.index_of(ipr, host_end)
+    if index is None:
+        return
+    try:
+        ipr.link("del", index=index)
+    except Exception as error:
+        if not netlink.is_gone(error):
+            raise
