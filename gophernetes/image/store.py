@@ -1,0 +1,283 @@
+"""The image store on disk: blobs by digest, unpacked layers by diff_id, names in an index.
+
+    images/
+      .lock                 flock'ed by every command that changes the store
+      index.json            name -> image record (manifest, config, layers), replaced atomically
+      auth.json             credentials saved by `gophernetes login` (0600)
+      blobs/sha256/<hex>    manifests, configs and layer blobs, named by their sha256
+      layers/<hex>/diff/    an unpacked layer, named by its diff_id; overlayfs lowerdir
+      layers/<hex>/layer.json  its diff_id, blob digest and uncompressed size
+      tmp/                  work in progress; renamed into place only when complete
+
+Everything under blobs/ and layers/ is *content-addressed*: its name is the hash of
+its content, so two images that share a layer share one directory, and a second pull
+of the same image downloads nothing. Only index.json maps human names to content.
+
+A change is made in tmp/ and published by rename(2), which is atomic: a reader sees
+the old state or the new one, never half of a layer. An image's name is written to
+index.json last, after all its layers are in place, so a pull that fails or is killed
+leaves no image behind; whatever it left in tmp/, or layers no name uses, is collected
+by the next command that changes the store.
+
+Readers (get, list) take no lock; writers hold an exclusive flock on .lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gophernetes.errors import Conflict, GophernetesError, NotFound
+from gophernetes.image import layers, reference
+from gophernetes.image.manifest import Config, ImageConfig, Manifest, parse_config
+
+DEFAULT_IMAGE = "busybox:latest"
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image in the store, ready for the runtime to mount."""
+
+    name: str               # normalized reference: busybox:latest, 127.0.0.1:5000/alpine:3.19
+    id: str                 # sha256:<config digest>, as docker's IMAGE ID
+    manifest_digest: str
+    layer_dirs: list[Path]  # bottom layer first; mount as lowerdir=reversed(layer_dirs)
+    config: ImageConfig
+    created: str            # from the image config, RFC 3339
+    size: int               # bytes of all layers uncompressed
+
+
+class ImageStore:
+    """The image store rooted at `root` (StateRoot.images). Directories appear on first write."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = self.root / "blobs" / "sha256"
+        self.layers = self.root / "layers"
+        self.tmp = self.root / "tmp"
+        self.index_file = self.root / "index.json"
+        self.auth_file = self.root / "auth.json"
+        self.lock_file = self.root / ".lock"
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, ref: str) -> Image:
+        """The image named `ref` (any reference form) or with that IMAGE ID (prefix)."""
+        records = self._read_index()
+        for name in _candidate_names(ref):
+            if name in records:
+                return self._image(name, records[name])
+        by_id = _match_id(ref, records)
+        if by_id:
+            return self._image(by_id, records[by_id])
+        raise NotFound(f"image '{ref}' not found; pull it with: gophernetes pull {ref}")
+
+    def list(self) -> list[Image]:
+        """Every named image, sorted by name."""
+        records = self._read_index()
+        return [self._image(name, records[name]) for name in sorted(records)]
+
+    def default_image(self) -> Image:
+        """busybox:latest, built from the host's /bin/busybox the first time it is needed."""
+        try:
+            return self.get(DEFAULT_IMAGE)
+        except NotFound:
+            from gophernetes.image import busybox
+            return busybox.build(self, DEFAULT_IMAGE)
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs / _hex(digest)
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).exists()
+
+    def read_blob(self, digest: str) -> bytes:
+        return self.blob_path(digest).read_bytes()
+
+    def layer_dir(self, diff_id: str) -> Path:
+        """Where the layer with this diff_id is unpacked (the overlayfs lowerdir)."""
+        return self.layers / _hex(diff_id) / "diff"
+
+    def has_layer(self, diff_id: str) -> bool:
+        return (self.layers / _hex(diff_id) / "layer.json").exists()
+
+    def _image(self, name: str, record: dict) -> Image:
+        config = parse_config(self.read_blob(record["config"]), name)
+        layer_dirs = [self.layer_dir(diff_id) for diff_id in record["layers"]]
+        for directory in layer_dirs:
+            if not directory.is_dir():
+                raise GophernetesError(f"image {name} is damaged: layer {directory.parent.name[:12]} is "
+                                       f"missing; remove it (gophernetes rmi {name}) and pull it again")
+        return Image(name=name, id=record["config"], manifest_digest=record["manifest"],
+                     layer_dirs=layer_dirs, config=config.image, created=record.get("created", ""),
+                     size=int(record.get("size", 0)))
+
+    def _read_index(self) -> dict[str, dict]:
+        try:
+            return json.loads(self.index_file.read_text()).get("images", {})
+        except FileNotFoundError:
+            return {}
+        except ValueError as error:
+            raise GophernetesError(f"the image index {self.index_file} is damaged ({error}); "
+                                   "remove it and pull your images again") from None
+
+    # --- writing ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[StoreWriter]:
+        """Lock the store for a change; on failure, collect whatever the change left behind."""
+        for directory in (self.blobs, self.layers, self.tmp):
+            directory.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_file, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._collect_garbage()  # leftovers of a pull that was killed
+            work = Path(tempfile.mkdtemp(prefix="write-", dir=self.tmp))
+            try:
+                yield StoreWriter(self, work)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                self._collect_garbage()
+                raise
+            shutil.rmtree(work, ignore_errors=True)
+
+    def remove(self, ref: str) -> list[str]:
+        """Forget the image named `ref` (or every name of an IMAGE ID); collect unused content.
+
+        Returns the names removed. Layers still used by another image stay.
+        """
+        with self.writing() as writer:
+            records = self._read_index()
+            image = self.get(ref)
+            names = [image.name] if image.name in _candidate_names(ref) else \
+                [name for name, record in records.items() if record["config"] == image.id]
+            for name in names:
+                del records[name]
+            writer.save_index(records)
+            self._collect_garbage()  # the blobs and layers no name uses any more
+        return names
+
+    def _collect_garbage(self) -> None:
+        """Remove tmp/ leftovers and every blob and layer that no image record uses."""
+        for entry in self.tmp.iterdir():
+            _remove(entry)
+        records = self._read_index()
+        used_blobs = {_hex(d) for record in records.values() for d in record.get("blobs", [])}
+        used_layers = {_hex(d) for record in records.values() for d in record["layers"]}
+        for blob in self.blobs.iterdir():
+            if blob.name not in used_blobs:
+                _remove(blob)
+        for layer in self.layers.iterdir():
+            if layer.name not in used_layers:
+                _remove(layer)
+
+
+class StoreWriter:
+    """What a pull, an import or a build may do while it holds the store's lock."""
+
+    def __init__(self, store: ImageStore, work: Path) -> None:
+        self.store = store
+        self.work = work
+
+    def temp_path(self, prefix: str = "blob-") -> Path:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=self.work)
+        os.close(fd)
+        return Path(name)
+
+    def put_blob(self, data: bytes, digest: str) -> None:
+        """Store a small blob (manifest, config) after checking that it hashes to `digest`."""
+        got = "sha256:" + hashlib.sha256(data).hexdigest()
+        if got != digest:
+            raise GophernetesError(f"blob {digest} is corrupt: its content hashes to {got}; refusing it")
+        if self.store.has_blob(digest):
+            return
+        path = self.temp_path()
+        path.write_bytes(data)
+        os.replace(path, self.store.blob_path(digest))
+
+    def add_layer(self, blob: Path, blob_digest: str, diff_id: str) -> None:
+        """Unpack a verified layer blob, check its diff_id, and publish blob and layer.
+
+        `blob` is a file in the work dir (it is moved into blobs/) or already in blobs/.
+        """
+        if self.store.has_layer(diff_id):
+            return
+        staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.work))
+        staging.chmod(0o755)  # so the lowerdir path can be walked by any uid
+        (staging / "diff").mkdir()
+        result = layers.unpack_file(blob, staging / "diff", label=blob_digest)
+        if result.diff_id != diff_id:
+            raise GophernetesError(f"layer {blob_digest} unpacks to {result.diff_id}, but the image config "
+                                   f"says {diff_id}; refusing the image")
+        (staging / "layer.json").write_text(json.dumps(
+            {"diff_id": diff_id, "blob": blob_digest, "size": result.size}))
+        if blob.parent != self.store.blobs:
+            os.replace(blob, self.store.blob_path(blob_digest))
+        os.rename(staging, self.store.layers / _hex(diff_id))
+
+    def commit(self, name: str, manifest: Manifest, manifest_digest: str, config: Config,
+               extra_blobs: tuple[str, ...] = ()) -> None:
+        """Give the image a name: the last step, once every blob and layer is in place."""
+        missing = [d for d in config.diff_ids if not self.store.has_layer(d)]
+        if missing:
+            raise GophernetesError(f"{name}: layer {missing[0]} was not unpacked; the pull is incomplete")
+        size = sum(json.loads((self.store.layers / _hex(d) / "layer.json").read_text())["size"]
+                   for d in dict.fromkeys(config.diff_ids))
+        blobs = [manifest_digest, manifest.config.digest, *extra_blobs] + [layer.digest for layer in manifest.layers]
+        records = self.store._read_index()
+        records[name] = {"manifest": manifest_digest, "config": manifest.config.digest,
+                         "layers": config.diff_ids, "blobs": blobs, "size": size, "created": config.created}
+        self.save_index(records)
+
+    def save_index(self, records: dict[str, dict]) -> None:
+        """Replace index.json atomically: write a temporary file, fsync it, rename it over."""
+        path = self.temp_path("index-")
+        with open(path, "w") as out:
+            json.dump({"version": 1, "images": records}, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(path, self.store.index_file)
+        directory = os.open(self.store.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def _hex(digest: str) -> str:
+    algorithm, _, value = digest.partition(":")
+    if algorithm != "sha256" or len(value) != 64 or not all(c in "0123456789abcdef" for c in value):
+        raise GophernetesError(f"unsupported or malformed digest {digest!r}; expected sha256:<64 hex digits>")
+    return value
+
+
+def _candidate_names(ref: str) -> list[str]:
+    try:
+        return [reference.parse(ref).name]
+    except GophernetesError:
+        return []
+
+
+def _match_id(ref: str, records: dict[str, dict]) -> str | None:
+    """The name of the image whose IMAGE ID starts with `ref` (at least 4 hex digits)."""
+    prefix = ref.removeprefix("sha256:")
+    if len(prefix) < 4 or not all(c in "0123456789abcdef" for c in prefix):
+        return None
+    matches = {name: r["config"] for name, r in records.items() if r["config"][7:].startswith(prefix)}
+    if len(set(matches.values())) > 1:
+        raise Conflict(f"image ID {ref!r} is ambiguous; give more digits")
+    return min(matches) if matches else None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
