@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 
 import click
 
@@ -118,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="gophernetes", standalone_mode=False)
     except GophernetesError as error:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"gophernetes: {error}", err=True)
         sys.exit(error.exit_code)
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except Exception as error:  # a bug: still one line, unless --debug
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"gophernetes: internal error: {type(error).__name__}: {error} "
                    "(run with --debug for the traceback)", err=True)

@@ -1,0 +1,144 @@
+"""`gophernetes run` and its hidden twin `gophernetes child`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from gophernetes.engine import RunRequest, get_engine
+from gophernetes.errors import UsageError
+
+SOURCES = ("docker", "local")
+
+
+@click.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": False})
+@click.option("--rootfs", metavar="DIR", help="Use this directory as the root filesystem instead of an image "
+              "(it is never written to: writes land in an overlay).")
+@click.option("--image", "default_image", metavar="IMAGE", envvar="GOPHERNETES_IMAGE",
+              help="The image for the `run /abs/command` form (default busybox). Env: GOPHERNETES_IMAGE.")
+@click.option("--name", help="A name for the container.")
+@click.option("-h", "--hostname", default="", help="Container hostname (default: the short container ID).")
+@click.option("-e", "--env", multiple=True, metavar="KEY=VALUE", help="Set an environment variable.")
+@click.option("-w", "--workdir", default="", metavar="DIR", help="Working directory inside the container.")
+@click.option("-u", "--user", default="", metavar="USER[:GROUP]", help="Run as this user (name or uid).")
+@click.option("--entrypoint", default=None, help="Override the image's entrypoint.")
+@click.option("--net", "--network", "net", default="bridge", show_default=True, metavar="MODE",
+              help="none (loopback only), host (the host's network), bridge or a network name.")
+@click.option("-p", "--publish", multiple=True, metavar="HOST:CONTAINER[/udp]",
+              help="Publish a container port on the host (bridge networks).")
+@click.option("--pid", "pid_mode", type=click.Choice(["host"]), help="Share the host's PID namespace.")
+@click.option("--ipc", "ipc_mode", type=click.Choice(["host"]), help="Share the host's IPC namespace.")
+@click.option("--uts", "uts_mode", type=click.Choice(["host"]), help="Share the host's UTS namespace (hostname).")
+@click.option("--cgroupns", "cgroupns_mode", type=click.Choice(["host", "private"]), default="private",
+              help="Share the host's cgroup namespace, or not (default private).")
+@click.option("--chroot", "use_chroot", is_flag=True,
+              help="Enter the root filesystem with chroot instead of pivot_root (weaker; see lab 02).")
+@click.option("--privileged", is_flag=True, help="Keep all capabilities, mask and protect nothing.")
+@click.option("--cap-add", multiple=True, metavar="CAP", help="Add a capability (e.g. NET_ADMIN, or ALL).")
+@click.option("--cap-drop", multiple=True, metavar="CAP", help="Drop a capability (e.g. NET_RAW, or ALL).")
+@click.option("--read-only", is_flag=True, help="Mount the container's root filesystem read-only.")
+@click.option("-m", "--memory", metavar="SIZE", help="Memory limit, e.g. 64m or 1g.")
+@click.option("--memory-swap", metavar="SIZE", help="Memory + swap limit; -1 for unlimited swap.")
+@click.option("--cpus", metavar="N", help="CPUs the container may use, e.g. 0.5 (CFS quota per period).")
+@click.option("-c", "--cpu-shares", type=int, help="Relative CPU weight (default 1024).")
+@click.option("--pids-limit", type=int, help="Maximum number of processes (-1: unlimited).")
+@click.option("--blkio-weight", type=int, help="Relative block I/O weight, 10 to 1000, where the host has it.")
+@click.option("-i", "--interactive", is_flag=True, help="Keep stdin open (a foreground run always passes it on).")
+@click.option("-t", "--tty", is_flag=True, help="Tell the container it has a terminal (sets TERM).")
+@click.option("--rm", is_flag=True, help="Remove the container when it exits (a foreground run always does).")
+@click.option("--engine", envvar="GOPHERNETES_ENGINE", default="native", show_default=True,
+              help="native or containerd. Env: GOPHERNETES_ENGINE.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
+        pid_mode, ipc_mode, uts_mode, cgroupns_mode, use_chroot, privileged, cap_add, cap_drop, read_only,
+        memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm, engine):
+    """Run a command in a new container, in the foreground.
+
+    \b
+    Forms:
+      gophernetes run [OPTIONS] IMAGE [COMMAND [ARG...]]
+      gophernetes run [OPTIONS] /bin/sh [ARG...]        an absolute path: run it in the default image
+      gophernetes run [OPTIONS] --rootfs DIR COMMAND [ARG...]
+
+    The exit status is the command's own; 125 when gophernetes failed, 126 when the
+    command cannot be executed, 127 when it does not exist, 128+N when signal N killed it.
+
+    \b
+    Examples:
+      sudo gophernetes run /bin/sh
+      sudo gophernetes run --net none --hostname lab busybox hostname
+      sudo gophernetes run --memory 64m --pids-limit 20 busybox sh
+      sudo gophernetes run --rootfs ./rootfs --chroot /bin/sh
+    """
+    args = list(args)
+    if len(args) == 3 and args[0] in SOURCES and not rootfs:
+        raise UsageError("the detached form `run SOURCE IMAGE NAME` is not available yet; "
+                         "run in the foreground: gophernetes run IMAGE COMMAND")
+    image, command = split_image_and_command(args, rootfs, default_image)
+    shared = [kind for kind, mode in (("pid", pid_mode), ("ipc", ipc_mode), ("uts", uts_mode),
+                                       ("cgroup", cgroupns_mode)) if mode == "host"]
+    request = RunRequest(
+        image=image, command=command, rootfs=rootfs, name=name, hostname=hostname, env=list(env),
+        working_dir=workdir, user=user, entrypoint=entrypoint, net=net, publish=list(publish),
+        share_namespaces=shared, use_chroot=use_chroot, privileged=privileged, cap_add=list(cap_add),
+        cap_drop=list(cap_drop), read_only=read_only, tty=tty, memory=memory, memory_swap=memory_swap,
+        cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
+    )
+    status = get_engine(engine, obj.root).run(request)
+    sys.exit(status)
+
+
+def split_image_and_command(args: list[str], rootfs: str | None, default_image: str | None):
+    """IMAGE CMD..., /abs/cmd ... (default image), or --rootfs DIR CMD ..."""
+    if rootfs:
+        if not args:
+            raise UsageError("--rootfs needs a command to run, e.g. gophernetes run --rootfs DIR /bin/sh")
+        return None, args
+    if not args:
+        raise UsageError("run needs an image or a command: gophernetes run IMAGE [COMMAND] or "
+                         "gophernetes run /bin/sh")
+    if args[0].startswith("/"):
+        return default_image, args
+    return args[0], args[1:]
+
+
+@click.command(context_settings={"allow_interspersed_args": False})
+@click.option("--spec", "spec_file", type=click.File("r"), help="A RunSpec as JSON, as `run` would build it.")
+@click.option("--rootfs", metavar="DIR", help="The root directory (used as it is, writable).")
+@click.option("--hostname", default="gophernetes", show_default=True)
+@click.option("--chroot", "use_chroot", is_flag=True, help="chroot instead of pivot_root.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def child(spec_file, rootfs, hostname, use_chroot, command):
+    """The container's init side, run as PID 1 of a PID namespace someone else made.
+
+    `gophernetes run` runs this same code in its forked child; called by hand, it does
+    what the original Go tool's `child` did, so the namespaces can be made separately:
+
+    \b
+      unshare --pid --fork gophernetes child --rootfs ./rootfs --hostname lab /bin/sh
+
+    It unshares the mount, UTS and IPC namespaces itself (a process can enter new ones
+    of these directly), but a PID namespace only takes effect for children: that one
+    must come from outside, so child refuses to run unless it is PID 1.
+    """
+    from gophernetes.linux import syscalls
+    from gophernetes.linux.capabilities import DOCKER_DEFAULT
+    from gophernetes.runtime.init import container_init
+    from gophernetes.runtime.spec import RunSpec, new_container_id
+
+    if os.getpid() != 1:
+        raise UsageError("child must be PID 1 of a new PID namespace: run it under unshare --pid --fork, "
+                         "or use gophernetes run")
+    if spec_file:
+        spec = RunSpec.from_json(spec_file.read())
+    else:
+        if not rootfs or not command:
+            raise UsageError("child needs --rootfs DIR and a COMMAND (or --spec FILE)")
+        spec = RunSpec(id=new_container_id(), command=list(command), lower_dirs=[os.path.abspath(rootfs)],
+                       hostname=hostname, use_chroot=use_chroot, capabilities=sorted(DOCKER_DEFAULT),
+                       namespaces=["pid", "mnt", "uts", "ipc"])
+    syscalls.unshare(syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC)
+    container_init(spec, None, None, -1)

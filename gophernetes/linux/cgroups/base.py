@@ -1,0 +1,165 @@
+"""The interface both cgroup drivers offer, and the limits a container can ask for."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from gophernetes.errors import GophernetesError
+
+CPU_PERIOD_US = 100_000  # the CFS period docker uses: 100 ms
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits in kernel units; None means "no limit / kernel default"."""
+
+    memory: int | None = None          # bytes
+    memory_swap: int | None = None     # bytes of memory + swap; -1 = unlimited swap
+    cpus: float | None = None          # fraction of CPUs, e.g. 0.5
+    cpu_shares: int | None = None      # relative weight, v1 units (1024 = default)
+    pids: int | None = None            # max number of processes (tasks)
+    blkio_weight: int | None = None    # relative block I/O weight, 10..1000
+
+    def cpu_quota_us(self) -> int | None:
+        """--cpus as CFS quota per period: 0.5 CPU = 50 ms of CPU time every 100 ms."""
+        return None if self.cpus is None else int(self.cpus * CPU_PERIOD_US)
+
+
+class Cgroup(ABC):
+    """One container's cgroup (one directory per v1 controller, or one v2 directory)."""
+
+    name: str
+
+    @abstractmethod
+    def directories(self) -> list[Path]:
+        """Every directory that makes up this cgroup."""
+
+    @abstractmethod
+    def apply(self, limits: Limits) -> list[str]:
+        """Write the limits; return warnings for limits this host cannot enforce."""
+
+    @abstractmethod
+    def add_process(self, pid: int) -> None:
+        """Move process `pid` (0 = the caller) into the cgroup."""
+
+    @abstractmethod
+    def pids(self) -> list[int]:
+        """The processes in the cgroup."""
+
+    @abstractmethod
+    def freeze(self) -> None:
+        """Stop every process in the cgroup until thaw()."""
+
+    @abstractmethod
+    def thaw(self) -> None:
+        """Let frozen processes run again."""
+
+    @abstractmethod
+    def is_frozen(self) -> bool:
+        """True when the cgroup is frozen."""
+
+    @abstractmethod
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer has killed in this cgroup."""
+
+    @abstractmethod
+    def stat(self, controller: str) -> dict[str, int]:
+        """A controller's counters (cpu.stat, memory.stat, ...) as a dict."""
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the cgroup (v2 has cgroup.kill; v1 signals one by one)."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+
+    def remove(self, timeout: float = 2.0) -> None:
+        """Delete the cgroup's directories once its processes have gone.
+
+        rmdir is the only way to delete a cgroup (its files cannot be unlinked). It fails
+        with EBUSY while a process, even a dying one, is still inside — so we kill what is
+        left and retry briefly.
+        """
+        deadline = time.monotonic() + timeout
+        for directory in self.directories():
+            while True:
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as error:
+                    if error.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
+                        raise GophernetesError(f"cannot remove cgroup {directory}: {error.strerror}") from error
+                    self.kill_all()
+                    time.sleep(0.01)
+            _remove_if_empty(directory.parent)
+
+
+def _remove_if_empty(parent: Path) -> None:
+    """Remove the shared parent (e.g. .../gophernetes) when its last container has gone."""
+    try:
+        parent.rmdir()
+    except OSError:
+        pass  # still in use by another container, or a hierarchy root
+
+
+class CgroupDriver(ABC):
+    """Creates cgroups under one parent, in the hierarchy the host runs."""
+
+    version: int
+
+    @abstractmethod
+    def create(self, name: str) -> Cgroup:
+        """Make a new, empty cgroup for the container `name`."""
+
+    @abstractmethod
+    def open(self, name: str) -> Cgroup:
+        """The existing cgroup of container `name` (for exec, pause, cleanup)."""
+
+    @abstractmethod
+    def available_controllers(self) -> set[str]:
+        """The controllers this hierarchy can give a container."""
+
+
+def write(path: Path, value: str | int) -> None:
+    """Write one value to a cgroup file, with an error that names the file."""
+    try:
+        with open(path, "w") as file:
+            file.write(str(value))
+    except OSError as error:
+        raise GophernetesError(f"cannot write {value!r} to {path}: {error.strerror}") from error
+
+
+def read(path: Path) -> str:
+    with open(path) as file:
+        return file.read().strip()
+
+
+def read_keyed(path: Path) -> dict[str, int]:
+    """Parse a flat keyed file ("key value" per line) such as cpu.stat or memory.events."""
+    values: dict[str, int] = {}
+    for line in read(path).splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            values[key] = int(value)
+    return values
+
+
+def make_directory(path: Path) -> None:
+    """mkdir -p for a cgroup; a concurrent removal of the parent is retried, not fatal."""
+    for _ in range(5):
+        try:
+            path.mkdir(parents=True)
+            return
+        except FileExistsError:
+            raise GophernetesError(f"cgroup {path} already exists") from None
+        except FileNotFoundError:
+            continue  # another container removed the shared parent just now
+    path.mkdir(parents=True)

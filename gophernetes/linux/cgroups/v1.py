@@ -1,0 +1,144 @@
+"""cgroup v1: one hierarchy per controller, one directory per container in each.
+
+On a v1 (or hybrid) host every controller is its own filesystem: the container's
+memory limit lives in /sys/fs/cgroup/memory/gophernetes/ID/memory.limit_in_bytes, its
+process limit in /sys/fs/cgroup/pids/gophernetes/ID/pids.max, and the process has to be
+written into the cgroup.procs of each. Lab 04 does it by hand with mkdir and echo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gophernetes.errors import GophernetesError
+from gophernetes.linux.cgroups.base import (
+    CPU_PERIOD_US,
+    Cgroup,
+    CgroupDriver,
+    Limits,
+    make_directory,
+    read,
+    read_keyed,
+    write,
+)
+
+# The controllers a container gets, if the host mounts them.
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio")
+
+
+class CgroupV1(Cgroup):
+    def __init__(self, name: str, paths: dict[str, Path]) -> None:
+        self.name = name
+        self.paths = paths  # controller -> this container's directory in that hierarchy
+
+    def directories(self) -> list[Path]:
+        return list(dict.fromkeys(self.paths.values()))
+
+    def _file(self, controller: str, name: str) -> Path:
+        if controller not in self.paths:
+            raise GophernetesError(f"the cgroup v1 controller {controller!r} is not mounted on this host")
+        return self.paths[controller] / name
+
+    def apply(self, limits: Limits) -> list[str]:
+        warnings: list[str] = []
+        if limits.memory is not None:
+            write(self._file("memory", "memory.limit_in_bytes"), limits.memory)
+            warnings += self._apply_swap(limits)
+        if limits.cpus is not None:
+            write(self._file("cpu", "cpu.cfs_period_us"), CPU_PERIOD_US)
+            write(self._file("cpu", "cpu.cfs_quota_us"), limits.cpu_quota_us())
+        if limits.cpu_shares is not None:
+            write(self._file("cpu", "cpu.shares"), limits.cpu_shares)
+        if limits.pids is not None:
+            write(self._file("pids", "pids.max"), "max" if limits.pids <= 0 else limits.pids)
+        if limits.blkio_weight is not None:
+            warnings += self._apply_blkio_weight(limits.blkio_weight)
+        return warnings
+
+    def _apply_swap(self, limits: Limits) -> list[str]:
+        # memory.memsw.* (memory + swap) only exists when the kernel accounts swap.
+        memsw = self._file("memory", "memory.memsw.limit_in_bytes")
+        if not memsw.exists():
+            if limits.memory_swap not in (None, -1):
+                return ["this kernel does not account swap (no memory.memsw.*): --memory-swap ignored"]
+            return []
+        swap = limits.memory_swap
+        if swap is None:
+            swap = 2 * limits.memory  # docker's default: as much swap as memory
+        write(memsw, -1 if swap == -1 else swap)
+        return []
+
+    def _apply_blkio_weight(self, weight: int) -> list[str]:
+        # blkio.weight exists only under the CFQ/BFQ I/O schedulers (as blkio.bfq.weight for BFQ).
+        for name in ("blkio.weight", "blkio.bfq.weight"):
+            path = self.paths.get("blkio", Path("/nonexistent")) / name
+            if path.exists():
+                write(path, weight)
+                return []
+        return ["this host's block I/O scheduler has no weights (no blkio.weight): --blkio-weight ignored"]
+
+    def add_process(self, pid: int) -> None:
+        for directory in self.directories():
+            write(directory / "cgroup.procs", pid)
+
+    def pids(self) -> list[int]:
+        directory = self.paths.get("pids") or self.directories()[0]
+        try:
+            return [int(p) for p in read(directory / "cgroup.procs").split()]
+        except FileNotFoundError:
+            return []
+
+    def freeze(self) -> None:
+        write(self._file("freezer", "freezer.state"), "FROZEN")
+
+    def thaw(self) -> None:
+        write(self._file("freezer", "freezer.state"), "THAWED")
+
+    def is_frozen(self) -> bool:
+        return read(self._file("freezer", "freezer.state")) == "FROZEN"
+
+    def oom_kills(self) -> int:
+        # memory.oom_control reports "oom_kill N" since Linux 4.13.
+        return read_keyed(self._file("memory", "memory.oom_control")).get("oom_kill", 0)
+
+    def stat(self, controller: str) -> dict[str, int]:
+        return read_keyed(self._file(controller, f"{controller}.stat"))
+
+
+class CgroupV1Driver(CgroupDriver):
+    version = 1
+
+    def __init__(self, root: Path, parent: str) -> None:
+        self.root = root
+        self.parent = parent
+        self.hierarchies = self._mounted_hierarchies()
+
+    def _mounted_hierarchies(self) -> dict[str, Path]:
+        """controller -> the root of its hierarchy (cpu and cpuacct may share one)."""
+        found = {}
+        for controller in CONTROLLERS:
+            path = self.root / controller
+            if (path / "cgroup.procs").exists():
+                found[controller] = path.resolve()
+        return found
+
+    def _paths(self, name: str) -> dict[str, Path]:
+        return {c: h / self.parent / name for c, h in self.hierarchies.items()}
+
+    def create(self, name: str) -> CgroupV1:
+        cgroup = CgroupV1(name, self._paths(name))
+        made = []
+        try:
+            for directory in cgroup.directories():
+                make_directory(directory)
+                made.append(directory)
+        except Exception:
+            CgroupV1(name, {str(i): d for i, d in enumerate(made)}).remove()
+            raise
+        return cgroup
+
+    def open(self, name: str) -> CgroupV1:
+        return CgroupV1(name, {c: p for c, p in self._paths(name).items() if p.exists()})
+
+    def available_controllers(self) -> set[str]:
+        return set(self.hierarchies)

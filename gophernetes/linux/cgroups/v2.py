@@ -1,0 +1,151 @@
+"""cgroup v2: one unified tree, one directory per container.
+
+On a v2 host (Debian 12, the lab VM) there is a single hierarchy at /sys/fs/cgroup. A
+directory gets a controller's files (memory.max, cpu.max, pids.max, io.weight) only if
+its parent lists that controller in cgroup.subtree_control — so we enable them on the
+way down. Freezing is cgroup.freeze, killing everything is cgroup.kill, and OOM kills are
+counted in memory.events. Lab 04 compares this with v1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gophernetes.errors import GophernetesError
+from gophernetes.linux.cgroups.base import (
+    CPU_PERIOD_US,
+    Cgroup,
+    CgroupDriver,
+    Limits,
+    make_directory,
+    read,
+    read_keyed,
+    write,
+)
+
+WANTED_CONTROLLERS = ("cpu", "io", "memory", "pids")
+
+
+def shares_to_weight(shares: int) -> int:
+    """Convert v1 cpu.shares (2..262144, default 1024) to v2 cpu.weight (1..10000, default 100).
+
+    The same linear map runc and the kernel documentation use.
+    """
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+class CgroupV2(Cgroup):
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+
+    def directories(self) -> list[Path]:
+        return [self.path]
+
+    def _file(self, name: str) -> Path:
+        path = self.path / name
+        if not path.exists():
+            controller = name.split(".")[0]
+            raise GophernetesError(f"the cgroup v2 controller {controller!r} is not available in {self.path.parent} "
+                                   f"(cgroup.subtree_control)")
+        return path
+
+    def apply(self, limits: Limits) -> list[str]:
+        warnings: list[str] = []
+        if limits.memory is not None:
+            write(self._file("memory.max"), limits.memory)
+            warnings += self._apply_swap(limits)
+        if limits.cpus is not None:
+            write(self._file("cpu.max"), f"{limits.cpu_quota_us()} {CPU_PERIOD_US}")
+        if limits.cpu_shares is not None:
+            write(self._file("cpu.weight"), shares_to_weight(limits.cpu_shares))
+        if limits.pids is not None:
+            write(self._file("pids.max"), "max" if limits.pids <= 0 else limits.pids)
+        if limits.blkio_weight is not None:
+            warnings += self._apply_io_weight(limits.blkio_weight)
+        return warnings
+
+    def _apply_swap(self, limits: Limits) -> list[str]:
+        # v2 limits swap on its own (memory.swap.max); docker's --memory-swap is memory + swap.
+        path = self.path / "memory.swap.max"
+        if not path.exists():
+            return [] if limits.memory_swap in (None, -1) else ["no swap accounting: --memory-swap ignored"]
+        swap = limits.memory_swap
+        if swap is None:
+            swap = 2 * limits.memory
+        write(path, "max" if swap == -1 else max(swap - limits.memory, 0))
+        return []
+
+    def _apply_io_weight(self, blkio_weight: int) -> list[str]:
+        # v1's 10..1000 maps onto io.weight's 1..10000 by docker's rule: same number, scaled.
+        for name in ("io.weight", "io.bfq.weight"):
+            path = self.path / name
+            if path.exists():
+                write(path, f"default {blkio_weight * 10 if name == 'io.weight' else blkio_weight}")
+                return []
+        return ["this host has no io weights (no io.weight): --blkio-weight ignored"]
+
+    def add_process(self, pid: int) -> None:
+        write(self.path / "cgroup.procs", pid)
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in read(self.path / "cgroup.procs").split()]
+        except FileNotFoundError:
+            return []
+
+    def freeze(self) -> None:
+        write(self._file("cgroup.freeze"), 1)
+
+    def thaw(self) -> None:
+        write(self._file("cgroup.freeze"), 0)
+
+    def is_frozen(self) -> bool:
+        return read_keyed(self.path / "cgroup.events").get("frozen", 0) == 1
+
+    def kill_all(self) -> None:
+        kill = self.path / "cgroup.kill"  # Linux 5.14+: one write kills the whole subtree
+        if kill.exists():
+            write(kill, 1)
+        else:
+            super().kill_all()
+
+    def oom_kills(self) -> int:
+        events = self.path / "memory.events"
+        return read_keyed(events).get("oom_kill", 0) if events.exists() else 0
+
+    def stat(self, controller: str) -> dict[str, int]:
+        return read_keyed(self._file(f"{controller}.stat"))
+
+
+class CgroupV2Driver(CgroupDriver):
+    version = 2
+
+    def __init__(self, root: Path, parent: str) -> None:
+        self.root = root
+        self.parent_path = root / parent
+
+    def available_controllers(self) -> set[str]:
+        return set(read(self.root / "cgroup.controllers").split())
+
+    def _enable_controllers(self, directory: Path) -> None:
+        """Let children of `directory` use the controllers we want ("+memory +pids ...")."""
+        available = set(read(directory / "cgroup.controllers").split())
+        enabled = set(read(directory / "cgroup.subtree_control").split())
+        for controller in WANTED_CONTROLLERS:
+            if controller in available and controller not in enabled:
+                write(directory / "cgroup.subtree_control", f"+{controller}")
+
+    def create(self, name: str) -> CgroupV2:
+        # "No internal processes": only cgroups without processes of their own may hand
+        # controllers down, so our parent holds no process, only containers.
+        if not self.parent_path.exists():
+            self._enable_controllers(self.root)
+            self.parent_path.mkdir(exist_ok=True)
+        self._enable_controllers(self.parent_path)
+        cgroup = CgroupV2(name, self.parent_path / name)
+        make_directory(cgroup.path)
+        return cgroup
+
+    def open(self, name: str) -> CgroupV2:
+        return CgroupV2(name, self.parent_path / name)

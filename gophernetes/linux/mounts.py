@@ -1,0 +1,117 @@
+"""Mounts: building the container's file tree and cutting it off from the host's.
+
+In its own mount namespace the container starts with a copy of the host's mounts. We
+make them all private (so nothing we do propagates back), mount the root filesystem
+(overlayfs over the image layers), add /proc, /sys and /dev, then pivot_root into it and
+drop the old root — or, with --chroot, merely chroot (lab 02 shows why that is weaker).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gophernetes.linux import syscalls
+from gophernetes.linux.syscalls import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+)
+
+# Docker's defaults: files whose contents leak host secrets or control the host.
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+# Docker's defaults: readable, but a container must not change them.
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+def make_all_private() -> None:
+    """Stop mount events from propagating between this namespace and the host's.
+
+    A new mount namespace inherits "shared" propagation from systemd hosts: a mount made
+    inside would appear on the host. `mount --make-rprivate /` cuts that tie.
+    """
+    syscalls.mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def mount_overlay(lower_dirs: list[Path], upper: Path, work: Path, target: Path) -> None:
+    """Mount an overlayfs at `target`: read-only `lower_dirs` (top first) under a writable `upper`.
+
+    Reads fall through to the first layer that has the file; the first write copies the
+    file up into `upper`; a deletion leaves a "whiteout" in `upper`. The image layers are
+    never changed, so many containers share them (lab 06).
+    """
+    lower = ":".join(os.fspath(d) for d in lower_dirs)
+    syscalls.mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+
+
+def bind(source: str | Path, target: str | Path, read_only: bool = False) -> None:
+    """Make `source` visible at `target` too (mount --bind), optionally read-only.
+
+    A read-only bind takes two calls: the kernel ignores MS_RDONLY on the first bind and
+    only honours it on a remount of the new mount.
+    """
+    syscalls.mount(os.fspath(source), target, None, MS_BIND | MS_REC)
+    if read_only:
+        syscalls.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def mount_proc(root: Path) -> None:
+    """Mount a procfs at ROOT/proc: it lists the processes of *our* PID namespace."""
+    syscalls.mount("proc", root / "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def mount_sys(root: Path) -> None:
+    """Mount sysfs read-only at ROOT/sys; in a new network namespace it shows only our devices."""
+    syscalls.mount("sysfs", root / "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def pivot_into(root: Path) -> None:
+    """Make `root` the new "/" with pivot_root and detach the host's old root for good.
+
+    The "." trick: after chdir(root), pivot_root(".", ".") puts the old root on top of
+    the new one at the same place; umount2(".", MNT_DETACH) then peels it off, and what
+    is left at "/" is only the container's tree. No directory for the old root is needed.
+    """
+    os.chdir(root)
+    syscalls.pivot_root(".", ".")
+    syscalls.umount2(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def chroot_into(root: Path) -> None:
+    """Only change how this process resolves "/": the host's root stays mounted behind it.
+
+    A process with CAP_SYS_CHROOT can chroot again into a subdirectory and walk ".." out
+    of the first chroot — lab 02 does exactly that. pivot_root leaves nothing to walk to.
+    """
+    os.chdir(root)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def mask_paths(paths: tuple[str, ...] = MASKED_PATHS) -> None:
+    """Hide host-revealing files: /dev/null over files, an empty read-only tmpfs over directories."""
+    for path in paths:
+        if os.path.isdir(path):
+            syscalls.mount("tmpfs", path, "tmpfs", MS_RDONLY)
+        elif os.path.exists(path):
+            syscalls.mount("/dev/null", path, None, MS_BIND)
+
+
+def make_readonly(paths: tuple[str, ...] = READONLY_PATHS) -> None:
+    """Bind each path onto itself, then remount that bind read-only."""
+    for path in paths:
+        if os.path.exists(path):
+            syscalls.mount(path, path, None, MS_BIND | MS_REC)
+            syscalls.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+                           | MS_NOEXEC)

@@ -1,0 +1,198 @@
+"""The parent's side of a container: create it, start it, wait for it, clean up after it.
+
+    gophernetes run ──fork──> stage 1 ──unshare(new namespaces)──fork──> stage 2 = PID 1
+         │                       └─ tells the parent PID 1's host PID, exits
+         │ (child subreaper: PID 1 is re-parented to us when stage 1 exits)
+         ├─ cgroup made and limits written before the fork; stage 1 joins it
+         ├─ network plugged into PID 1's namespace, then "go" through a pipe
+         └─ waits for PID 1, reports OOM kills, removes cgroup, network, folders
+
+Why two forks? unshare(CLONE_NEWPID) does not move the caller into the new PID
+namespace, only its next child — so stage 1 unshares and forks the real init, as
+`unshare --fork` does and as runc's nsexec does in C. Python can fork without exec, so
+there is no second interpreter start: that is the original Go tool's re-exec of
+`/proc/self/exe child`, without paying for it (`gophernetes child` still exists to run
+the init side by itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from gophernetes.errors import GophernetesError
+from gophernetes.linux import syscalls
+from gophernetes.linux.cgroups import Cgroup, open_driver
+from gophernetes.linux.namespaces import FLAGS
+from gophernetes.paths import StateRoot
+from gophernetes.runtime.init import container_init
+from gophernetes.runtime.spec import ContainerDirs, RunSpec
+from gophernetes.runtime.units import human_size
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                     signal.SIGUSR2, signal.SIGWINCH)
+
+
+@dataclass
+class Started:
+    """A container whose init is running (or has failed to start)."""
+
+    pid: int
+    error_fd: int
+
+
+def run_foreground(state: StateRoot, spec: RunSpec) -> int:
+    """Run the container to completion with our stdio; return its exit status, docker-style."""
+    with ExitStack() as cleanup:
+        dirs = make_directories(state, spec, cleanup)
+        cgroup = make_cgroup(spec, cleanup)
+        attachment = allocate_network(state, spec, cleanup)
+        started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None)
+        return wait(started, cgroup, spec)
+
+
+def make_directories(state: StateRoot, spec: RunSpec, cleanup: ExitStack) -> ContainerDirs:
+    dirs = ContainerDirs(state.containers / spec.id)
+    dirs.base.mkdir(parents=True)
+    cleanup.callback(shutil.rmtree, dirs.base, ignore_errors=True)
+    for path in (dirs.rootfs, dirs.upper, dirs.work):
+        path.mkdir()
+    return dirs
+
+
+def make_cgroup(spec: RunSpec, cleanup: ExitStack) -> Cgroup:
+    cgroup = open_driver().create(spec.id)
+    cleanup.callback(cgroup.remove)
+    for warning in cgroup.apply(spec.limits):
+        print(f"gophernetes: warning: {warning}", file=sys.stderr)
+    return cgroup
+
+
+def allocate_network(state: StateRoot, spec: RunSpec, cleanup: ExitStack):
+    """Lease an address on a named network (bridge mode); None for --net none/host."""
+    if spec.net in ("none", "host"):
+        return None
+    from gophernetes import network
+
+    attachment = network.allocate(state, spec.id, spec.net, spec.publish, spec.hostname or spec.short_id)
+    cleanup.callback(attachment.release)
+    spec.etc_files.update(attachment.etc_files())
+    return attachment
+
+
+def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None) -> Started:
+    """Fork the two stages, do the outside work, say "go"; return PID 1's host PID."""
+    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    pid_read, pid_write = os.pipe()
+    start_read, start_write = os.pipe()
+    error_read, error_write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    stage1 = os.fork()
+    if stage1 == 0:
+        os.close(pid_read)
+        os.close(start_write)
+        os.close(error_read)
+        stage_one(spec, dirs, cgroup, pid_write, start_read, error_write)
+    for fd in (pid_write, start_read, error_write):
+        os.close(fd)
+    init_pid = None
+    try:
+        init_pid = read_init_pid(pid_read, stage1, error_read)
+        if before_go is not None:
+            before_go(init_pid)
+        try:
+            os.write(start_write, b"1")
+        except BrokenPipeError:
+            pass  # init already failed; its error is waiting in the error pipe
+    except BaseException:
+        os.close(start_write)  # EOF on the start pipe: init exits without running the command
+        if init_pid is not None:
+            os.waitpid(init_pid, 0)
+        os.close(error_read)
+        raise
+    os.close(start_write)
+    return Started(init_pid, error_read)
+
+
+def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, start_fd: int,
+              error_fd: int) -> None:
+    """In the first child: join the cgroup, unshare the namespaces, fork PID 1. Never returns."""
+    try:
+        # Join the cgroup *before* unsharing the cgroup namespace, so that the
+        # container's cgroup is the root ("/") of its view (/proc/self/cgroup shows "0::/").
+        cgroup.add_process(0)
+        flags = 0
+        for kind in spec.namespaces:
+            flags |= FLAGS[kind]
+        syscalls.unshare(flags)
+        init_pid = os.fork()
+        if init_pid == 0:
+            os.close(pid_fd)
+            container_init(spec, dirs, start_fd, error_fd)
+        os.write(pid_fd, str(init_pid).encode())
+        os._exit(0)
+    except BaseException as error:  # noqa: BLE001
+        message = json.dumps({"code": 125, "message": str(error)}).encode()
+        os.write(error_fd, message)
+        os._exit(125)
+
+
+def read_init_pid(pid_read: int, stage1: int, error_read: int) -> int:
+    """Wait for stage 1 to hand over PID 1's host PID (then stage 1 has exited)."""
+    data = _read_all(pid_read)
+    os.close(pid_read)
+    os.waitpid(stage1, 0)
+    if not data:
+        raise_init_error(error_read)
+        raise GophernetesError("the container's first stage died without a word")
+    return int(data)
+
+
+def wait(started: Started, cgroup: Cgroup, spec: RunSpec) -> int:
+    """Forward signals to PID 1 until it exits; return its status as docker reports it."""
+    previous = {sig: signal.signal(sig, lambda number, _frame: _forward(started.pid, number))
+                for sig in FORWARDED_SIGNALS}
+    try:
+        _, status = os.waitpid(started.pid, 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    raise_init_error(started.error_fd)
+    os.close(started.error_fd)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal: docker reports 128 + N
+        code = 128 - code
+    if code == 137 and spec.limits.memory is not None and cgroup.oom_kills() > 0:
+        print(f"gophernetes: container {spec.short_id} was killed: out of memory "
+              f"(limit {human_size(spec.limits.memory)})", file=sys.stderr)
+    return code
+
+
+def _forward(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
+
+
+def raise_init_error(error_read: int) -> None:
+    """If the init side reported a failure before exec, raise it as the user's error."""
+    data = _read_all(error_read)
+    if data:
+        report = json.loads(data)
+        error = GophernetesError(report["message"])
+        error.exit_code = report["code"]
+        raise error
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,76 @@
+"""A container run, described completely before anything is created.
+
+The launcher validates the command line into a RunSpec first; only a valid spec makes
+anything on the host. The same spec, as JSON, is what `gophernetes child --spec FILE`
+reads: the init side needs nothing but it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from gophernetes.linux.cgroups.base import Limits
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def new_container_id() -> str:
+    """64 hex digits, as docker's IDs; the first 12 are the short form and default hostname."""
+    return secrets.token_hex(32)
+
+
+@dataclass
+class RunSpec:
+    id: str
+    command: list[str]                 # argv of the container's process
+    lower_dirs: list[str]              # read-only layers, BOTTOM first (overlay lowerdirs)
+    image: str = ""                    # the image (or rootfs) it came from, for display
+    env: list[str] = field(default_factory=list)
+    working_dir: str = "/"
+    user: str = ""                     # "", "name", "uid", "uid:gid"
+    hostname: str = ""
+    namespaces: list[str] = field(default_factory=lambda: ["pid", "uts", "mnt", "net", "ipc", "cgroup"])
+    net: str = "none"                  # none | host | a network name
+    publish: list[str] = field(default_factory=list)
+    use_chroot: bool = False
+    privileged: bool = False
+    capabilities: list[str] = field(default_factory=list)
+    read_only: bool = False
+    tty: bool = False
+    limits: Limits = field(default_factory=Limits)
+    etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts etc. written into the rootfs
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        data = json.loads(text)
+        data["limits"] = Limits(**data["limits"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ContainerDirs:
+    """The per-container folders under the state root: overlay upper/work and the mount point."""
+
+    base: Path
+
+    @property
+    def rootfs(self) -> Path:
+        return self.base / "rootfs"
+
+    @property
+    def upper(self) -> Path:
+        return self.base / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.base / "work"

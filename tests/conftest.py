@@ -1,0 +1,107 @@
+"""Fixtures shared by every test: a state root of our own, a busybox root filesystem,
+the gophernetes CLI as a subprocess, and a check that nothing was left behind.
+
+Everything here is real: containers are made by the kernel, as root. State lives under a
+temporary GOPHERNETES_ROOT and cgroups under a parent of this test session, so the host's
+/var/lib/gophernetes and its cgroups are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        pytest.exit("the gophernetes tests make real containers: run them as root (sudo)", returncode=4)
+
+
+@pytest.fixture(scope="session")
+def cgroup_parent() -> str:
+    """A cgroup parent for this session (e.g. gophernetes-test-1a2b3c) instead of gophernetes."""
+    return f"gophernetes-test-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory) -> Path:
+    """A root filesystem with the host's static busybox and one relative link per applet."""
+    root = tmp_path_factory.mktemp("busybox-rootfs")
+    build_busybox_rootfs(root)
+    return root
+
+
+def build_busybox_rootfs(root: Path) -> None:
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (root / "bin" / applet).symlink_to("busybox")
+    for name in ("etc", "proc", "sys", "dev", "root", "tmp"):
+        (root / name).mkdir(exist_ok=True)
+    (root / "tmp").chmod(0o1777)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+
+
+@pytest.fixture
+def state_root(tmp_path) -> Path:
+    root = tmp_path / "state"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def gophernetes(state_root, cgroup_parent, leak_check):
+    """Run the CLI as a user would: `gophernetes(args..., input=...)` -> CompletedProcess."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 60, check: bool = False,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gophernetes", *args], input=input, capture_output=True,
+                              text=True, timeout=timeout, check=check, env=cli_env(state_root, cgroup_parent, env))
+
+    run.env = cli_env(state_root, cgroup_parent)
+    run.state_root = state_root
+    return run
+
+
+def cli_env(state_root: Path, cgroup_parent: str, extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.update({"GOPHERNETES_ROOT": str(state_root), "GOPHERNETES_CGROUP_PARENT": cgroup_parent,
+                "PYTHONPATH": str(REPO)})
+    env.update(extra or {})
+    return env
+
+
+def host_leftovers(state_root: Path, cgroup_parent: str) -> dict:
+    """What a container could leave on the host: cgroups, mounts, container folders."""
+    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}*"))
+    cgroups += sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"{cgroup_parent}*"))
+    with open("/proc/self/mountinfo") as file:
+        mounts = [line for line in file if str(state_root) in line]
+    containers = state_root / "run" / "containers"
+    folders = sorted(p.name for p in containers.iterdir()) if containers.exists() else []
+    return {"cgroups": cgroups, "mounts": mounts, "container folders": folders}
+
+
+@pytest.fixture
+def leak_check(state_root, cgroup_parent):
+    """After the test: no cgroup, mount or container folder may remain (and clean them if they do)."""
+    yield
+    left = host_leftovers(state_root, cgroup_parent)
+    for path in sorted(left["cgroups"], reverse=True):
+        for child in sorted(Path(path).glob("*/"), reverse=True):
+            if child.is_dir():
+                subprocess.run(["rmdir", str(child)], check=False)
+        subprocess.run(["rmdir", path], check=False)
+    assert left == {"cgroups": [], "mounts": [], "container folders": []}, f"left behind: {left}"
