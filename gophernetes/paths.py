@@ -22,7 +22,7 @@ class StateRoot:
     run: Path
 
     @classmethod
-    def from_option(cls, root: str | os.PathLike | None = None) -> "StateRoot":
+    def from_option(cls, root: str | os.PathLike | None = None) -> StateRoot:
         """The state root named by `root`, else by GOPHERNETES_ROOT, else the defaults."""
         root = root or os.environ.get("GOPHERNETES_ROOT")
         if not root:

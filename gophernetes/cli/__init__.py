@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as error:  # a bug: still one line, unless --debug
+    except Exception as error:  # noqa: BLE001 — a bug: still one line, unless --debug
         if debug:
             import traceback
 
