@@ -44,17 +44,108 @@ class RunRequest:
     blkio_weight: int | None = None
 
 
+@dataclass
+class ContainerInfo:
+    """One container as `list`, `inspect` and scripts see it, whatever the engine."""
+
+    id: str
+    name: str
+    image: str
+    command: list[str]
+    status: str                 # created | running | paused | exited
+    created: float              # seconds since the epoch
+    engine: str
+    pid: int | None = None      # host PID of the container's init while it runs
+    exit_code: int | None = None
+    finished: float | None = None
+    ports: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)  # engine-specific extras for `inspect`
+
+
+@dataclass
+class ImageInfo:
+    name: str          # repository:tag
+    id: str            # sha256:...
+    created: str       # RFC 3339, or ""
+    size: int          # bytes
+
+
 class Engine(ABC):
-    """The verbs of gophernetes, whatever makes the containers."""
+    """The verbs of gophernetes, whatever makes the containers.
+
+    Containers are named by NAME or (a prefix of) ID everywhere. Unknown containers raise
+    errors.NotFound, clashes (name taken, container not running, already paused)
+    errors.Conflict, all with one line that says what to do.
+    """
 
     name: str
 
     def __init__(self, state: StateRoot) -> None:
         self.state = state
 
+    # images
+    @abstractmethod
+    def pull(self, reference: str, insecure: bool = False) -> str:
+        """Fetch an image; return its normalized name."""
+
+    @abstractmethod
+    def images(self) -> list[ImageInfo]:
+        """The images this engine has."""
+
+    @abstractmethod
+    def remove_image(self, reference: str) -> None:
+        """Forget an image (its layers go when nothing uses them)."""
+
+    # containers
     @abstractmethod
     def run(self, request: RunRequest) -> int:
         """Run a container in the foreground with our stdio; return its exit status."""
+
+    @abstractmethod
+    def run_detached(self, request: RunRequest) -> ContainerInfo:
+        """Start a container in the background under request.name; return at once."""
+
+    @abstractmethod
+    def list(self, all: bool = False) -> list[ContainerInfo]:
+        """Running (and paused) containers; with all=True exited ones too."""
+
+    @abstractmethod
+    def inspect(self, name: str) -> ContainerInfo:
+        """Everything known about one container."""
+
+    @abstractmethod
+    def logs(self, name: str, follow: bool = False, tail: int | None = None, timestamps: bool = False):
+        """Yield the container's output lines (str, with newline); with follow, until it exits."""
+
+    @abstractmethod
+    def exec(self, name: str, command: list[str], tty: bool = False, interactive: bool = False,
+             env: list[str] | None = None, user: str = "", workdir: str = "") -> int:
+        """Run a command inside a running container; return its exit status."""
+
+    @abstractmethod
+    def pause(self, name: str) -> None:
+        """Freeze every process of the container."""
+
+    @abstractmethod
+    def resume(self, name: str) -> None:
+        """Thaw a paused container."""
+
+    @abstractmethod
+    def stop(self, name: str, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL after `timeout` seconds."""
+
+    @abstractmethod
+    def kill(self, name: str, signal: str = "KILL") -> None:
+        """Send a signal to the container's init."""
+
+    @abstractmethod
+    def remove(self, name: str, force: bool = False) -> None:
+        """Delete a stopped container (force: stop it first)."""
+
+    def info(self) -> dict:
+        """What `gophernetes info` shows about this engine."""
+        return {"engine": self.name}
 
 
 def get_engine(name: str, state: StateRoot) -> Engine:

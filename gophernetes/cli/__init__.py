@@ -70,9 +70,12 @@ def _importable(name: str) -> bool:
                    "Env: GOPHERNETES_ROOT.")
 @click.option("--debug", is_flag=True, envvar="GOPHERNETES_DEBUG",
               help="Print the traceback of an error, not just its message.")
+@click.option("--engine", envvar="GOPHERNETES_ENGINE", default="native", show_default=True,
+              type=click.Choice(["native", "containerd"]),
+              help="Who makes the containers: gophernetes itself, or a containerd daemon. Env: GOPHERNETES_ENGINE.")
 @click.version_option(package_name="gophernetes", message="gophernetes %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, root: str | None, debug: bool, engine: str) -> None:
     """Gophernetes: containers made by hand from Linux primitives.
 
     \b
@@ -83,15 +86,22 @@ def cli(ctx: click.Context, root: str | None, debug: bool) -> None:
     """
     from gophernetes.paths import StateRoot
 
-    ctx.obj = Context(root=StateRoot.from_option(root), debug=debug)
+    ctx.obj = Context(root=StateRoot.from_option(root), debug=debug, engine_name=engine)
 
 
 class Context:
-    """What every command needs: where state lives, and whether to show tracebacks."""
+    """What every command needs: where state lives, which engine, whether to show tracebacks."""
 
-    def __init__(self, root, debug: bool) -> None:
+    def __init__(self, root, debug: bool, engine_name: str = "native") -> None:
         self.root = root
         self.debug = debug
+        self.engine_name = engine_name
+
+    def engine(self):
+        """The engine chosen with --engine, made on first use (containerd's client is not free)."""
+        from gophernetes.engine import get_engine
+
+        return get_engine(self.engine_name, self.root)
 
 
 @click.command("help")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from gophernetes.engine import RunRequest, get_engine
+from gophernetes.engine import RunRequest
 from gophernetes.errors import UsageError
 
 SOURCES = ("docker", "local")
@@ -48,13 +48,11 @@ SOURCES = ("docker", "local")
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin open (a foreground run always passes it on).")
 @click.option("-t", "--tty", is_flag=True, help="Tell the container it has a terminal (sets TERM).")
 @click.option("--rm", is_flag=True, help="Remove the container when it exits (a foreground run always does).")
-@click.option("--engine", envvar="GOPHERNETES_ENGINE", default="native", show_default=True,
-              help="native or containerd. Env: GOPHERNETES_ENGINE.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
         pid_mode, ipc_mode, uts_mode, cgroupns_mode, use_chroot, privileged, cap_add, cap_drop, read_only,
-        memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm, engine):
+        memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm):
     """Run a command in a new container, in the foreground.
 
     \b
@@ -87,7 +85,7 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
         cap_drop=list(cap_drop), read_only=read_only, tty=tty, memory=memory, memory_swap=memory_swap,
         cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
     )
-    status = get_engine(engine, obj.root).run(request)
+    status = obj.engine().run(request)
     sys.exit(status)
 
 

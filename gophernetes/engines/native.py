@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gophernetes.engine import Engine, RunRequest
-from gophernetes.errors import NotFound, PermissionDenied, UsageError
+from gophernetes.engine import ContainerInfo, Engine, ImageInfo, RunRequest
+from gophernetes.errors import GophernetesError, NotFound, PermissionDenied, UsageError
 from gophernetes.linux import capabilities
 from gophernetes.linux.cgroups.base import Limits
 from gophernetes.linux.namespaces import FLAGS
@@ -19,11 +19,63 @@ SHAREABLE = {"pid", "ipc", "uts", "cgroup"}
 class NativeEngine(Engine):
     name = "native"
 
+    # images: the store in gophernetes/image/
+
+    def _store(self):
+        from gophernetes.image.store import ImageStore
+
+        return ImageStore(self.state.images)
+
+    def pull(self, reference: str, insecure: bool = False) -> str:
+        from gophernetes.image.pull import pull
+
+        pulled, _ = pull(self._store(), reference, insecure=insecure)
+        return pulled.name
+
+    def images(self) -> list[ImageInfo]:
+        return [ImageInfo(name=i.name, id=i.id, created=getattr(i, "created", "") or "", size=getattr(i, "size", 0))
+                for i in self._store().list()]
+
+    def remove_image(self, reference: str) -> None:
+        self._store().remove(reference)
+
+    # containers
+
     def run(self, request: RunRequest) -> int:
         spec = self.build_spec(request)
         from gophernetes.runtime.launcher import run_foreground
 
         return run_foreground(self.state, spec)
+
+    def run_detached(self, request: RunRequest) -> ContainerInfo:
+        raise GophernetesError("detached containers are not available on the native engine yet")
+
+    def list(self, all: bool = False) -> list[ContainerInfo]:
+        return []
+
+    def inspect(self, name: str) -> ContainerInfo:
+        raise NotFound(f"no such container: {name}")
+
+    def logs(self, name: str, follow: bool = False, tail: int | None = None, timestamps: bool = False):
+        raise NotFound(f"no such container: {name}")
+
+    def exec(self, name, command, tty=False, interactive=False, env=None, user="", workdir="") -> int:
+        raise NotFound(f"no such container: {name}")
+
+    def pause(self, name: str) -> None:
+        raise NotFound(f"no such container: {name}")
+
+    def resume(self, name: str) -> None:
+        raise NotFound(f"no such container: {name}")
+
+    def stop(self, name: str, timeout: float = 10) -> None:
+        raise NotFound(f"no such container: {name}")
+
+    def kill(self, name: str, signal: str = "KILL") -> None:
+        raise NotFound(f"no such container: {name}")
+
+    def remove(self, name: str, force: bool = False) -> None:
+        raise NotFound(f"no such container: {name}")
 
     def build_spec(self, request: RunRequest) -> RunSpec:
         """Validate the request completely and turn it into a RunSpec; creates nothing."""
