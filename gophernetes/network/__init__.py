@@ -228,6 +228,8 @@ def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoi
     """Bridge (if needed), veth into `pid`'s namespace, then the container's DNAT rules."""
     from gophernetes.network import netlink, veth
 
+    if not Path(f"/proc/{pid}/ns/net").exists():
+        raise NotFound(f"process {pid} is gone: there is no network namespace to plug {endpoint.ifname} into")
     fw = firewall.backend(endpoint.firewall)
     with netlink.here() as ipr:
         with store.locked(directory):

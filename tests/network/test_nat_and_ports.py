@@ -1,0 +1,83 @@
+"""Outbound masquerade, published ports and isolation, with each firewall backend."""
+
+from __future__ import annotations
+
+import netlab
+import pytest
+
+from gophernetes import network
+from gophernetes.errors import Conflict
+
+
+def test_outbound_traffic_is_masqueraded_to_the_hosts_address(firewall_backend, host, world, root, container):
+    other, host_address, world_address = world
+    other.serve(9000)
+    c = container()
+    network.allocate(root, "c1").plug(c.pid)
+
+    # The world has no route to 10.77.0.0/16: an answer proves the rewrite, and so does its view.
+    assert c.ask(world_address, 9000) == host_address
+
+
+def test_a_published_port_is_reached_from_another_machine(firewall_backend, host, world, root, container):
+    other, host_address, world_address = world
+    c = container()
+    network.allocate(root, "web", publish=["8080:80"]).plug(c.pid)
+    c.serve(80)
+
+    # DNAT keeps the client's address: the container sees who really called.
+    assert other.ask(host_address, 8080) == world_address
+
+
+def test_a_published_port_is_reached_from_the_host_itself_on_localhost(firewall_backend, host, root, container):
+    c = container()
+    network.allocate(root, "web", publish=["8080:80"]).plug(c.pid)
+    c.serve(80)
+
+    # OUTPUT-chain DNAT + route_localnet; 127.0.0.1 is masqueraded to the gateway so the container can answer.
+    assert netlab.ask_here("127.0.0.1", 8080) == "10.77.0.1"
+    assert netlab.ask_here("10.77.0.1", 8080) == "10.77.0.1"
+
+
+def test_a_port_bound_to_one_host_address_is_not_published_on_the_others(firewall_backend, host, world, root,
+                                                                          container):
+    other, host_address, _ = world
+    c = container()
+    network.allocate(root, "web", publish=["127.0.0.1:8080:80"]).plug(c.pid)
+    c.serve(80)
+
+    assert netlab.ask_here("127.0.0.1", 8080) == "10.77.0.1"
+    assert other.ask(host_address, 8080) is None
+
+
+def test_containers_on_different_networks_cannot_reach_each_other(firewall_backend, host, root, container):
+    network.create_network(root, "red", "10.90.0.0/24")
+    network.create_network(root, "blue", "10.91.0.0/24")
+    red, blue = container(), container()
+    network.allocate(root, "red1", "red").plug(red.pid)
+    network.allocate(root, "blue1", "blue").plug(blue.pid)
+
+    assert red.ping("10.90.0.1") and blue.ping("10.91.0.1")
+    assert not red.ping("10.91.0.2")
+    assert not blue.ping("10.90.0.2")
+
+
+def test_a_port_already_published_is_refused_and_changes_nothing(firewall_backend, host, root, container):
+    c = container()
+    network.allocate(root, "web", publish=["8080:80"]).plug(c.pid)
+    leases = sorted(p.name for p in (root.networks / "leases").iterdir())
+    rules = host.ruleset() + host.iptables_save()
+
+    with pytest.raises(Conflict, match="port 8080/tcp is already published by container web"):
+        network.allocate(root, "web2", publish=["9090:90", "8080:81"])
+
+    assert sorted(p.name for p in (root.networks / "leases").iterdir()) == leases
+    assert host.ruleset() + host.iptables_save() == rules
+
+
+def test_udp_and_tcp_may_share_a_port_number(host, root):
+    network.allocate(root, "dns1", publish=["5353:53/udp"])
+    network.allocate(root, "dns2", publish=["5353:53"])
+
+    with pytest.raises(Conflict):
+        network.allocate(root, "dns3", publish=["5353:53/udp"])
