@@ -37,10 +37,12 @@ def inside(pid: int) -> Iterator[Any]:
     """An rtnetlink connection to the network namespace of process `pid`.
 
     flags=0: open the existing namespace file, never create a namespace by that name.
+    NetNS is pyroute2's name for this since 0.5 (Debian 12 ships 0.7); 0.9 keeps it as a
+    thin wrapper of IPRoute(netns=...).
     """
-    from pyroute2 import IPRoute
+    from pyroute2 import NetNS
 
-    with IPRoute(netns=f"/proc/{pid}/ns/net", flags=0) as ipr:
+    with NetNS(f"/proc/{pid}/ns/net", flags=0) as ipr:
         yield ipr
 
 
