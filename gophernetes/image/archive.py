@@ -127,7 +127,8 @@ def _import_docker_save(store: ImageStore, source: _Source, name: str | None, pr
             config_body = source.read(entry["Config"])
             config_digest = "sha256:" + hashlib.sha256(config_body).hexdigest()
             config = parse_config(config_body, tags[0])
-            layers = [_copy_layer(writer, source, layer, diff_id, progress, tags[0])
+            progress.begin(tags[0], len(config.diff_ids), verb="importing")
+            layers = [_copy_layer(writer, source, layer, diff_id, progress)
                       for layer, diff_id in zip(entry.get("Layers") or [], config.diff_ids, strict=False)]
             manifest = Manifest(OCI_MANIFEST, Descriptor(OCI_CONFIG, config_digest, len(config_body)), layers)
             check_layers_match(manifest, config, tags[0])
@@ -142,8 +143,7 @@ def _import_docker_save(store: ImageStore, source: _Source, name: str | None, pr
     return imported
 
 
-def _copy_layer(writer: StoreWriter, source: _Source, member: str, diff_id: str, progress: Progress,
-                image: str) -> Descriptor:
+def _copy_layer(writer: StoreWriter, source: _Source, member: str, diff_id: str, progress: Progress) -> Descriptor:
     """Copy one docker-save layer into the store, hashing it to learn its blob digest."""
     blob = writer.temp_path()
     hasher = hashlib.sha256()
@@ -214,6 +214,7 @@ def _import_oci_image(writer: StoreWriter, source: _Source, entry: Descriptor, n
     config_body = _blob(writer, source, document.config)
     config = parse_config(config_body, name)
     check_layers_match(document, config, name)
+    progress.begin(name, len(document.layers), sum(layer.size for layer in document.layers), verb="importing")
     for layer, diff_id in zip(document.layers, config.diff_ids, strict=True):
         if writer.store.has_layer(diff_id):
             continue

@@ -116,7 +116,7 @@ class _State:
     directories: list[tuple[Path, tarfile.TarInfo]] = field(default_factory=list)
 
     def refuse(self, name: str, why: str) -> LayerRefused:
-        shown = name if len(name) <= 80 else name[:60] + f"...({len(name)} bytes)"
+        shown = name if len(name) <= 200 else name[:60] + f"...({len(name)} bytes)"
         return LayerRefused(f"refusing layer {self.label}: entry {shown!r} {why}")
 
 

@@ -28,12 +28,12 @@ class Progress:
         self._done = 0
         self._last_draw = 0.0
 
-    def begin(self, name: str, layers: int, total_bytes: int) -> None:
+    def begin(self, name: str, layers: int, total_bytes: int = 0, verb: str = "fetching") -> None:
         with self._lock:
             self._name, self._layers, self._total = name, layers, total_bytes
             self._done_layers = self._done = 0
         if layers and not self.tty:
-            self._line(f"{name}: fetching {layers} layer(s), {_size(total_bytes)}")
+            self._line(f"{name}: {verb} {layers} layer(s)" + (f", {_size(total_bytes)}" if total_bytes else ""))
 
     def advance(self, count: int) -> None:
         """`count` more bytes arrived (negative when a download restarts)."""

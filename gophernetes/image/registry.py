@@ -109,7 +109,7 @@ class RegistryClient:
                 hasher = hashlib.sha256()
                 with self._get(self.repo_url + "blobs/" + descriptor.digest, what=descriptor.digest) as response, \
                         open(dest, "wb") as out:
-                    while chunk := response.read(CHUNK):
+                    while chunk := response.read1(CHUNK):
                         hasher.update(chunk)
                         out.write(chunk)
                         received += len(chunk)

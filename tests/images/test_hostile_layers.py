@@ -1,0 +1,85 @@
+"""A corpus of hostile layers: each is refused naming the entry, and nothing escapes or stays."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.images import oci
+from tests.images.conftest import gophernetes, store_files
+
+
+def hostile_cases(outside: str) -> dict[str, tuple[list[oci.Entry], str, str]]:
+    """case -> (layer entries, the entry the error must name, why it is refused)."""
+    climb = "../" * 12
+    relative_outside = climb + outside.lstrip("/")
+    return {
+        "path-traversal": ([oci.file(f"{relative_outside}/traversal", "pwned")],
+                           f"{relative_outside}/traversal", "climbs out of the layer with '..'"),
+        "absolute-path": ([oci.file(f"{outside}/absolute", "pwned")], f"{outside}/absolute", "is an absolute path"),
+        "absolute-symlink-write-through": ([oci.symlink("escape", outside), oci.file("escape/written", "pwned")],
+                                           "escape/written", "would be written through the symlink 'escape'"),
+        "relative-symlink-out": ([oci.symlink("up", climb.rstrip("/"))], "up", "points out of the layer"),
+        "hardlink-escape": ([oci.hardlink("victim", f"{relative_outside}/victim")], "victim",
+                            "outside the layer"),
+        "absolute-hardlink": ([oci.hardlink("victim", f"{outside}/victim")], "victim", "outside the layer"),
+        "symlink-then-write-through": ([oci.directory("sub"), oci.symlink("sub/link", ".."),
+                                        oci.directory("sub/link/etc"), oci.file("sub/link/etc/evil", "pwned")],
+                                       "sub/link/etc", "would be written through the symlink 'sub/link'"),
+        "device-node": ([oci.directory("dev"), oci.device("dev/mem", 1, 1)], "dev/mem",
+                        "is a device node (1, 1)"),
+        "huge-file-name": ([oci.file("a" * 300, "x")], "a" * 60, "longer than 255 bytes"),
+        "huge-path": ([oci.file("d/" * 2100 + "f", "x")], "d/" * 30, "longer than 4096 bytes"),
+    }
+
+
+CASES = sorted(hostile_cases("/x"))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_hostile_archive_is_refused_naming_the_entry_and_leaves_nothing(case, root, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("original")
+    entries, entry, why = hostile_cases(str(outside))[case]
+    archive = tmp_path / "hostile.tar"
+    # a good layer first: it must not survive the refusal of the second either
+    oci.docker_save(archive, "hostile:latest", [[oci.file("good", "fine")], entries])
+
+    result = gophernetes(root, "pull", "local", str(archive))
+
+    assert result.returncode == 125, result.stderr
+    error = result.stderr.splitlines()[-1]
+    assert error.startswith("gophernetes: refusing layer sha256:")
+    assert f"entry '{entry}" in error and why in error
+    assert result.stderr.count("gophernetes:") == 1
+    assert sorted(os.listdir(outside)) == ["victim"]
+    assert (outside / "victim").read_text() == "original" and os.stat(outside / "victim").st_nlink == 1
+    assert store_files(root) == {"blobs": [], "layers": [], "tmp": []}
+    assert gophernetes(root, "images").stdout.splitlines()[1:] == []
+
+
+def test_hostile_layer_from_a_registry_is_refused_too(root, registry, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    layout = oci.Layout(tmp_path / "layout")
+    layout.tag(layout.image([[oci.symlink("etc", str(outside)), oci.file("etc/cron", "pwned")]]), "evil")
+    ref = registry.push(tmp_path / "layout", "evil", "lab/evil")
+
+    result = gophernetes(root, "pull", ref)
+
+    assert result.returncode == 125
+    assert "entry 'etc/cron' would be written through the symlink 'etc'" in result.stderr
+    assert os.listdir(outside) == []
+    assert store_files(root) == {"blobs": [], "layers": [], "tmp": []}
+
+
+def test_overlayfs_style_whiteouts_and_fifos_are_accepted(root, tmp_path):
+    archive = tmp_path / "ok.tar"
+    fifo = oci.Entry("run/fifo", kind=b"6", mode=0o600)
+    oci.docker_save(archive, "fine:1", [[oci.directory("run"), fifo, oci.device("gone", 0, 0)]])
+    result = gophernetes(root, "pull", "local", str(archive))
+    assert result.returncode == 0, result.stderr
+    (layer,) = [p for p in (root / "lib/images/layers").iterdir()]
+    assert os.stat(layer / "diff/gone").st_rdev == os.makedev(0, 0)
