@@ -48,11 +48,11 @@ class Nftables:
     name = "nft"
 
     def add_network(self, network: Network) -> None:
-        if not self._table_exists():
-            _nft_script(SKELETON)
         tag, bridge = firewall.network_tag(network), network.bridge
+        skeleton = SKELETON if self._rules() is None else ""
         _nft_script(
-            f'add element {TABLE} bridges {{ "{bridge}" }}\n'
+            skeleton
+            + f'add element {TABLE} bridges {{ "{bridge}" }}\n'
             f'add rule {TABLE} postrouting ip saddr {network.subnet} oifname != "{bridge}" masquerade'
             f' comment "{tag}"\n'
             f'add rule {TABLE} postrouting oifname "{bridge}" ip saddr 127.0.0.0/8 masquerade comment "{tag}"\n'
@@ -64,11 +64,13 @@ class Nftables:
         rules = self._rules()
         if rules is None:
             return
-        self._delete(rules, firewall.network_tag(network))
-        firewall.run(["nft", f'delete element {TABLE} bridges {{ "{network.bridge}" }}'], check=False)
-        remaining = self._rules() or []
-        if not any(rule.get("comment", "").startswith("network:") for rule in remaining):
+        tag = firewall.network_tag(network)
+        others = [rule for rule in rules if rule.get("comment", "").startswith("network:")
+                  and rule.get("comment") != tag]
+        if not others:  # the last network: the whole table goes, published ports included
             firewall.run(["nft", f"delete table {TABLE}"], check=False)
+            return
+        self._delete(rules, tag, also=f'delete element {TABLE} bridges {{ "{network.bridge}" }}\n')
 
     def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
         tag = firewall.container_tag(container_id)
@@ -87,9 +89,6 @@ class Nftables:
         if rules:
             self._delete(rules, firewall.container_tag(container_id))
 
-    def _table_exists(self) -> bool:
-        return firewall.run(["nft", f"list table {TABLE}"], check=False).returncode == 0
-
     def _rules(self) -> list[dict] | None:
         """Every rule of our table with its chain, handle and comment; None without a table."""
         result = firewall.run(["nft", "-j", "-a", f"list table {TABLE}"], check=False)
@@ -98,11 +97,12 @@ class Nftables:
         objects = json.loads(result.stdout)["nftables"]
         return [item["rule"] for item in objects if "rule" in item]
 
-    def _delete(self, rules: list[dict], tag: str) -> None:
-        lines = [f"delete rule {TABLE} {rule['chain']} handle {rule['handle']}"
+    def _delete(self, rules: list[dict], tag: str, also: str = "") -> None:
+        """Delete the rules whose comment is `tag` (by handle), and run `also`, in one transaction."""
+        lines = [f"delete rule {TABLE} {rule['chain']} handle {rule['handle']}\n"
                  for rule in rules if rule.get("comment") == tag]
-        if lines:
-            _nft_script("\n".join(lines) + "\n")
+        if lines or also:
+            _nft_script("".join(lines) + also)
 
 
 def _nft_script(script: str) -> None:
