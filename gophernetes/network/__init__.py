@@ -75,6 +75,7 @@ def allocate(state_root: StateRoot, container_id: str, network_name: str = DEFAU
              aliases: list[str] | tuple[str, ...] = ()) -> Attachment:
     """Check the request and lease an address on `network_name`; nothing in the kernel yet."""
     ipam.check_container_id(container_id)
+    hosts.check_names([hostname, *aliases])
     mappings = ports.parse_all(list(publish))
     directory = state_root.networks
     with store.locked(directory):
@@ -278,9 +279,11 @@ def _tear_down_if_unused(ipr, directory: Path, endpoint: Endpoint) -> None:
         network = definitions.load(directory, endpoint.network)
     except NotFound:  # deleted meanwhile: its bridge name is all we need
         network = Network(endpoint.network, "", "", endpoint.bridge)
+    # The bridge first: were we killed in between, the next plug would make the bridge
+    # again *and* its rules, whereas rules without their bridge are merely idle.
+    bridge.remove(ipr, network)
     if endpoint.firewall:
         firewall.backend(endpoint.firewall).remove_network(network)
-    bridge.remove(ipr, network)
 
 
 def _container_dict(lease: Lease, network: str) -> dict:

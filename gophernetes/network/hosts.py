@@ -13,10 +13,23 @@ man 5 hosts, man 5 resolv.conf
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
+
+from gophernetes.errors import UsageError
 
 # Where the host's real upstream servers are listed when /etc/resolv.conf names a local stub.
 RESOLV_CONF_CANDIDATES = [Path("/etc/resolv.conf"), Path("/run/systemd/resolve/resolv.conf")]
+
+
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62})$")
+
+
+def check_names(names: list[str]) -> None:
+    """Refuse a hostname or alias that would break /etc/hosts (spaces, newlines, '#')."""
+    for name in names:
+        if name and not _HOSTNAME.match(name):
+            raise UsageError(f"invalid host name {name!r}: letters, digits, '_', '.', '-' (63 at most)")
 
 
 def hosts_file(address: str, own_names: list[str], neighbours: list[tuple[str, list[str]]]) -> str:

@@ -128,3 +128,12 @@ def test_a_bad_publish_spec_is_refused_before_anything_is_leased(host, root, spe
         network.allocate(root, "web", publish=[spec])
     assert str(refused.value) == message
     assert list((root.networks / "leases").glob("*")) == []
+
+
+@pytest.mark.parametrize("hostname, aliases", [("web server", []), ("web", ["db\n10.0.0.1 evil"])])
+def test_a_name_that_would_break_etc_hosts_is_refused(host, root, hostname, aliases):
+    from gophernetes.errors import UsageError
+
+    with pytest.raises(UsageError, match="invalid host name"):
+        network.allocate(root, "web", hostname=hostname, aliases=aliases)
+    assert list((root.networks / "leases").glob("*")) == []
