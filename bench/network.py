@@ -33,10 +33,7 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "bench"))
-
-from common import build_busybox_rootfs  # noqa: E402
-
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 CLONE_NEWNET = 0x40000000
 PODMAN_IMAGE = "localhost/gophernetes-bench-busybox:latest"
 CONTAINERS_CONF = """[containers]
@@ -51,6 +48,18 @@ driver = "overlay"
 graphroot = "{state}/storage"
 runroot = "{state}/run"
 """
+
+
+def build_busybox_rootfs(root: Path) -> None:
+    """The host's static busybox, a relative link per applet, and the usual empty folders."""
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (root / "bin" / applet).symlink_to("busybox")
+    for name in ("etc", "proc", "sys", "dev", "root", "tmp"):
+        (root / name).mkdir(exist_ok=True)
 
 
 def timed(argv: list[str], env: dict) -> float:
