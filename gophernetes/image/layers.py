@@ -45,6 +45,7 @@ import os
 import shutil
 import stat
 import tarfile
+import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,7 @@ KEPT_XATTR_PREFIXES = ("user.", "security.capability")
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20
+SPOOL_IN_MEMORY = 128 << 20
 
 
 class LayerRefused(GophernetesError):
@@ -76,29 +78,67 @@ class UnpackResult:
 def unpack_file(blob: Path, dest: Path, *, label: str, allow_devices: bool = False) -> UnpackResult:
     """Unpack the layer blob at `blob` (tar, or gzipped tar) into the empty dir `dest`.
 
-    Returns the layer's diff_id, computed on the way, so the caller can check it
-    against the image config's rootfs.diff_ids.
+    A gzipped blob is first inflated into a scratch buffer (memory up to 128 MiB, then a
+    file beside `dest`): tarfile reads an uncompressed, seekable file much faster than a
+    stream. On the way we hash the
+    uncompressed bytes, which gives the layer's diff_id for the caller to check against
+    the image config's rootfs.diff_ids.
     """
     with open(blob, "rb") as raw:
         magic = raw.read(4)
         raw.seek(0)
         if magic.startswith(ZSTD_MAGIC):
             raise GophernetesError(f"layer {label} is zstd-compressed, which gophernetes cannot unpack yet")
-        stream = _HashingReader(raw, gunzip=magic.startswith(GZIP_MAGIC))
-        try:
-            unpack_stream(stream, dest, label=label, allow_devices=allow_devices)
-            stream.drain()
-        except (zlib.error, EOFError) as error:
-            raise LayerRefused(f"layer {label} is not a valid gzip stream: {error}") from None
-    return UnpackResult("sha256:" + stream.hasher.hexdigest(), stream.size)
+        if not magic.startswith(GZIP_MAGIC):
+            result = _hash(raw)
+            raw.seek(0)
+            unpack_tar(raw, dest, label=label, allow_devices=allow_devices)
+            return result
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=dest.parent) as tar:
+            result = _gunzip(raw, tar, label)
+            tar.seek(0)
+            unpack_tar(tar, dest, label=label, allow_devices=allow_devices)
+            return result
 
 
-def unpack_stream(stream: BinaryIO, dest: Path, *, label: str, allow_devices: bool = False) -> None:
-    """Unpack an uncompressed tar stream into `dest`, entry by entry, refusing hostile ones."""
+def _hash(stream: BinaryIO) -> UnpackResult:
+    hasher, size = hashlib.sha256(), 0
+    while chunk := stream.read(CHUNK):
+        hasher.update(chunk)
+        size += len(chunk)
+    return UnpackResult("sha256:" + hasher.hexdigest(), size)
+
+
+def _gunzip(source: BinaryIO, out: BinaryIO, label: str) -> UnpackResult:
+    """Inflate gzip `source` into `out` (every member, as `zcat` does), hashing the output."""
+    hasher, size = hashlib.sha256(), 0
+    inflate = zlib.decompressobj(wbits=31)
+    try:
+        while data := source.read(CHUNK):
+            while data:
+                plain = inflate.decompress(data)
+                hasher.update(plain)
+                out.write(plain)
+                size += len(plain)
+                data = b""
+                if inflate.eof:  # one gzip member ended; another may follow
+                    data = inflate.unused_data
+                    inflate = zlib.decompressobj(wbits=31)
+        if not inflate.eof and size:
+            plain = inflate.flush()
+            if plain or inflate.unconsumed_tail:
+                raise zlib.error("truncated stream")
+    except zlib.error as error:
+        raise LayerRefused(f"layer {label} is not a valid gzip stream: {error}") from None
+    return UnpackResult("sha256:" + hasher.hexdigest(), size)
+
+
+def unpack_tar(tar: BinaryIO, dest: Path, *, label: str, allow_devices: bool = False) -> None:
+    """Unpack an uncompressed tar file into `dest`, entry by entry, refusing hostile ones."""
     state = _State(dest=dest, label=label, allow_devices=allow_devices)
     os.chmod(dest, 0o755)  # a temporary dir is 0700; the layer's "./" entry may say otherwise
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as archive:
+        with tarfile.open(fileobj=tar, mode="r:") as archive:
             for member in archive:
                 _unpack_member(archive, member, state)
     except tarfile.TarError as error:
@@ -112,7 +152,8 @@ class _State:
     dest: Path
     label: str
     allow_devices: bool
-    symlinks: set[str] = field(default_factory=set)
+    symlinks: set[str] = field(default_factory=set)   # made in this layer: never write through one
+    known_dirs: set[Path] = field(default_factory=set)  # directories known to exist (saves a stat)
     directories: list[tuple[Path, tarfile.TarInfo]] = field(default_factory=list)
 
     def refuse(self, name: str, why: str) -> LayerRefused:
@@ -170,10 +211,11 @@ def _unpack_member(archive: tarfile.TarFile, member: tarfile.TarInfo, state: _St
             os.mkdir(path, 0o755)
         state.directories.append((path, member))
         return
-    _clear(path, relative, state)
     if member.isreg():
-        _write_file(archive, member, path)
-    elif member.issym():
+        _write_file(archive, member, path, relative, state)
+        return
+    _clear(path, relative, state)
+    if member.issym():
         _check_symlink_target(relative, member, state)
         os.symlink(member.linkname, path)
         state.symlinks.add(relative)
@@ -198,10 +240,11 @@ def _unpack_member(archive: tarfile.TarFile, member: tarfile.TarInfo, state: _St
 
 def _make_parents(directory: Path, state: _State) -> None:
     """Create missing parent directories (tars may omit them) as root-owned 0755."""
-    if directory.is_dir():
+    if directory in state.known_dirs:
         return
     try:
         os.makedirs(directory, 0o755, exist_ok=True)
+        state.known_dirs.add(directory)
     except (FileExistsError, NotADirectoryError):
         relative = str(directory.relative_to(state.dest))
         raise state.refuse(relative, "is used as a directory but the layer made it a file") from None
@@ -226,12 +269,21 @@ def _clear(path: Path, relative: str, state: _State) -> None:
     state.symlinks.discard(relative)
 
 
-def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path, relative: str,
+                state: _State) -> None:
+    """Create a regular file (never through a symlink: O_NOFOLLOW, O_EXCL) and set its metadata."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        _clear(path, relative, state)
+        fd = os.open(path, flags, 0o600)
     source = archive.extractfile(member)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "wb") as out:
         while chunk := source.read(CHUNK):
             out.write(chunk)
+        out.flush()
+        _set_metadata(fd, member)  # by descriptor: no second path lookup
 
 
 def _check_symlink_target(relative: str, member: tarfile.TarInfo, state: _State) -> None:
@@ -264,6 +316,8 @@ def _make_hardlink(member: tarfile.TarInfo, path: Path, state: _State) -> None:
     if os.path.isdir(source) and not os.path.islink(source):
         raise state.refuse(member.name, f"is a hardlink to the directory {target_name!r}")
     os.link(source, path, follow_symlinks=False)
+    if target in state.symlinks:  # a second name for a symlink is a symlink too
+        state.symlinks.add(str(path.relative_to(state.dest)))
 
 
 def _make_whiteout(path: Path, name: str, state: _State) -> None:
@@ -277,6 +331,7 @@ def _make_whiteout(path: Path, name: str, state: _State) -> None:
     except FileNotFoundError:
         pass
     state.symlinks.discard(str(path.relative_to(state.dest)))
+    state.known_dirs.clear()  # a whiteout may have removed a directory we knew
     try:
         os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
     except PermissionError:
@@ -294,76 +349,31 @@ def _mark_opaque(directory: Path, member: tarfile.TarInfo, state: _State) -> Non
                                "with trusted xattrs") from None
 
 
-def _set_metadata(path: Path, member: tarfile.TarInfo) -> None:
-    """Ownership, then permission bits (chown clears setuid), xattrs, then times."""
+def _set_metadata(target: Path | int, member: tarfile.TarInfo) -> None:
+    """Ownership, then permission bits (chown clears setuid), xattrs, then times.
+
+    `target` is a path (never followed if it is a symlink) or an open file descriptor.
+    """
     symlink = member.issym()
+    by_path = {} if isinstance(target, int) else {"follow_symlinks": False}
     if os.geteuid() == 0:
-        os.chown(path, member.uid, member.gid, follow_symlinks=False)
+        os.chown(target, member.uid, member.gid, **by_path)
     if not symlink:
-        os.chmod(path, member.mode & 0o7777)
+        os.chmod(target, member.mode & 0o7777)
     for key, value in member.pax_headers.items():
         if key.startswith("SCHILY.xattr."):
-            _set_xattr(path, key[len("SCHILY.xattr."):], value, symlink)
+            _set_xattr(target, key[len("SCHILY.xattr."):], value, symlink)
     mtime_ns = int(member.mtime * 1_000_000_000)
-    os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+    os.utime(target, ns=(mtime_ns, mtime_ns), **by_path)
 
 
-def _set_xattr(path: Path, name: str, value: str, symlink: bool) -> None:
+def _set_xattr(target: Path | int, name: str, value: str, symlink: bool) -> None:
     if not name.startswith(KEPT_XATTR_PREFIXES):
         return
+    by_path = {} if isinstance(target, int) else {"follow_symlinks": False}
     try:
-        os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+        os.setxattr(target, name, value.encode("utf-8", "surrogateescape"), **by_path)
     except OSError as error:
         if symlink or error.errno in (errno.ENOTSUP, errno.EPERM):
             return  # symlinks cannot carry user.* xattrs; some filesystems refuse others
         raise
-
-
-class _HashingReader:
-    """Reads a (maybe gzipped) blob, hashing the *uncompressed* bytes: the layer's diff_id."""
-
-    def __init__(self, raw: BinaryIO, *, gunzip: bool) -> None:
-        self.raw = raw
-        self.hasher = hashlib.sha256()
-        self.size = 0
-        self._inflate = zlib.decompressobj(wbits=31) if gunzip else None
-        self._pending = b""
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = 1 << 62
-        while len(self._pending) < size:
-            more = self._next_chunk()
-            if not more:
-                break
-            self._pending += more
-        data, self._pending = self._pending[:size], self._pending[size:]
-        self.hasher.update(data)
-        self.size += len(data)
-        return data
-
-    def _next_chunk(self) -> bytes:
-        if self._inflate is None:
-            return self.raw.read(CHUNK)
-        while True:
-            if self._inflate.unconsumed_tail:
-                return self._inflate.decompress(self._inflate.unconsumed_tail, CHUNK)
-            if self._inflate.eof:
-                rest = self._inflate.unused_data  # a second gzip member follows
-                if not rest:
-                    rest = self.raw.read(CHUNK)
-                    if not rest:
-                        return b""
-                self._inflate = zlib.decompressobj(wbits=31)
-            else:
-                rest = self.raw.read(CHUNK)
-                if not rest:
-                    return self._inflate.flush()
-            out = self._inflate.decompress(rest, CHUNK)
-            if out:
-                return out
-
-    def drain(self) -> None:
-        """Hash the rest of the stream (the tar's end padding) that tarfile did not read."""
-        while self.read(CHUNK):
-            pass
