@@ -42,6 +42,7 @@ class RunRequest:
     cpu_shares: int | None = None
     pids_limit: int | None = None
     blkio_weight: int | None = None
+    remove_on_exit: bool = False       # --rm for a detached container (a foreground one always goes)
 
 
 @dataclass
@@ -90,6 +91,10 @@ class Engine(ABC):
         """Fetch an image; return its normalized name."""
 
     @abstractmethod
+    def import_archive(self, path: str, name: str | None = None) -> list[str]:
+        """Import a `docker save` archive, an OCI layout or an oci-archive; return the image names."""
+
+    @abstractmethod
     def images(self) -> list[ImageInfo]:
         """The images this engine has."""
 
@@ -136,12 +141,16 @@ class Engine(ABC):
         """SIGTERM, then SIGKILL after `timeout` seconds."""
 
     @abstractmethod
-    def kill(self, name: str, signal: str = "KILL") -> None:
+    def kill(self, name: str, signal_name: str = "KILL") -> None:
         """Send a signal to the container's init."""
 
     @abstractmethod
     def remove(self, name: str, force: bool = False) -> None:
         """Delete a stopped container (force: stop it first)."""
+
+    def prune(self) -> list[str]:
+        """Remove exited containers and whatever a crash left behind; return what went."""
+        return []
 
     def info(self) -> dict:
         """What `gophernetes info` shows about this engine."""

@@ -90,7 +90,7 @@ def host_leftovers(state_root: Path, cgroup_parent: str) -> dict:
     with open("/proc/self/mountinfo") as file:
         mounts = [line for line in file if str(state_root) in line]
     containers = state_root / "run" / "containers"
-    folders = sorted(p.name for p in containers.iterdir()) if containers.exists() else []
+    folders = sorted(p.name for p in containers.iterdir() if not p.name.startswith(".")) if containers.exists() else []
     return {"cgroups": cgroups, "mounts": mounts, "container folders": folders}
 
 

@@ -29,6 +29,17 @@ COMMANDS: dict[str, str] = {
     "network": "gophernetes.cli.network:network",
     "attach": "gophernetes.cli.network:attach",
     "detach": "gophernetes.cli.network:detach",
+    "list": "gophernetes.cli.containers:list_containers",
+    "ps": "gophernetes.cli.containers:list_containers",
+    "logs": "gophernetes.cli.containers:logs",
+    "exec": "gophernetes.cli.containers:exec",
+    "pause": "gophernetes.cli.containers:pause",
+    "resume": "gophernetes.cli.containers:resume",
+    "stop": "gophernetes.cli.containers:stop",
+    "kill": "gophernetes.cli.containers:kill",
+    "rm": "gophernetes.cli.containers:rm",
+    "inspect": "gophernetes.cli.containers:inspect",
+    "prune": "gophernetes.cli.containers:prune",
     "help": "gophernetes.cli:help_command",
 }
 

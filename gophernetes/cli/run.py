@@ -48,11 +48,12 @@ SOURCES = ("docker", "local")
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin open (a foreground run always passes it on).")
 @click.option("-t", "--tty", is_flag=True, help="Tell the container it has a terminal (sets TERM).")
 @click.option("--rm", is_flag=True, help="Remove the container when it exits (a foreground run always does).")
+@click.option("-d", "--detach", is_flag=True, help="Run in the background under a supervisor; print the ID.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
         pid_mode, ipc_mode, uts_mode, cgroupns_mode, use_chroot, privileged, cap_add, cap_drop, read_only,
-        memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm):
+        memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm, detach):
     """Run a command in a new container, in the foreground.
 
     \b
@@ -60,6 +61,8 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
       gophernetes run [OPTIONS] IMAGE [COMMAND [ARG...]]
       gophernetes run [OPTIONS] /bin/sh [ARG...]        an absolute path: run it in the default image
       gophernetes run [OPTIONS] --rootfs DIR COMMAND [ARG...]
+      gophernetes run SOURCE IMAGE NAME                 the bash tool's form: pull IMAGE from
+                                                        SOURCE (docker or local) and run it detached
 
     The exit status is the command's own; 125 when gophernetes failed, 126 when the
     command cannot be executed, 127 when it does not exist, 128+N when signal N killed it.
@@ -70,11 +73,18 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
       sudo gophernetes run --net none --hostname lab busybox hostname
       sudo gophernetes run --memory 64m --pids-limit 20 busybox sh
       sudo gophernetes run --rootfs ./rootfs --chroot /bin/sh
+      sudo gophernetes run -d --name web busybox httpd -f -p 8080
+      sudo gophernetes run local ./alpine.tar alpine1
     """
     args = list(args)
     if len(args) == 3 and args[0] in SOURCES and not rootfs:
-        raise UsageError("the detached form `run SOURCE IMAGE NAME` is not available yet; "
-                         "run in the foreground: gophernetes run IMAGE COMMAND")
+        # The bash tool's `run <source> <image> <name>`: pull, then run detached under that name.
+        source, image_argument, name = args
+        if source == "local":
+            image = obj.engine().import_archive(image_argument)[0]
+        else:
+            image = obj.engine().pull(f"docker.io/{image_argument}")
+        args, detach = [image], True
     image, command = split_image_and_command(args, rootfs, default_image)
     shared = [kind for kind, mode in (("pid", pid_mode), ("ipc", ipc_mode), ("uts", uts_mode),
                                        ("cgroup", cgroupns_mode)) if mode == "host"]
@@ -84,7 +94,11 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
         share_namespaces=shared, use_chroot=use_chroot, privileged=privileged, cap_add=list(cap_add),
         cap_drop=list(cap_drop), read_only=read_only, tty=tty, memory=memory, memory_swap=memory_swap,
         cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
+        remove_on_exit=rm,
     )
+    if detach:
+        click.echo(obj.engine().run_detached(request).id)
+        return
     status = obj.engine().run(request)
     sys.exit(status)
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 from gophernetes.engine import ContainerInfo, Engine, ImageInfo, RunRequest
-from gophernetes.errors import GophernetesError, NotFound, PermissionDenied, UsageError
+from gophernetes.errors import Conflict, NotFound, PermissionDenied, UsageError
 from gophernetes.linux import capabilities
 from gophernetes.linux.cgroups.base import Limits
 from gophernetes.linux.namespaces import FLAGS
-from gophernetes.runtime import units
+from gophernetes.runtime import process, units
 from gophernetes.runtime.spec import RunSpec, new_container_id
 
 SHAREABLE = {"pid", "ipc", "uts", "cgroup"}
@@ -32,6 +37,11 @@ class NativeEngine(Engine):
         pulled, _ = pull(self._store(), reference, insecure=insecure)
         return pulled.name
 
+    def import_archive(self, path: str, name: str | None = None) -> list[str]:
+        from gophernetes.image.archive import import_archive
+
+        return [image.name for image in import_archive(self._store(), Path(path), name=name)]
+
     def images(self) -> list[ImageInfo]:
         return [ImageInfo(name=i.name, id=i.id, created=getattr(i, "created", "") or "", size=getattr(i, "size", 0))
                 for i in self._store().list()]
@@ -42,40 +52,222 @@ class NativeEngine(Engine):
     # containers
 
     def run(self, request: RunRequest) -> int:
-        spec = self.build_spec(request)
-        from gophernetes.runtime.launcher import run_foreground
+        from gophernetes.runtime import terminal
+        from gophernetes.runtime.launcher import run_container
 
-        return run_foreground(self.state, spec)
+        spec = self.build_spec(request)
+        record = self._records().create(spec, request.name, detached=False, auto_remove=True)
+        self._records().update(record, monitor_pid=os.getpid(), monitor_started=process.start_time(os.getpid()))
+        if not (request.tty and os.isatty(0)):
+            return run_container(self.state, record)
+        master, slave = terminal.open_pty()
+
+        def relay(_started):
+            os.close(slave)
+            terminal.relay_in_background(master)
+
+        with terminal.raw_mode(0):
+            return run_container(self.state, record, stdio=(slave, slave, slave), on_started=relay,
+                                 tty_master=master)
 
     def run_detached(self, request: RunRequest) -> ContainerInfo:
-        raise GophernetesError("detached containers are not available on the native engine yet")
+        from gophernetes.runtime.supervisor import start_detached
+
+        if request.tty:
+            raise UsageError("-t with -d is not supported yet: run detached without a terminal, then "
+                             "gophernetes exec -it NAME sh")
+        spec = self.build_spec(request)
+        record = self._records().create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
+        start_detached(self.state, record)
+        return self.inspect(record.id)
+
+    # containers: records in gophernetes/runtime/records.py, one cgroup each
+
+    def _records(self):
+        from gophernetes.runtime.records import RecordStore
+
+        return RecordStore(self.state)
+
+    def _current(self, name: str):
+        """The record named `name`, with its state checked against the kernel (see _observe)."""
+        return self._observe(self._records().find(name))
+
+    def _observe(self, record):
+        """Repair a record whose monitor died (SIGKILL, OOM, reboot of the CLI): the container
+        cannot be waited for any more, so it is killed and its resources freed, as containerd
+        does when a shim dies."""
+        from gophernetes.runtime import records
+
+        state = record.state
+        if state.status in (records.RUNNING, records.PAUSED, records.CREATED) and not process.is_alive(
+                state.monitor_pid, state.monitor_started):
+            if state.status == records.CREATED and state.monitor_pid is None:
+                return record  # still being made by a live command that has not said so yet
+            from gophernetes.runtime.cleanup import release_resources
+
+            release_resources(self.state, record)
+            if record.auto_remove:
+                shutil.rmtree(record.folder, ignore_errors=True)
+                return None
+            self._records().update(record, status=records.EXITED, exit_code=137, finished_at=time.time(),
+                                   error="the supervisor died; the container was killed")
+        return record
 
     def list(self, all: bool = False) -> list[ContainerInfo]:
-        return []
+        from gophernetes.runtime import records
+
+        infos = []
+        for record in self._records().all():
+            record = self._observe(record)
+            if record is None or (not all and record.state.status == records.EXITED):
+                continue
+            infos.append(self._info(record))
+        return infos
 
     def inspect(self, name: str) -> ContainerInfo:
-        raise NotFound(f"no such container: {name}")
+        record = self._current(name)
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        return self._info(record)
+
+    def _info(self, record) -> ContainerInfo:
+        state = record.state
+        return ContainerInfo(
+            id=record.id, name=record.name, image=record.spec.image, command=record.spec.command,
+            status=state.status, created=record.created, engine=self.name, pid=state.pid,
+            exit_code=state.exit_code, finished=state.finished_at, ports=record.spec.publish,
+            networks=[] if record.spec.net in ("none", "host") else [record.spec.net],
+            details={"spec": json.loads(record.spec.to_json()), "state": asdict(state),
+                     "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder)})
+
+    def _running(self, name: str, verb: str):
+        from gophernetes.runtime import records
+
+        record = self._current(name)
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        if record.state.status != records.RUNNING:
+            if record.state.status == records.PAUSED:
+                raise Conflict(f"container {record.name} is paused: resume it first (gophernetes resume {name})")
+            raise Conflict(f"container {record.name} is not running: cannot {verb} it")
+        return record
+
+    def _cgroup(self, record):
+        from gophernetes.linux.cgroups import open_driver
+
+        return open_driver().open(record.id)
 
     def logs(self, name: str, follow: bool = False, tail: int | None = None, timestamps: bool = False):
-        raise NotFound(f"no such container: {name}")
+        from gophernetes.runtime import logs, records
+
+        record = self._current(name)
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        if not record.detached:
+            raise Conflict(f"container {record.name} runs in the foreground: its output goes to its terminal, "
+                           "not to a log")
+
+        def still_running() -> bool:
+            current = self._observe(self._records().reload_state(record))
+            return current is not None and current.state.status in (records.RUNNING, records.PAUSED)
+
+        for entry in logs.read(record.log_path, tail=tail, follow=follow, still_running=still_running):
+            yield (f"{entry['time']} " if timestamps else "") + entry["log"]
 
     def exec(self, name, command, tty=False, interactive=False, env=None, user="", workdir="") -> int:
-        raise NotFound(f"no such container: {name}")
+        from gophernetes.runtime import terminal
+        from gophernetes.runtime.exec import exec_in_container
+
+        if not command:
+            raise UsageError("exec needs a command, e.g. gophernetes exec NAME sh")
+        record = self._running(name, "exec into")
+        cgroup = self._cgroup(record)
+        if not (tty and os.isatty(0)):
+            return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir)
+        master, slave = terminal.open_pty()
+        with terminal.raw_mode(0):
+            terminal.relay_in_background(master)
+            return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
+                                     tty_slave=slave)
 
     def pause(self, name: str) -> None:
-        raise NotFound(f"no such container: {name}")
+        from gophernetes.runtime import records
+
+        record = self._running(name, "pause")
+        self._cgroup(record).freeze()
+        self._records().update(record, status=records.PAUSED)
 
     def resume(self, name: str) -> None:
-        raise NotFound(f"no such container: {name}")
+        from gophernetes.runtime import records
+
+        record = self._current(name)
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        if record.state.status != records.PAUSED:
+            raise Conflict(f"container {record.name} is not paused")
+        self._cgroup(record).thaw()
+        self._records().update(record, status=records.RUNNING)
 
     def stop(self, name: str, timeout: float = 10) -> None:
-        raise NotFound(f"no such container: {name}")
+        from gophernetes.runtime import records
 
-    def kill(self, name: str, signal: str = "KILL") -> None:
-        raise NotFound(f"no such container: {name}")
+        record = self._current(name)
+        if record is None or record.state.status not in (records.RUNNING, records.PAUSED):
+            if record is None:
+                raise NotFound(f"no such container: {name}")
+            return  # already stopped: nothing to do, as docker
+        cgroup = self._cgroup(record)
+        _signal(record.pid, signal.SIGTERM)
+        if record.state.status == records.PAUSED:
+            cgroup.thaw()  # a frozen process cannot act on SIGTERM
+        if not self._wait_for_exit(record, timeout):
+            cgroup.kill_all()
+            self._wait_for_exit(record, 10)
+
+    def _wait_for_exit(self, record, timeout: float) -> bool:
+        from gophernetes.runtime import records
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = self._observe(self._records().reload_state(record)) if record.folder.exists() else None
+            if current is None or current.state.status == records.EXITED:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def kill(self, name: str, signal_name: str = "KILL") -> None:
+        record = self._running(name, "kill")
+        _signal(record.pid, parse_signal(signal_name))
 
     def remove(self, name: str, force: bool = False) -> None:
-        raise NotFound(f"no such container: {name}")
+        from gophernetes.runtime import records
+
+        record = self._current(name)
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        if record.state.status in (records.RUNNING, records.PAUSED):
+            if not force:
+                raise Conflict(f"container {record.name} is {record.state.status}: stop it first, or use rm -f")
+            self._cgroup(record).kill_all()
+            if record.state.status == records.PAUSED:
+                self._cgroup(record).thaw()
+            self._wait_for_exit(record, 10)
+        with self._records().locked():
+            shutil.rmtree(record.folder, ignore_errors=True)
+
+    def prune(self) -> list[str]:
+        """Remove exited containers and anything a crash left behind; return what was removed."""
+        from gophernetes.runtime import records
+        from gophernetes.runtime.cleanup import remove_orphans
+
+        removed = []
+        for record in self._records().all():
+            record = self._observe(record)
+            if record is not None and record.state.status == records.EXITED:
+                shutil.rmtree(record.folder, ignore_errors=True)
+                removed.append(record.name)
+        removed += remove_orphans(self.state, {r.id for r in self._records().all()})
+        return removed
 
     def build_spec(self, request: RunRequest) -> RunSpec:
         """Validate the request completely and turn it into a RunSpec; creates nothing."""
@@ -118,7 +310,10 @@ class NativeEngine(Engine):
         from gophernetes.image.store import ImageStore
 
         store = ImageStore(self.state.images)
-        image = store.get(request.image) if request.image else store.default_image()
+        if request.image in (None, "busybox", "busybox:latest"):
+            image = store.default_image()  # built from the host's busybox when missing: no network needed
+        else:
+            image = store.get(request.image)
         config = image.config
         return list(image.layer_dirs), {
             "entrypoint": list(config.entrypoint or []), "cmd": list(config.cmd or []),
@@ -182,3 +377,22 @@ def default_etc_files(hostname: str) -> dict[str, str]:
     """/etc/hostname and a minimal /etc/hosts, as docker writes for every container."""
     hosts = (f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
     return {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts}
+
+
+def parse_signal(name: str) -> int:
+    """'TERM', 'SIGTERM', 'term' or '15' -> 15."""
+    text = name.strip().upper()
+    if text.isdigit():
+        return int(text)
+    try:
+        return signal.Signals["SIG" + text.removeprefix("SIG")].value
+    except KeyError:
+        raise UsageError(f"invalid signal {name!r} (e.g. TERM, KILL, HUP or 15)") from None
+
+
+def _signal(pid: int | None, number: int) -> None:
+    if pid:
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            pass

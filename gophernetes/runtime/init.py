@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 
 from gophernetes.linux import capabilities, devices, loopback, mounts, syscalls
+from gophernetes.runtime import terminal
 from gophernetes.runtime.rootfs import mount_root, write_etc_files
 from gophernetes.runtime.spec import DEFAULT_PATH, ContainerDirs, RunSpec
 
@@ -94,6 +95,8 @@ def wait_for_start(start_fd: int) -> None:
 def become_container_process(spec: RunSpec) -> None:
     """Signals, capabilities, user, working directory: the process state the command inherits."""
     reset_signals()
+    if spec.tty and os.isatty(0):
+        terminal.become_session_leader_of(0)
     if not spec.privileged:
         capabilities.restrict_to(frozenset(spec.capabilities))
     switch_user(spec.user)

@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -30,7 +31,9 @@ from gophernetes.linux import syscalls
 from gophernetes.linux.cgroups import Cgroup, open_driver
 from gophernetes.linux.namespaces import FLAGS
 from gophernetes.paths import StateRoot
+from gophernetes.runtime import process, terminal
 from gophernetes.runtime.init import container_init
+from gophernetes.runtime.records import EXITED, RUNNING, Record, RecordStore
 from gophernetes.runtime.spec import ContainerDirs, RunSpec
 from gophernetes.runtime.units import human_size
 
@@ -46,22 +49,46 @@ class Started:
     error_fd: int
 
 
-def run_foreground(state: StateRoot, spec: RunSpec) -> int:
-    """Run the container to completion with our stdio; return its exit status, docker-style."""
+def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] | None = None,
+                  on_started=None, tty_master: int | None = None) -> int:
+    """Make, start and wait for the container of `record`; return its exit status, docker-style.
+
+    Whatever happens, the cgroup and the network lease go when the container exits. Its
+    folder (overlay upper layer, logs) stays for a detached container until `rm`, and
+    goes at once for a foreground one — or when anything fails half-way.
+    """
+    store = RecordStore(state)
+    spec = record.spec
     with ExitStack() as cleanup:
-        dirs = make_directories(state, spec, cleanup)
+        cleanup.push(_remove_folder_on_failure(record))
+        if record.auto_remove:
+            cleanup.callback(shutil.rmtree, record.folder, ignore_errors=True)
+        dirs = make_directories(record)
         cgroup = make_cgroup(spec, cleanup)
         attachment = allocate_network(state, spec, cleanup)
-        started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None)
-        return wait(started, cgroup, spec)
+        started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None, stdio=stdio)
+        store.update(record, status=RUNNING, pid=started.pid, pid_started=process.start_time(started.pid),
+                     started_at=time.time())
+        if on_started is not None:
+            on_started(started)
+        code, oom_killed = wait(started, cgroup, spec, tty_master=tty_master)
+        if not record.auto_remove:
+            store.update(record, status=EXITED, exit_code=code, finished_at=time.time(), oom_killed=oom_killed)
+        return code
 
 
-def make_directories(state: StateRoot, spec: RunSpec, cleanup: ExitStack) -> ContainerDirs:
-    dirs = ContainerDirs(state.containers / spec.id)
-    dirs.base.mkdir(parents=True)
-    cleanup.callback(shutil.rmtree, dirs.base, ignore_errors=True)
+def _remove_folder_on_failure(record: Record):
+    def exit_handler(exc_type, exc, traceback) -> bool:
+        if exc_type is not None:
+            shutil.rmtree(record.folder, ignore_errors=True)
+        return False
+    return exit_handler
+
+
+def make_directories(record: Record) -> ContainerDirs:
+    dirs = record.dirs
     for path in (dirs.rootfs, dirs.upper, dirs.work):
-        path.mkdir()
+        path.mkdir(exist_ok=True)
     return dirs
 
 
@@ -85,8 +112,12 @@ def allocate_network(state: StateRoot, spec: RunSpec, cleanup: ExitStack):
     return attachment
 
 
-def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None) -> Started:
-    """Fork the two stages, do the outside work, say "go"; return PID 1's host PID."""
+def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
+          stdio: tuple[int, int, int] | None = None) -> Started:
+    """Fork the two stages, do the outside work, say "go"; return PID 1's host PID.
+
+    `stdio`: the files the container gets as 0, 1 and 2 (default: ours).
+    """
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     pid_read, pid_write = os.pipe()
     start_read, start_write = os.pipe()
@@ -98,6 +129,9 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None) ->
         os.close(pid_read)
         os.close(start_write)
         os.close(error_read)
+        if stdio is not None:
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target)
         stage_one(spec, dirs, cgroup, pid_write, start_read, error_write)
     for fd in (pid_write, start_read, error_write):
         os.close(fd)
@@ -154,10 +188,20 @@ def read_init_pid(pid_read: int, stage1: int, error_read: int) -> int:
     return int(data)
 
 
-def wait(started: Started, cgroup: Cgroup, spec: RunSpec) -> int:
-    """Forward signals to PID 1 until it exits; return its status as docker reports it."""
-    previous = {sig: signal.signal(sig, lambda number, _frame: _forward(started.pid, number))
-                for sig in FORWARDED_SIGNALS}
+def wait(started: Started, cgroup: Cgroup, spec: RunSpec, tty_master: int | None = None) -> tuple[int, bool]:
+    """Forward signals to PID 1 until it exits; return its status as docker reports it, and
+    whether the OOM killer ended it.
+
+    With a terminal (`tty_master`), the window size follows ours instead of SIGWINCH being
+    forwarded: the kernel signals the container's foreground process itself.
+    """
+    def forward(number, _frame):
+        if number == signal.SIGWINCH and tty_master is not None:
+            terminal.copy_window_size(0, tty_master)
+        else:
+            _forward(started.pid, number)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
     try:
         _, status = os.waitpid(started.pid, 0)
     finally:
@@ -168,10 +212,11 @@ def wait(started: Started, cgroup: Cgroup, spec: RunSpec) -> int:
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # killed by a signal: docker reports 128 + N
         code = 128 - code
-    if code == 137 and spec.limits.memory is not None and cgroup.oom_kills() > 0:
+    oom_killed = code == 137 and spec.limits.memory is not None and cgroup.oom_kills() > 0
+    if oom_killed:
         print(f"gophernetes: container {spec.short_id} was killed: out of memory "
               f"(limit {human_size(spec.limits.memory)})", file=sys.stderr)
-    return code
+    return code, oom_killed
 
 
 def _forward(pid: int, number: int) -> None:

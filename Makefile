@@ -1,0 +1,24 @@
+# Gophernetes: two commands for a new user (as root, on Debian 12 or Ubuntu 22.04+)
+#   sudo make demo    installs what is missing, then runs a first container
+#   sudo make test    installs what is missing, then runs every test
+PYTHON ?= python3
+
+.PHONY: demo test test-only install lint bench
+
+install:
+	.ci/install
+
+demo: install
+	gophernetes run --net none /bin/sh -c 'echo "hello from $$(hostname), PID $$$$ in a container"; ps'
+
+test: install test-only
+
+# the README's test command, without the install step (.ci/run calls this)
+test-only:
+	$(PYTHON) -m pytest -q
+
+lint:
+	ruff check gophernetes tests bench
+
+bench:
+	$(PYTHON) bench/run.py

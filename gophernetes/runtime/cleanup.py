@@ -1,0 +1,60 @@
+"""Cleaning up after containers whose keeper died: cgroups, IP leases and folders.
+
+A foreground `run` or a supervisor killed with SIGKILL cannot clean up after itself.
+The container's mounts need no help — they live in its own mount namespace and vanish
+with its last process — but its cgroup, its network lease (veth, firewall rules, address)
+and its folder stay behind. The next command that looks at the container repairs it
+(engines/native.py `_observe`), and `gophernetes prune` sweeps everything else.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from gophernetes.linux.cgroups import open_driver
+from gophernetes.paths import StateRoot
+
+
+def release_resources(state: StateRoot, record) -> None:
+    """Kill what is left of the container and free its cgroup and network lease."""
+    cgroup = open_driver().open(record.id)
+    if cgroup.directories():
+        cgroup.kill_all()
+        cgroup.remove(timeout=5)
+    if record.spec.net not in ("none", "host"):
+        from gophernetes import network
+
+        network.release_container(state, record.id)
+
+
+def remove_orphans(state: StateRoot, known_ids: set[str]) -> list[str]:
+    """Remove cgroups, leases and folders that belong to no container record; return what went."""
+    removed = []
+    driver = open_driver()
+    for name in _cgroup_names(driver):
+        if name not in known_ids:
+            cgroup = driver.open(name)
+            cgroup.kill_all()
+            cgroup.remove(timeout=5)
+            removed.append(f"cgroup {name[:12]}")
+    if state.networks.exists():
+        from gophernetes import network
+        from gophernetes.network import ipam
+
+        for lease in ipam.all_leases(state.networks):
+            if lease.container_id not in known_ids:
+                network.release_container(state, lease.container_id)
+                removed.append(f"network lease of {lease.container_id[:12]}")
+    if state.containers.exists():
+        for folder in state.containers.iterdir():
+            if folder.is_dir() and folder.name not in known_ids:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(f"folder {folder.name[:12]}")
+    return removed
+
+
+def _cgroup_names(driver) -> set[str]:
+    """The container cgroups under our parent, in whichever hierarchy the driver uses."""
+    parents = ([h / driver.parent for h in driver.hierarchies.values()] if driver.version == 1
+               else [driver.parent_path])
+    return {child.name for parent in parents if parent.exists() for child in parent.iterdir() if child.is_dir()}

@@ -1,0 +1,84 @@
+"""Container logs: every line a detached container prints, with when and on which stream.
+
+The format is docker's json-file driver: one JSON object per line,
+    {"time": "2026-11-29T12:00:00.123456Z", "stream": "stdout", "log": "hello\\n"}
+so a line's stream and timestamp survive, and `logs --tail N` only reads lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pump(streams: dict[int, str], log_path: Path) -> None:
+    """Copy the container's output pipes into the log file, line by line, until both close."""
+    selector = selectors.DefaultSelector()
+    pending = {fd: b"" for fd in streams}
+    for fd in streams:
+        selector.register(fd, selectors.EVENT_READ)
+    with open(log_path, "a", buffering=1) as log:
+        while selector.get_map():
+            for key, _ in selector.select():
+                fd = key.fd
+                data = os.read(fd, 65536)
+                if not data:
+                    selector.unregister(fd)
+                    os.close(fd)
+                    _write_lines(log, streams[fd], pending.pop(fd), final=True)
+                    continue
+                pending[fd] = _write_lines(log, streams[fd], pending[fd] + data)
+
+
+def _write_lines(log, stream: str, data: bytes, final: bool = False) -> bytes:
+    """Write the complete lines in `data`; return the unfinished rest (all of it when final)."""
+    *lines, rest = data.split(b"\n")
+    for line in lines:
+        log.write(json.dumps({"time": timestamp(), "stream": stream,
+                              "log": line.decode(errors="replace") + "\n"}) + "\n")
+    if final and rest:
+        log.write(json.dumps({"time": timestamp(), "stream": stream, "log": rest.decode(errors="replace")}) + "\n")
+        return b""
+    return rest
+
+
+def read(log_path: Path, tail: int | None = None, follow: bool = False,
+         still_running: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    """The log entries, the last `tail` of them; with `follow`, new ones as they come, until the
+    container has exited and everything it wrote has been read."""
+    try:
+        file = open(log_path)
+    except FileNotFoundError:
+        return
+    with file:
+        lines = file.readlines()
+        if tail is not None:
+            lines = list(deque(lines, maxlen=tail)) if tail > 0 else []
+        for line in lines:
+            yield from _parse(line)
+        while follow:
+            line = file.readline()
+            if line:
+                yield from _parse(line)
+                continue
+            if not still_running():
+                yield from (entry for rest in file.readlines() for entry in _parse(rest))
+                return
+            time.sleep(0.1)
+
+
+def _parse(line: str) -> Iterator[dict]:
+    try:
+        yield json.loads(line)
+    except json.JSONDecodeError:
+        return  # a line cut short by a crash: skip it

@@ -1,0 +1,100 @@
+"""The supervisor: the small process that stays with a detached container.
+
+`run -d` must return at once, yet someone has to hold the container's output pipes,
+write its logs, wait for it (only a parent can learn a child's exit status) and clean up
+after it. conmon does this for podman and the shim for containerd; here it is a forked
+copy of the CLI that detaches from the terminal (setsid) and lives as long as the container:
+
+    gophernetes run -d ──fork──> (exits) ──fork──> supervisor ──> stage 1 ──> PID 1
+         │                                           ├─ log pump thread: pipes -> container.log
+         └─ waits on a pipe for "started" or the error, prints the ID, exits
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from gophernetes.errors import GophernetesError
+from gophernetes.paths import StateRoot
+from gophernetes.runtime import logs, process
+from gophernetes.runtime.records import Record, RecordStore
+
+
+def start_detached(state: StateRoot, record: Record) -> None:
+    """Start the container under a supervisor; return once it runs (or raise why it could not)."""
+    ready_read, ready_write = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.close(ready_read)
+        try:
+            os.setsid()  # a session of its own: the user's terminal closing does not end it
+            if os.fork() == 0:
+                supervise(state, record, ready_write)
+        finally:
+            os._exit(0)
+    os.close(ready_write)
+    os.waitpid(middle, 0)  # the supervisor is now re-parented away from us: we need not reap it
+    report = _read_all(ready_read)
+    os.close(ready_read)
+    if not report:
+        raise GophernetesError("the container's supervisor died before the container started")
+    outcome = json.loads(report)
+    if not outcome.get("ok"):
+        error = GophernetesError(outcome["message"])
+        error.exit_code = outcome["code"]
+        raise error
+
+
+def supervise(state: StateRoot, record: Record, ready_write: int) -> None:
+    """The supervisor's whole life. Never returns."""
+    from gophernetes.runtime.launcher import run_container
+
+    _detach_stdio()
+    store = RecordStore(state)
+    store.update(record, monitor_pid=os.getpid(), monitor_started=process.start_time(os.getpid()))
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    pump = threading.Thread(target=logs.pump, args=({out_read: "stdout", err_read: "stderr"}, record.log_path))
+
+    def started(_started) -> None:
+        # Our copies of the write ends must go, or the pump would never see EOF.
+        os.close(out_write)
+        os.close(err_write)
+        pump.start()
+        os.write(ready_write, json.dumps({"ok": True}).encode())
+        os.close(ready_write)
+
+    null = os.open("/dev/null", os.O_RDONLY)
+    try:
+        run_container(state, record, stdio=(null, out_write, err_write), on_started=started)
+    except GophernetesError as error:
+        _report(ready_write, error.exit_code, str(error))
+    except BaseException as error:  # noqa: BLE001 — the supervisor must always say something
+        _report(ready_write, 125, f"{type(error).__name__}: {error}")
+    if pump.is_alive() or pump.ident is not None:
+        pump.join()
+    os._exit(0)
+
+
+def _detach_stdio() -> None:
+    """Let go of the CLI's terminal and pipes: whoever runs `run -d` must not wait for us."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _report(fd: int, code: int, message: str) -> None:
+    try:
+        os.write(fd, json.dumps({"ok": False, "code": code, "message": message}).encode())
+    except OSError:
+        pass  # already reported "started": the error happened later and is in the state
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
