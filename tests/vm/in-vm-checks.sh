@@ -1,0 +1,74 @@
+#!/bin/bash
+# Runs INSIDE the lab VM as root (run-e2e.sh: vagrant ssh -c 'sudo bash /vagrant/tests/vm/in-vm-checks.sh').
+# What a student would try first, each check printed as PASS/FAIL/SKIP. SKIP only for
+# runtime features the installed gophernetes does not offer yet (asked via --help);
+# exits 1 if any check failed.
+set -u
+failed=0
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; failed=1; }
+skip() { echo "SKIP $*"; }
+has() { gophernetes "$@" --help >/dev/null 2>&1; }
+
+# --- the VM itself
+[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && pass "cgroup v2 is mounted at /sys/fs/cgroup" \
+  || fail "cgroup v2 expected at /sys/fs/cgroup, found $(stat -fc %T /sys/fs/cgroup)"
+
+# --- containerd
+systemctl is-active --quiet containerd && pass "containerd is active" || fail "containerd is not active"
+systemctl is-enabled --quiet containerd && pass "containerd is enabled" || fail "containerd is not enabled"
+ctr version >/dev/null 2>&1 && pass "ctr talks to containerd" || fail "ctr version failed"
+
+# --- registry
+catalog=$(curl -sf http://127.0.0.1:5000/v2/_catalog || true)
+case $catalog in *busybox*) pass "local registry serves busybox ($catalog)";; *) fail "registry catalog: '$catalog'";; esac
+
+# --- gophernetes
+gophernetes --help >/dev/null 2>&1 && pass "gophernetes --help" || fail "gophernetes --help failed"
+
+if has images; then
+  out=$(gophernetes images 2>&1); case $out in *busybox*) pass "gophernetes images shows busybox";; *) fail "gophernetes images: $out";; esac
+else
+  fail "gophernetes has no 'images' command"
+fi
+
+# memory limit on cgroup v2: a 16 MB buffer fits in 64 MB, a 256 MB one gets the
+# container OOM-killed: exit status 137 (128 + SIGKILL)
+if gophernetes run --help 2>/dev/null | grep -q -- --memory; then
+  gophernetes run --memory 64m busybox dd if=/dev/zero of=/dev/null bs=16M count=1 >/tmp/e2e-under.log 2>&1
+  rc=$?; [ $rc -eq 0 ] && pass "16 MB under a 64 MB limit: exit 0" || fail "16 MB under a 64 MB limit: exit $rc ($(tail -3 /tmp/e2e-under.log))"
+  gophernetes run --memory 64m busybox dd if=/dev/zero of=/dev/null bs=256M count=1 >/tmp/e2e-over.log 2>&1
+  rc=$?; [ $rc -eq 137 ] && pass "256 MB over a 64 MB limit: exit 137" || fail "256 MB over a 64 MB limit: exit $rc, want 137 ($(tail -3 /tmp/e2e-over.log))"
+else
+  fail "gophernetes run has no --memory option"
+fi
+
+# bridge network: the container gets an address on the runtime's bridge
+if gophernetes run --help 2>/dev/null | grep -q -- --net; then
+  out=$(gophernetes run --net bridge busybox ip -4 addr 2>&1); rc=$?
+  if [ $rc -eq 0 ] && echo "$out" | grep -v '127.0.0.1' | grep -q 'inet '; then
+    pass "bridge network: container has $(echo "$out" | grep -v 127.0.0.1 | grep -o 'inet [0-9./]*' | head -1)"
+  else
+    fail "bridge network: exit $rc: $out"
+  fi
+  if has network ls; then gophernetes network ls >/dev/null 2>&1 && pass "gophernetes network ls" || fail "gophernetes network ls failed"; fi
+else
+  skip "gophernetes run has no --net option yet"
+fi
+
+# pull from the VM's own registry
+if has pull; then
+  out=$(gophernetes pull --insecure 127.0.0.1:5000/busybox:latest 2>&1); rc=$?
+  [ $rc -eq 0 ] && pass "pull 127.0.0.1:5000/busybox:latest" || fail "pull: exit $rc: $out"
+  out=$(gophernetes run 127.0.0.1:5000/busybox:latest echo pulled-and-ran 2>&1)
+  case $out in *pulled-and-ran*) pass "run the pulled image";; *) fail "run the pulled image: $out";; esac
+else
+  skip "gophernetes has no 'pull' yet"
+fi
+
+# --- the student's side
+[ -d /home/vagrant/labs ] && [ "$(stat -c %U /home/vagrant/labs)" = vagrant ] && pass "~vagrant/labs exists and is theirs" \
+  || fail "~vagrant/labs missing or not owned by vagrant"
+grep -q '~/labs' /etc/motd && pass "login banner points at ~/labs" || fail "/etc/motd lacks the pointer to ~/labs"
+
+exit $failed

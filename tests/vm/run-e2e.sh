@@ -1,0 +1,98 @@
+#!/bin/bash
+# The real end-to-end test of the lab environment, one command (root, Debian 12 host):
+#   1. build (once, cached) a Debian 12 vagrant-libvirt box from Debian packages
+#   2. start libvirtd by hand (no systemd here)
+#   3. `vagrant up` with THE project's Vagrantfile (ansible_local: site.yml inside the VM)
+#      plus tests/vm/Vagrantfile.ci, the CI-only provider settings (QEMU without KVM)
+#   4. inside the VM: tests/vm/in-vm-checks.sh (cgroup v2 memory limit -> exit 137,
+#      containerd, images, bridge network, pull from the VM's registry, labs, banner)
+#   5. `vagrant provision` again must report changed=0
+#   6. `vagrant destroy -f`; everything (VM, volumes, pool, daemons we started) is
+#      removed on success and on failure
+# Every vagrant call runs under `timeout`: vagrant-libvirt can hang without a word.
+# Output: step timings; exit status 0 only if every step and check passed.
+set -euo pipefail
+PROJECT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$PROJECT/tests/vm
+export GOPHERNETES_CI_CACHE=${GOPHERNETES_CI_CACHE:-/var/tmp/gophernetes-ci}
+CACHE=$GOPHERNETES_CI_CACHE
+STATE=$CACHE/e2e
+mkdir -p "$STATE"
+
+export VAGRANT_HOME=$CACHE/vagrant.d
+export VAGRANT_DOTFILE_PATH=$STATE/dot-vagrant     # keeps .vagrant/ out of the checkout
+export VAGRANT_DEFAULT_PROVIDER=libvirt
+export VAGRANT_CHECKPOINT_DISABLE=1
+export VAGRANT_CWD=$PROJECT
+export LIBVIRT_DEFAULT_URI=qemu:///system
+export GOPHERNETES_VAGRANT_OVERLAY=$HERE/Vagrantfile.ci
+export GOPHERNETES_E2E_SSH_PORT=${GOPHERNETES_E2E_SSH_PORT:-2270}
+# the Debian minbase image is the slow part of provisioning under emulation: off here
+export GOPHERNETES_EXTRA_VARS=${GOPHERNETES_EXTRA_VARS:-'{"images_debian_enabled": false}'}
+unset GOPHERNETES_BOX GOPHERNETES_PROVISIONER GOPHERNETES_SYNC
+
+declare -a TIMES
+T0=$(date +%s)
+step() {
+  local name=$1; shift; local s; s=$(date +%s)
+  echo "=== [$(date +%T)] $name"
+  "$@"
+  local rc=$?
+  TIMES+=("$name: $(( $(date +%s) - s ))s (rc $rc)")
+  return $rc
+}
+report() { echo; echo "==== timings"; printf '  %s\n' "${TIMES[@]}"; echo "  total: $(( $(date +%s) - T0 ))s"; }
+
+cleanup() {
+  local rc=$?
+  set +e
+  echo "=== [$(date +%T)] cleanup"
+  timeout 300 vagrant destroy -f >/dev/null 2>&1
+  # whatever vagrant could not remove: our domains, then the pool's volumes and the
+  # daemons we started
+  for dom in $(virsh list --all --name 2>/dev/null | grep '^gophernetes_ci_'); do
+    virsh destroy "$dom" >/dev/null 2>&1; virsh undefine "$dom" --remove-all-storage >/dev/null 2>&1
+  done
+  "$HERE/stop-libvirt.sh"
+  rm -rf "$VAGRANT_DOTFILE_PATH"
+  report
+  exit $rc
+}
+trap cleanup EXIT
+
+step "build box (cached)" "$HERE/build-box.sh" >/dev/null
+step "start libvirtd" "$HERE/start-libvirt.sh"
+
+# the box in VAGRANT_HOME follows the cached box file
+box_stamp=$(cat "$CACHE/box/debian12-libvirt.box.sha256")
+if [ "$(cat "$STATE/box-added.sha256" 2>/dev/null)" != "$box_stamp" ] ||
+   ! timeout 60 vagrant box list 2>/dev/null | grep -q '^gophernetes/debian12-ci '; then
+  step "vagrant box add" timeout 300 vagrant box add -f --name gophernetes/debian12-ci "$CACHE/box/debian12-libvirt.box"
+  echo "$box_stamp" > "$STATE/box-added.sha256"
+fi
+
+timeout 300 vagrant destroy -f >/dev/null 2>&1 || true
+if ! step "vagrant up (provisions with ansible_local)" timeout 1500 vagrant up --provider=libvirt \
+     > >(tee "$STATE/up.log") 2>&1; then
+  echo "FAIL vagrant up (log: $STATE/up.log)"; exit 1
+fi
+
+checks_rc=0
+step "checks inside the VM" timeout 600 vagrant ssh -c 'sudo bash /vagrant/tests/vm/in-vm-checks.sh' \
+  > >(tee "$STATE/checks.log") 2>&1 || checks_rc=$?
+
+if ! step "vagrant provision (idempotence)" timeout 900 vagrant provision > >(tee "$STATE/provision.log") 2>&1; then
+  echo "FAIL vagrant provision (log: $STATE/provision.log)"; exit 1
+fi
+sleep 1   # let tee flush
+recap=$(grep -E 'ok=[0-9]+ +changed=' "$STATE/provision.log" | tail -1)
+echo "recap of the second provisioning: $recap"
+if ! echo "$recap" | grep -qE 'changed=0 +unreachable=0 +failed=0'; then
+  echo "FAIL second provisioning changed something:"; grep -E '^changed:|^ *changed:' "$STATE/provision.log" || true
+  exit 1
+fi
+echo "PASS second provisioning reports changed=0"
+
+step "vagrant destroy" timeout 300 vagrant destroy -f
+[ "$checks_rc" -eq 0 ] || { echo "FAIL some checks inside the VM failed (see above)"; exit 1; }
+echo "E2E PASSED"

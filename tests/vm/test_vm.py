@@ -1,0 +1,37 @@
+"""The lab VM for real: `vagrant up` with the project's Vagrantfile, checks inside, idempotent
+re-provisioning, destroy (tests/vm/run-e2e.sh does the work; this test asserts on it).
+
+Slow (about 10 minutes under software emulation) and heavy: root, libvirt, qemu and
+vagrant-libvirt from Debian (.ci/packages/ansible.txt). Run it alone:
+    python3 -m pytest -m slow tests/vm -s
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="the VM test needs root (libvirt, loop devices)")
+def test_vagrant_up_gives_a_student_a_working_lab_vm():
+    for needed in ("vagrant", "virsh", "libvirtd", "qemu-system-x86_64", "debootstrap"):
+        if not shutil.which(needed):
+            pytest.skip(f"{needed} is not installed (.ci/packages/ansible.txt)")
+    result = subprocess.run([str(HERE / "run-e2e.sh")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=2400)
+    out = result.stdout
+    assert result.returncode == 0, out[-30000:]
+    # what the run proved, stated again so a silent skip cannot pass for success
+    assert "PASS cgroup v2 is mounted" in out, out[-30000:]
+    assert "PASS 256 MB over a 64 MB limit: exit 137" in out, out[-30000:]
+    assert "PASS containerd is active" in out, out[-30000:]
+    assert "PASS gophernetes images shows busybox" in out, out[-30000:]
+    assert "PASS second provisioning reports changed=0" in out, out[-30000:]
+    assert "E2E PASSED" in out
