@@ -98,13 +98,13 @@ class Ctr:
             raise GophernetesError(f"{self.address} is not a unix socket: set GOPHERNETES_CONTAINERD_ADDRESS "
                                    "to containerd's socket")
 
-    def call(self, *args: str, timeout: float = CALL_TIMEOUT, input: str | None = None
+    def call(self, *args: str, timeout: float = CALL_TIMEOUT, stdin=subprocess.DEVNULL
              ) -> subprocess.CompletedProcess:
         """Run `ctr ARGS`; return the finished process whatever its status (timeouts raise)."""
         self.check_socket()
         try:
             return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout,
-                                  input=input, stdin=None if input is not None else subprocess.DEVNULL)
+                                  stdin=stdin)
         except subprocess.TimeoutExpired:
             raise GophernetesError(f"containerd at {self.address} did not answer `ctr {' '.join(args[:3])}` "
                                    f"within {timeout:g} s: is it hung? (see its log)") from None
@@ -125,7 +125,7 @@ class Ctr:
         """Turn ctr's error output into the one exception that says what went wrong."""
         message = error_line(stderr)
         lowered = message.lower()
-        if "failed to dial" in lowered or "connection refused" in lowered or "connection error" in lowered:
+        if "failed to dial" in lowered or "code = unavailable" in lowered:
             return self.unreachable()
         if "not found" in lowered:
             return NotFound(f"{what}: not found in containerd (namespace {self.namespace})")

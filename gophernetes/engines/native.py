@@ -57,7 +57,6 @@ class NativeEngine(Engine):
 
         spec = self.build_spec(request)
         record = self._records().create(spec, request.name, detached=False, auto_remove=True)
-        self._records().update(record, monitor_pid=os.getpid(), monitor_started=process.start_time(os.getpid()))
         if not (request.tty and os.isatty(0)):
             return run_container(self.state, record)
         master, slave = terminal.open_pty()
@@ -101,8 +100,6 @@ class NativeEngine(Engine):
         state = record.state
         if state.status in (records.RUNNING, records.PAUSED, records.CREATED) and not process.is_alive(
                 state.monitor_pid, state.monitor_started):
-            if state.status == records.CREATED and state.monitor_pid is None:
-                return record  # still being made by a live command that has not said so yet
             from gophernetes.runtime.cleanup import release_resources
 
             release_resources(self.state, record)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from gophernetes.errors import Conflict, NotFound, UsageError
 from gophernetes.paths import StateRoot
+from gophernetes.runtime import process
 from gophernetes.runtime.spec import ContainerDirs, RunSpec
 
 CREATED, RUNNING, PAUSED, EXITED = "created", "running", "paused", "exited"
@@ -107,8 +108,12 @@ class RecordStore:
                                    f'{taken[name].id[:12]}: remove it (gophernetes rm {name}) or choose another name')
             else:
                 name = generate_name(set(taken))
+            # Until a supervisor takes over, the command making the container is its keeper:
+            # if it dies half-way, the next command sees a dead monitor and cleans up.
+            me = os.getpid()
             record = Record(spec=spec, name=name, created=time.time(), detached=detached,
-                            auto_remove=auto_remove, folder=self.root / spec.id)
+                            auto_remove=auto_remove, folder=self.root / spec.id,
+                            state=State(monitor_pid=me, monitor_started=process.start_time(me)))
             record.folder.mkdir()
             write_json(record.folder / "config.json", {
                 "spec": json.loads(spec.to_json()), "name": name, "created": record.created,

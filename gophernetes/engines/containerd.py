@@ -1,0 +1,798 @@
+"""The containerd engine: the same verbs as the native engine, carried out by containerd.
+
+containerd splits what the native engine does in one process into three things:
+
+- an *image* is content (manifest, config, layer blobs) in its content store, unpacked
+  by a *snapshotter* (overlayfs here) into read-only *snapshots*, one per layer;
+- a *container* is only a record: an OCI runtime spec (the config.json runc reads), the
+  image it came from and a writable snapshot on top of the image's layers;
+- a *task* is the container running: containerd starts a `containerd-shim-runc-v2`,
+  which calls `runc create/start`, stays the parent of the container's init, keeps its
+  exit status and its stdio, and lets containerd restart without killing containers.
+
+Everything we make lives in containerd namespace `gophernetes` (see containerd_client.py,
+which also explains why we drive `ctr` rather than gRPC). Where containerd has no notion
+of a thing gophernetes has, we add it around containerd and say so:
+
+- Names: containerd knows only IDs. Each container gets docker's 64-hex ID and a label
+  `gophernetes.name`; a lock file makes "is the name free? create it" one step.
+- Detached runs and their logs: `ctr run --log-uri file://LOG` makes the shim itself
+  append the container's stdout and stderr to LOG, so the output outlives every client.
+  A small supervisor, `sh -c 'ctr run ...; echo $? > exit-status'`, waits for the task
+  (ctr run does, when not told --detach) and keeps its exit status, which containerd
+  forgets when the task is deleted; the file's mtime is when it finished.
+- Hostname and network: ctr 1.6 cannot set a hostname, and bridge networking needs the
+  container's network namespace before its command starts. So we make both namespaces
+  ourselves first (a forked child unshares them, sets the hostname, brings `lo` up) and
+  pin them with bind mounts under the state root, as `ip netns add` does; the bridge
+  network (gophernetes/network) plugs a veth into that namespace, and runc is told to
+  join them (`--with-ns network:PATH`). Both engines therefore share networks.
+- Limits: --memory, --cpus and --cpu-shares become ctr's --memory-limit, --cpus and
+  --cpu-shares (runc writes them into the cgroup). ctr has no flag for --pids-limit,
+  --memory-swap or --blkio-weight: for those we make the cgroup beforehand with the
+  native engine's driver and point runc at it (`--cgroup`); runc joins a cgroup that
+  exists and leaves alone the limits its spec does not mention.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from gophernetes.engine import ContainerInfo, Engine, ImageInfo, RunRequest
+from gophernetes.engines.containerd_client import PULL_TIMEOUT, Ctr, ImageRecord, Task, error_line
+from gophernetes.errors import CannotRun, CommandNotFound, Conflict, GophernetesError, NotFound, UsageError
+from gophernetes.paths import StateRoot
+
+LABEL_NAME = "gophernetes.name"
+LABEL_IMAGE = "gophernetes.image"
+LABEL_NETWORK = "gophernetes.network"
+LABEL_PORTS = "gophernetes.ports"
+HOST_NS = "/proc/1/ns"          # the host's namespaces, for --pid/--ipc/--uts host
+START_TIMEOUT = 30.0            # seconds a detached container may take to start
+
+# containerd's default capability set is docker's (oci.defaultUnixCaps).
+TASK_STATUS = {"RUNNING": "running", "PAUSED": "paused", "PAUSING": "paused", "CREATED": "created",
+               "STOPPED": "exited", "UNKNOWN": "unknown"}
+
+# The supervisor of a detached container: ctr run, without --detach, waits for the task
+# and exits with its status; we keep that status, because containerd forgets it.
+SUPERVISOR = 'ctr "$@" 2>"$CTR_ERRORS"; echo $? >"$EXIT_FILE.tmp"; mv "$EXIT_FILE.tmp" "$EXIT_FILE"'
+
+
+@dataclass
+class Launch:
+    """A validated `run`: what ctr will be asked, and what was made for it on the host."""
+
+    id: str
+    name: str
+    image: str               # short name, as the user wrote it after normalization
+    ref: str                 # containerd's fully qualified reference
+    argv: list[str]
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def ctr_args(self) -> list[str]:
+        return [*self.flags, self.ref, self.id, *self.argv]
+
+
+class ContainerdEngine(Engine):
+    name = "containerd"
+
+    def __init__(self, state: StateRoot, address: str | None = None) -> None:
+        super().__init__(state)
+        self.ctr = Ctr(address) if address else Ctr.from_environment()
+        self.home = state.run / "containerd"
+
+    # ------------------------------------------------------------------ images
+
+    def pull(self, reference: str, insecure: bool = False) -> str:
+        """`ctr images pull`: containerd fetches the blobs into its content store and unpacks
+        the layers into overlayfs snapshots (one per layer, each on its parent)."""
+        from gophernetes.image.reference import is_local_registry, parse
+
+        parsed = parse(reference)
+        flags = ["--plain-http"] if insecure or is_local_registry(parsed.registry) else []
+        self.ctr.run("images", "pull", *flags, full_reference(reference), timeout=PULL_TIMEOUT,
+                     what=f"image {parsed.name}")
+        return parsed.name
+
+    def import_archive(self, path: str, name: str | None = None) -> list[str]:
+        """`ctr images import`: a `docker save` tar or an OCI archive (a directory holding an
+        OCI layout is tarred on the way). Returns the names that were added or changed."""
+        source = Path(path)
+        if not source.exists():
+            raise NotFound(f"no such archive: {path}")
+        before = {record.ref: record.digest for record in self.ctr.images()}
+        flags = ["--base-name", full_reference(name).rsplit(":", 1)[0]] if name else []
+        if source.is_dir():
+            with tar_stream(source) as stream:
+                result = self.ctr.call("images", "import", *flags, "-", timeout=PULL_TIMEOUT, stdin=stream)
+        else:
+            result = self.ctr.call("images", "import", *flags, str(source), timeout=PULL_TIMEOUT)
+        if result.returncode != 0:
+            raise self.ctr.error(result.stderr, f"archive {path}")
+        added = [record.ref for record in self.ctr.images() if before.get(record.ref) != record.digest]
+        named = re.findall(r"^unpacking (\S+) \(sha256:", result.stdout, re.MULTILINE)
+        return [short_name(ref) for ref in (added or named)]
+
+    def images(self) -> list[ImageInfo]:
+        """Each image containerd has in our namespace; ID = config digest, as docker's."""
+        return [self._image_info(record) for record in self.ctr.images()]
+
+    def remove_image(self, reference: str) -> None:
+        """`ctr images rm`: the name goes; containerd's garbage collector removes the blobs
+        and snapshots nothing references any more."""
+        ref = full_reference(reference)
+        if ref not in {record.ref for record in self.ctr.images()}:
+            raise NotFound(f"no such image: {short_name(ref)} (see gophernetes --engine containerd images)")
+        self.ctr.run("images", "rm", ref, what=f"image {short_name(ref)}")
+
+    def _image_info(self, record: ImageRecord) -> ImageInfo:
+        from gophernetes.image.manifest import parse_config
+
+        manifest, config_blob = self._manifest_and_config(record)
+        created = parse_config(config_blob, record.ref).created
+        size = manifest.config.size + sum(layer.size for layer in manifest.layers)
+        return ImageInfo(short_name(record.ref), manifest.config.digest, created, size)
+
+    def _manifest_and_config(self, record: ImageRecord):
+        """The manifest for this host's platform (through an index if need be) and its config blob."""
+        from gophernetes.image.manifest import Index, host_platform, parse_document, select_platform
+
+        document = parse_document(self.ctr.content(record.digest), "", record.ref)
+        if isinstance(document, Index):
+            chosen = select_platform(document, host_platform(), record.ref)
+            document = parse_document(self.ctr.content(chosen.digest), chosen.media_type, record.ref)
+        return document, self.ctr.content(document.config.digest)
+
+    def _image_config(self, ref: str) -> dict:
+        """Entrypoint, Cmd, Env, WorkingDir and User of an image containerd has."""
+        from gophernetes.image.manifest import parse_config
+
+        record = next((r for r in self.ctr.images() if r.ref == ref), None)
+        if record is None:
+            name = short_name(ref)
+            raise NotFound(f"image {name} not found in containerd: pull it first "
+                           f"(gophernetes --engine containerd pull {name})")
+        config = parse_config(self._manifest_and_config(record)[1], ref).image
+        return {"entrypoint": config.entrypoint, "cmd": config.cmd, "env": config.env,
+                "working_dir": config.working_dir, "user": config.user}
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, request: RunRequest) -> int:
+        """`ctr run --rm` with our stdin, stdout and stderr; its status is the container's."""
+        with self._locked():
+            launch = self._prepare(request)
+        try:
+            argv = self.ctr.command("run", "--rm", *launch.ctr_args)
+            return run_attached(self.ctr, argv, stdin=None, what=f"container {launch.name}")
+        finally:
+            self._clean_up(launch.id)
+
+    def run_detached(self, request: RunRequest) -> ContainerInfo:
+        """Start the supervisor, wait until containerd has the task running, return."""
+        with self._locked():
+            launch = self._prepare(request, log=True)
+            directory = self._dir(launch.id)
+            try:
+                self._start_supervisor(launch, directory)
+                self._wait_started(launch, directory)
+            except BaseException:
+                with contextlib.suppress(GophernetesError):
+                    self.ctr.call("containers", "rm", launch.id)
+                self._clean_up(launch.id)
+                raise
+        return self.inspect(launch.id)
+
+    def _prepare(self, request: RunRequest, log: bool = False) -> Launch:
+        """Validate the request as the native engine does, then make what ctr cannot."""
+        from gophernetes.engines.native import container_command, parse_limits, require_root
+        from gophernetes.linux import capabilities
+        from gophernetes.runtime.spec import new_container_id
+
+        limits = parse_limits(request)
+        caps = capabilities.effective_set(request.cap_add, request.cap_drop)
+        check_supported(request)
+        require_root()
+        ref = full_reference(request.image or "busybox")
+        argv = container_command(request, self._image_config(ref))
+        container_id = new_container_id()
+        name = request.name or container_id[:12]
+        self._refuse_taken(name)
+        launch = Launch(container_id, name, short_name(ref), ref, argv)
+        try:
+            launch.flags = self._flags(request, launch, limits, caps, log)
+        except BaseException:
+            self._clean_up(container_id)
+            raise
+        return launch
+
+    def _flags(self, request: RunRequest, launch: Launch, limits, caps: frozenset[str], log: bool) -> list[str]:
+        """The `ctr run` options for this request; makes namespaces, cgroup and files it needs."""
+        from gophernetes.linux.cgroups import default_parent
+
+        directory = self._dir(launch.id)
+        directory.mkdir(parents=True)
+        flags = ["--label", f"{LABEL_NAME}={launch.name}", "--label", f"{LABEL_IMAGE}={launch.image}",
+                 "--cgroup", f"/{default_parent()}/{launch.id}"]
+        if log:
+            flags += ["--log-uri", f"file://{directory / 'log'}"]
+        for variable in request.env:
+            flags += ["--env", variable]
+        if request.working_dir:
+            flags += ["--cwd", request.working_dir]
+        flags += [f"--{flag}" for flag, wanted in (("tty", request.tty), ("read-only", request.read_only),
+                                                   ("no-pivot", request.use_chroot)) if wanted]
+        flags += capability_flags(caps, request.privileged)
+        flags += limit_flags(limits)
+        if needs_cgroup_beforehand(limits):
+            self._make_cgroup(launch.id, limits)
+        flags += self._namespace_flags(request, launch, directory)
+        return flags
+
+    def _namespace_flags(self, request: RunRequest, launch: Launch, directory: Path) -> list[str]:
+        """Namespaces: the host's where asked, else ones we made and pinned (net, uts)."""
+        shared = set(request.share_namespaces) - {"cgroup"}  # ctr 1.6 never unshares cgroup
+        flags = [f"--with-ns={kind}:{HOST_NS}/{kind}" for kind in sorted(shared)]
+        if request.net == "host":
+            return flags + ["--net-host"]
+        hostname = request.hostname or launch.id[:12]
+        pin = ["net"] + ([] if "uts" in shared else ["uts"])
+        etc = self._pin_and_plug(request, launch, directory, pin, hostname)
+        flags += ["--with-ns", f"network:{directory / 'ns' / 'net'}"]
+        if "uts" in pin:
+            flags += ["--with-ns", f"uts:{directory / 'ns' / 'uts'}"]
+        for path, text in sorted(etc.items()):
+            source = directory / "etc" / Path(path).name
+            source.parent.mkdir(exist_ok=True)
+            source.write_text(text)
+            flags += ["--mount", f"type=bind,src={source},dst={path},options=rbind:ro"]
+        return flags
+
+    def _pin_and_plug(self, request: RunRequest, launch: Launch, directory: Path, kinds: list[str],
+                      hostname: str) -> dict[str, str]:
+        """Make and pin the namespaces; on a bridge network lease an address and plug it in.
+
+        Returns the /etc files the container should see (hostname, hosts, resolv.conf).
+        """
+        from gophernetes.engines.native import default_etc_files
+
+        etc = default_etc_files(hostname)
+        plug = None
+        if request.net != "none":
+            from gophernetes import network
+
+            attachment = network.allocate(self.state, launch.id, request.net, request.publish, hostname)
+            plug = attachment.plug
+            etc.update(attachment.etc_files())
+        pin_namespaces(directory / "ns", kinds, hostname, plug)
+        return etc
+
+    def _start_supervisor(self, launch: Launch, directory: Path) -> None:
+        """`sh -c 'ctr run ... ; echo $? > exit-status'` in its own session, detached from us."""
+        environment = {**os.environ, "CTR_ERRORS": str(directory / "ctr-errors"),
+                       "EXIT_FILE": str(directory / "exit-status")}
+        subprocess.Popen(["sh", "-c", SUPERVISOR, "gophernetes-supervisor",
+                          *self.ctr.command("run", *launch.ctr_args)[1:]],
+                         env=environment, start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _wait_started(self, launch: Launch, directory: Path) -> None:
+        """Until containerd reports the task, or the supervisor has finished (maybe failing)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            status = read_exit_status(directory)
+            if status is not None:
+                errors = (directory / "ctr-errors").read_text(errors="replace")
+                if status != 0 and "ctr: " in errors:
+                    raise start_error(error_line(errors), f"container {launch.name}", self.ctr)
+                return
+            if launch.id in self.ctr.tasks():
+                return
+            time.sleep(0.02)
+        raise GophernetesError(f"container {launch.name} did not start within {START_TIMEOUT:g} s; "
+                               f"see {directory / 'ctr-errors'}")
+
+    # ------------------------------------------------------------------ containers
+
+    def list(self, all: bool = False) -> list[ContainerInfo]:
+        tasks = self.ctr.tasks()
+        found = []
+        for container_id in self.ctr.container_ids():
+            try:
+                info = self._info(container_id, self.ctr.container_info(container_id), tasks)
+            except NotFound:
+                continue  # removed while we listed
+            if all or info.status in ("running", "paused", "created"):
+                found.append(info)
+        return sorted(found, key=lambda c: c.created, reverse=True)
+
+    def inspect(self, name: str) -> ContainerInfo:
+        container_id = self._lookup(name)
+        return self._info(container_id, self.ctr.container_info(container_id), self.ctr.tasks())
+
+    def logs(self, name: str, follow: bool = False, tail: int | None = None, timestamps: bool = False):
+        if timestamps:
+            raise UsageError("--timestamps: the containerd engine's logs are the shim's plain file, "
+                             "without times")
+        container_id = self._lookup(name)
+        path = self._dir(container_id) / "log"
+        if not path.exists():
+            raise NotFound(f"container {name} has no log: it ran in the foreground, its output went "
+                           "to the terminal")
+        return follow_file(path, tail, (lambda: self._is_alive(container_id)) if follow else None)
+
+    def exec(self, name: str, command: list[str], tty: bool = False, interactive: bool = False,
+             env: list[str] | None = None, user: str = "", workdir: str = "") -> int:
+        """`ctr tasks exec`: the shim asks runc to start one more process in the task's
+        namespaces and cgroup (runc exec = setns + exec)."""
+        if env:
+            raise UsageError("exec -e: ctr 1.6 cannot set environment variables for exec; "
+                             "use: exec NAME env KEY=VALUE COMMAND")
+        if not command:
+            raise UsageError("exec needs a command, e.g. gophernetes exec NAME sh")
+        container_id = self._require_status(name, {"running"}, "exec into it")
+        flags = ["--exec-id", f"exec-{os.getpid()}-{time.monotonic_ns() % 10**9}"]
+        flags += ["--tty"] if tty else []
+        flags += ["--cwd", workdir] if workdir else []
+        flags += ["--user", user] if user else []
+        argv = self.ctr.command("tasks", "exec", *flags, container_id, *command)
+        return run_attached(self.ctr, argv, stdin=None if interactive or tty else subprocess.DEVNULL,
+                            what=f"exec in {name}")
+
+    def pause(self, name: str) -> None:
+        """`ctr tasks pause`: runc freezes the container's cgroup (freezer), every process stops."""
+        container_id = self._require_status(name, {"running"}, "pause it")
+        self.ctr.run("tasks", "pause", container_id, what=f"container {name}")
+
+    def resume(self, name: str) -> None:
+        """`ctr tasks resume`: runc thaws the cgroup."""
+        container_id = self._require_status(name, {"paused"}, "resume it", verb="paused")
+        self.ctr.run("tasks", "resume", container_id, what=f"container {name}")
+
+    def stop(self, name: str, timeout: float = 10) -> None:
+        """SIGTERM to the init; after `timeout` s SIGKILL to every process (`ctr tasks kill --all`)."""
+        container_id = self._lookup(name)
+        task = self.ctr.tasks().get(container_id)
+        if task is None or task.status == "STOPPED":
+            return
+        if task.status in ("PAUSED", "PAUSING"):
+            self.ctr.run("tasks", "resume", container_id, what=f"container {name}")
+        self._signal(container_id, "SIGTERM", name)
+        if not self._wait_gone(container_id, timeout):
+            self._signal(container_id, "SIGKILL", name, every_process=True)
+            self._wait_gone(container_id, 10)
+        self._wait_exit_status(container_id, 5)
+
+    def kill(self, name: str, signal_name: str = "KILL") -> None:
+        container_id = self._require_status(name, {"running", "paused"}, "signal it")
+        self._signal(container_id, ctr_signal(signal_name), name)
+
+    def remove(self, name: str, force: bool = False) -> None:
+        """Delete the task (if one is left), the container and its snapshot, then our own parts."""
+        container_id = self._lookup(name)
+        task = self.ctr.tasks().get(container_id)
+        if task is not None and task.status != "STOPPED":
+            if not force:
+                raise Conflict(f"container {name} is {TASK_STATUS.get(task.status, task.status)}: stop it "
+                               f"first, or remove it with rm -f")
+            self._signal(container_id, "SIGKILL", name, every_process=True)
+            self._wait_gone(container_id, 10)
+        self._wait_exit_status(container_id, 5)
+        if container_id in self.ctr.tasks():
+            self.ctr.call("tasks", "rm", "--force", container_id)
+        result = self.ctr.call("containers", "rm", container_id)
+        if result.returncode != 0 and "not found" not in result.stderr:
+            raise self.ctr.error(result.stderr, f"container {name}")
+        self._clean_up(container_id)
+
+    def info(self) -> dict:
+        """containerd's version, the runtime its tasks use, our namespace and its socket."""
+        runc = subprocess.run(["runc", "--version"], capture_output=True, text=True, timeout=10)
+        return {"engine": self.name, "version": self.ctr.version(), "runtime": "io.containerd.runc.v2 (runc "
+                + (runc.stdout.split()[2] if runc.returncode == 0 and len(runc.stdout.split()) > 2 else "?") + ")",
+                "namespace": self.ctr.namespace, "socket": self.ctr.address}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _info(self, container_id: str, record: dict, tasks: dict[str, Task]) -> ContainerInfo:
+        """A ContainerInfo from containerd's record, its task (if any) and our exit-status file."""
+        labels = record.get("Labels") or {}
+        spec = record.get("Spec") or {}
+        task = tasks.get(container_id)
+        directory = self._dir(container_id)
+        exit_code = read_exit_status(directory)
+        status = TASK_STATUS.get(task.status, "unknown") if task else ("exited" if exit_code is not None
+                                                                        else "created")
+        finished = (directory / "exit-status").stat().st_mtime if exit_code is not None else None
+        networks, ports = network_of(self.state, container_id)
+        return ContainerInfo(
+            id=container_id, name=labels.get(LABEL_NAME, container_id[:12]),
+            image=labels.get(LABEL_IMAGE) or short_name(record.get("Image", "")),
+            command=list((spec.get("process") or {}).get("args") or []), status=status,
+            created=parse_time(record.get("CreatedAt", "")), engine=self.name,
+            pid=task.pid if task and task.status != "STOPPED" else None, exit_code=exit_code,
+            finished=finished, ports=ports, networks=networks,
+            details={"containerd": {"address": self.ctr.address, "namespace": self.ctr.namespace,
+                                    "snapshotter": record.get("Snapshotter", ""),
+                                    "snapshot": record.get("SnapshotKey", ""), "image": record.get("Image", ""),
+                                    "runtime": (record.get("Runtime") or {}).get("Name", ""),
+                                    "task": task.status if task else None},
+                     "hostname": spec.get("hostname", ""), "log": str(directory / "log")},
+        )
+
+    def _lookup(self, name: str) -> str:
+        """The ID of the container called `name`, or whose ID is or starts with `name`."""
+        if not name:
+            raise UsageError("give a container name or ID")
+        by_name = self.ctr.container_ids(f'labels."{LABEL_NAME}"=={name}')
+        if by_name:
+            return by_name[0]
+        ids = self.ctr.container_ids()
+        matches = [i for i in ids if i == name] or [i for i in ids if i.startswith(name)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise Conflict(f"{name!r} matches {len(matches)} containers: give more of the ID")
+        raise NotFound(f"no such container: {name} (see gophernetes --engine containerd ps -a)")
+
+    def _refuse_taken(self, name: str) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise UsageError(f"invalid container name {name!r}: use letters, digits and _ . -")
+        taken = self.ctr.container_ids(f'labels."{LABEL_NAME}"=={name}')
+        if taken:
+            raise Conflict(f"the container name {name!r} is already in use by container {taken[0][:12]}: "
+                           f"remove it (gophernetes rm {name}) or choose another --name")
+
+    def _require_status(self, name: str, wanted: set[str], action: str, verb: str = "running") -> str:
+        container_id = self._lookup(name)
+        task = self.ctr.tasks().get(container_id)
+        status = TASK_STATUS.get(task.status, "unknown") if task else "exited"
+        if status not in wanted:
+            raise Conflict(f"container {name} is {status}, not {verb}: cannot {action}")
+        return container_id
+
+    def _is_alive(self, container_id: str) -> bool:
+        task = self.ctr.tasks().get(container_id)
+        return task is not None and task.status != "STOPPED"
+
+    def _signal(self, container_id: str, signal_text: str, name: str, every_process: bool = False) -> None:
+        flags = ["--all"] if every_process else []
+        result = self.ctr.call("tasks", "kill", "--signal", signal_text, *flags, container_id)
+        if result.returncode != 0 and "not found" not in result.stderr and "process already finished" \
+                not in result.stderr:
+            raise self.ctr.error(result.stderr, f"container {name}")
+
+    def _wait_gone(self, container_id: str, timeout: float) -> bool:
+        """Wait until the task has stopped (or is deleted); False if it is still alive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._is_alive(container_id):
+                return True
+            time.sleep(0.05)
+        return not self._is_alive(container_id)
+
+    def _wait_exit_status(self, container_id: str, timeout: float) -> None:
+        """A detached container's supervisor writes its exit status just after the task ends."""
+        directory = self._dir(container_id)
+        if not (directory / "log").exists():
+            return  # not detached: no supervisor
+        deadline = time.monotonic() + timeout
+        while read_exit_status(directory) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _make_cgroup(self, container_id: str, limits) -> None:
+        from gophernetes.linux.cgroups import open_driver
+
+        open_driver().create(container_id).apply(limits)
+
+    def _clean_up(self, container_id: str) -> None:
+        """Undo what we made around containerd: network lease and veth, pinned namespaces,
+        a cgroup runc left (and its parent once empty), the container's folder."""
+        from gophernetes import network
+        from gophernetes.linux.cgroups import default_parent
+
+        directory = self._dir(container_id)
+        with contextlib.suppress(GophernetesError):
+            network.release_container(self.state, container_id)
+        unpin_namespaces(directory / "ns")
+        remove_cgroup(default_parent(), container_id)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def _dir(self, container_id: str) -> Path:
+        return self.home / container_id
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One `run` at a time decides on names: an exclusive lock on a file under the state root."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+
+# ---------------------------------------------------------------------- the request
+
+
+def check_supported(request: RunRequest) -> None:
+    """Options the native engine has and ctr 1.6 cannot express: refuse them, clearly."""
+    if request.rootfs:
+        raise UsageError("--rootfs is for the native engine: containerd runs images from its snapshotter "
+                         "(import the directory as an image instead)")
+    if request.user:
+        raise UsageError("--user: ctr 1.6 cannot choose the user; the image's User is used")
+    if request.net == "host" and request.publish:
+        raise UsageError("--publish needs a bridge network, not --net host")
+
+
+def capability_flags(caps: frozenset[str], privileged: bool) -> list[str]:
+    """--privileged, or the differences from containerd's default set (which is docker's)."""
+    from gophernetes.linux.capabilities import DOCKER_DEFAULT
+
+    if privileged:
+        return ["--privileged"]
+    flags = []
+    for name in sorted(caps - DOCKER_DEFAULT):
+        flags += ["--cap-add", f"CAP_{name}"]
+    for name in sorted(DOCKER_DEFAULT - caps):
+        flags += ["--cap-drop", f"CAP_{name}"]
+    return flags
+
+
+def limit_flags(limits) -> list[str]:
+    """The limits ctr has flags for; runc writes them into the cgroup."""
+    flags = []
+    if limits.memory is not None:
+        flags += ["--memory-limit", str(limits.memory)]
+    if limits.cpus is not None:
+        flags += ["--cpus", f"{limits.cpus:g}"]
+    if limits.cpu_shares is not None:
+        flags += ["--cpu-shares", str(limits.cpu_shares)]
+    return flags
+
+
+def needs_cgroup_beforehand(limits) -> bool:
+    """Limits without a ctr flag: --pids-limit, --memory-swap, --blkio-weight."""
+    return any(value is not None for value in (limits.pids, limits.memory_swap, limits.blkio_weight))
+
+
+def full_reference(reference: str) -> str:
+    """containerd wants references in full: busybox -> docker.io/library/busybox:latest."""
+    from gophernetes.image.reference import parse
+
+    parsed = parse(reference)
+    text = f"{parsed.registry}/{parsed.repository}"
+    if parsed.tag:
+        text += f":{parsed.tag}"
+    if parsed.digest:
+        text += f"@{parsed.digest}"
+    return text
+
+
+def short_name(ref: str) -> str:
+    """docker.io/library/busybox:latest -> busybox:latest (what `images` shows)."""
+    from gophernetes.image.reference import parse
+
+    try:
+        return parse(ref).name
+    except GophernetesError:
+        return ref
+
+
+def ctr_signal(text: str) -> str:
+    """KILL, SIGKILL, kill or 9 -> what ctr accepts (SIGKILL or 9)."""
+    text = text.strip().upper()
+    if text.isdigit():
+        return text
+    name = "SIG" + text.removeprefix("SIG")
+    if not hasattr(signal, name):
+        raise UsageError(f"unknown signal {text!r} (see kill -l)")
+    return name
+
+
+def start_error(message: str, what: str, ctr: Ctr) -> GophernetesError:
+    """ctr's error when runc could not start the command: 127/126 as docker, else 125."""
+    lowered = message.lower()
+    if "exec:" in lowered and ("not found" in lowered or "no such file" in lowered):
+        return CommandNotFound(f"{what}: the command was not found in the image ({message})")
+    if "exec:" in lowered and "permission denied" in lowered:
+        return CannotRun(f"{what}: the command cannot be executed ({message})")
+    return ctr.error(f"ctr: {message}", what)
+
+
+def parse_time(text: str) -> float:
+    """containerd's RFC 3339 time with nanoseconds -> seconds since the epoch."""
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", text)
+    if not match:
+        return 0.0
+    fraction = (match.group(2) or ".0")[:7]
+    zone = match.group(3) or "Z"
+    return datetime.fromisoformat(match.group(1) + fraction + zone.replace("Z", "+00:00")).timestamp()
+
+
+def network_of(state: StateRoot, container_id: str) -> tuple[list[str], list[str]]:
+    """The networks and published ports of a container's lease, if it has one."""
+    from gophernetes.network import ipam
+
+    lease = ipam.load(state.networks, container_id) if state.networks.exists() else None
+    if lease is None:
+        return [], []
+    return ([e.network for e in lease.endpoints], [str(p) for e in lease.endpoints for p in e.ports])
+
+
+def read_exit_status(directory: Path) -> int | None:
+    """What the supervisor wrote when the task ended, or None while it runs."""
+    try:
+        return int((directory / "exit-status").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def run_attached(ctr: Ctr, argv: list[str], stdin, what: str) -> int:
+    """Run ctr with our terminal's stdio; return the container's status.
+
+    ctr exits with the container's status, and with 1 when it failed itself: then its
+    last stderr line starts with "ctr: ". We relay stderr and hold back such lines, so a
+    failure becomes our one-line error instead of ctr's.
+    """
+    process = subprocess.Popen(argv, stdin=stdin, stderr=subprocess.PIPE)
+    held: list[bytes] = []
+    relay = threading.Thread(target=relay_stderr, args=(process.stderr, held), daemon=True)
+    relay.start()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends it to ctr too
+    forward = signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))
+    try:
+        status = process.wait()
+        relay.join(5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, forward)
+    message = b"".join(held).decode(errors="replace")
+    if status != 0 and message.startswith("ctr: "):
+        raise start_error(error_line(message), what, ctr)
+    if message:
+        sys.stderr.write(message)
+    return 128 - status if status < 0 else status
+
+
+def relay_stderr(stream, held: list[bytes]) -> None:
+    """Copy ctr's stderr to ours as it comes, keeping back what looks like ctr's own error."""
+    out = sys.stderr.buffer
+    for chunk in iter(lambda: stream.read1(65536), b""):
+        if held or chunk.startswith(b"ctr: ") or b"\nctr: " in chunk:
+            held.append(chunk)
+            continue
+        out.write(chunk)
+        out.flush()
+
+
+@contextlib.contextmanager
+def tar_stream(directory: Path) -> Iterator:
+    """`tar -C DIRECTORY -c .` as a stream to read from: an OCI layout as an archive."""
+    process = subprocess.Popen(["tar", "-C", str(directory), "-c", "."], stdout=subprocess.PIPE)
+    try:
+        yield process.stdout
+    finally:
+        process.stdout.close()
+        process.wait()
+
+
+def follow_file(path: Path, tail: int | None, alive) -> Iterator[str]:
+    """The lines of `path` (the last `tail` of them); with `alive`, keep reading until it is False."""
+    with open(path, errors="replace") as file:
+        lines = file.readlines()
+        if tail is not None:
+            lines = lines[len(lines) - tail:] if 0 <= tail < len(lines) else lines
+        yield from lines
+        if alive is None:
+            return
+        partial = ""
+        while True:
+            running = alive()
+            chunk = file.read()
+            if chunk:
+                partial += chunk
+                *complete, partial = partial.split("\n")
+                yield from (line + "\n" for line in complete)
+            elif not running:
+                break
+            else:
+                time.sleep(0.1)
+        if partial:
+            yield partial
+
+
+# ---------------------------------------------------------------------- namespaces
+
+
+def pin_namespaces(directory: Path, kinds: list[str], hostname: str, plug=None) -> None:
+    """Make new `kinds` namespaces ("net", "uts") and keep them alive with bind mounts.
+
+    A namespace lives as long as a process is in it or a file refers to it: bind-mounting
+    /proc/PID/ns/net onto an ordinary file keeps it after PID exits (this is all `ip netns
+    add` does). A forked child unshares the namespaces, names the host, brings `lo` up and
+    waits; we bind its namespace files under `directory`, let `plug(pid)` wire the network
+    into it while the child is still inside, then let the child go.
+
+    man 2 unshare, man 7 namespaces, man 8 ip-netns
+    """
+    from gophernetes.linux import loopback, syscalls
+
+    flags = {"net": syscalls.CLONE_NEWNET, "uts": syscalls.CLONE_NEWUTS}
+    ready_read, ready_write = os.pipe()
+    done_read, done_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        status = 1
+        try:
+            os.close(ready_read)
+            os.close(done_write)
+            syscalls.unshare(sum(flags[kind] for kind in kinds))
+            if "uts" in kinds:
+                syscalls.sethostname(hostname)
+            loopback.bring_up()
+            os.write(ready_write, b"1")
+            os.read(done_read, 1)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(ready_write)
+    os.close(done_read)
+    try:
+        if os.read(ready_read, 1) != b"1":
+            raise GophernetesError(f"could not create the container's {' and '.join(kinds)} namespaces")
+        directory.mkdir(parents=True, exist_ok=True)
+        for kind in kinds:
+            target = directory / kind
+            target.touch()
+            syscalls.mount(f"/proc/{pid}/ns/{kind}", target, None, syscalls.MS_BIND)
+        if plug is not None:
+            plug(pid)
+    finally:
+        os.close(done_write)
+        os.close(ready_read)
+        os.waitpid(pid, 0)
+
+
+def unpin_namespaces(directory: Path) -> None:
+    """Unmount the pinned namespace files; the namespaces go when nothing else holds them."""
+    from gophernetes.linux import syscalls
+
+    if not directory.is_dir():
+        return
+    for target in directory.iterdir():
+        with contextlib.suppress(OSError, GophernetesError):
+            syscalls.umount2(target, syscalls.MNT_DETACH)
+        with contextlib.suppress(OSError):
+            target.unlink()
+
+
+def remove_cgroup(parent: str, container_id: str) -> None:
+    """Remove a container's cgroup if runc left it, and the parent once it is empty.
+
+    rmdir is the only way to delete a cgroup, and it fails while anything is inside; so
+    this never harms a cgroup in use (e.g. the parent while other containers run).
+    """
+    root = Path("/sys/fs/cgroup")
+    tops = [root] + [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+    for top in tops:
+        for directory in (top / parent / container_id, top / parent):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
