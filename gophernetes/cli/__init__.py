@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "rm": "gophernetes.cli.containers:rm",
     "inspect": "gophernetes.cli.containers:inspect",
     "prune": "gophernetes.cli.containers:prune",
+    "lab": "gophernetes.cli.lab:lab",
     "help": "gophernetes.cli:help_command",
 }
 
