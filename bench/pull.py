@@ -42,7 +42,8 @@ SOURCES = {  # image -> host directories that become its layers (bottom first)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     for tool in ("docker-registry", "skopeo", "containerd", "ctr"):
@@ -70,20 +71,24 @@ def main() -> None:
 def measure(work: Path, ref: str, runs: int):
     socket_path = str(work / "containerd/containerd.sock")
     interpreters = {"gophernetes (python3.11 pyenv)": sys.executable}
-    if Path("/usr/bin/python3").exists() and os.path.realpath("/usr/bin/python3") != os.path.realpath(sys.executable):
-        interpreters["gophernetes (/usr/bin/python3)"] = "/usr/bin/python3"
+    debian = "/usr/bin/python3"
+    if Path(debian).exists() and os.path.realpath(debian) != os.path.realpath(sys.executable):
+        interpreters["gophernetes (/usr/bin/python3)"] = debian
 
     for label, python in interpreters.items():
-        def gophernetes(root: Path) -> list[str]:
-            return [python, "-m", "gophernetes", "--root", str(root), "pull", "-q", ref]
+        def gophernetes(root: Path, python: str = python) -> list[str]:
+            return [python, "-m", "gophernetes", "--root", str(root),
+                    "pull", "-q", ref]
         yield label, *cold_and_warm(work, runs, gophernetes)
 
     def skopeo(directory: Path) -> list[str]:
-        return ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}", f"oci:{directory}:bench"]
+        return ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}",
+                f"oci:{directory}:bench"]
     yield "skopeo copy (no unpack)", *cold_and_warm(work, runs, skopeo)
 
     def ctr(namespace: Path) -> list[str]:
-        return ["ctr", "--address", socket_path, "--namespace", namespace.name, "images", "pull", "--plain-http", ref]
+        return ["ctr", "--address", socket_path, "--namespace", namespace.name,
+                "images", "pull", "--plain-http", ref]
     yield "ctr images pull", *cold_and_warm(work, runs, ctr)
 
 
@@ -106,7 +111,8 @@ def timed(command: list[str]) -> float:
 
 
 def print_table(rows, runs: int) -> None:
-    ctr = {name: (statistics.median(c), statistics.median(w)) for name, tool, c, w in rows if tool.startswith("ctr")}
+    ctr = {name: (statistics.median(c), statistics.median(w))
+           for name, tool, c, w in rows if tool.startswith("ctr")}
     header = ("image", "tool", "cold ms", "warm ms", "cold/ctr", "warm/ctr")
     lines = [header]
     for name, tool, cold, warm in rows:
@@ -198,7 +204,8 @@ def push(work: Path, registry: tuple[str, subprocess.Popen], name: str, paths: l
             tar.add(path, arcname=path.lstrip("/"))
         raw = buffer.getvalue()
         diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-        layers.append(blob(gzip.compress(raw, compresslevel=6, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"))
+        layers.append(blob(gzip.compress(raw, compresslevel=6, mtime=0),
+                           "application/vnd.oci.image.layer.v1.tar+gzip"))
         total += layers[-1]["size"]
     config = blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
                               "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode(),

@@ -103,7 +103,8 @@ def rmi(obj, refs: tuple[str, ...]) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--insecure", is_flag=True, help="Use plain HTTP (always so for 127.0.0.1 and localhost).")
 @click.pass_obj
-def login(obj, server: str, username: str, password: str | None, password_stdin: bool, insecure: bool) -> None:
+def login(obj, server: str, username: str, password: str | None, password_stdin: bool,
+          insecure: bool) -> None:
     """Log in to SERVER (default Docker Hub); the credentials are checked, then saved."""
     from gophernetes.image.auth import Credentials, save
     from gophernetes.image.reference import Reference
@@ -116,7 +117,8 @@ def login(obj, server: str, username: str, password: str | None, password_stdin:
     elif password is None:
         password = click.prompt("Password", hide_input=True)
     credentials = Credentials(username, password)
-    registry = "docker.io" if server in ("docker.io", "index.docker.io", "https://index.docker.io/v1/") else server
+    docker_hub = ("docker.io", "index.docker.io", "https://index.docker.io/v1/")
+    registry = "docker.io" if server in docker_hub else server
     client = RegistryClient(Reference(registry, "library/probe"), insecure=insecure, credentials=credentials)
     client.ping()
     save(registry, credentials, _store(obj).auth_file)
@@ -188,4 +190,5 @@ def _size(count: int) -> str:
 
 def _table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)

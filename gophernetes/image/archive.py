@@ -66,7 +66,9 @@ class _Source:
             self._members = {posixpath.normpath(m.name): m for m in self._tar.getmembers() if m.isreg()}
 
     def exists(self, name: str) -> bool:
-        return (self.path / name).is_file() if self._tar is None else posixpath.normpath(name) in self._members
+        if self._tar is None:
+            return (self.path / name).is_file()
+        return posixpath.normpath(name) in self._members
 
     @contextmanager
     def open(self, name: str) -> Iterator[BinaryIO]:
@@ -99,7 +101,8 @@ def import_archive(store: ImageStore, path: Path, *, name: str | None = None, pl
     """Import every image of the archive or layout at `path`; returns them."""
     progress = progress or Progress(quiet=True)
     if not path.exists():
-        raise NotFound(f"no archive at {path}; give the path of a docker save tar, an OCI layout or an oci-archive")
+        raise NotFound(f"no archive at {path}; give the path of a docker save tar, "
+                       "an OCI layout or an oci-archive")
     source = _Source(path)
     try:
         if source.exists("oci-layout") and source.exists("index.json"):
@@ -114,7 +117,8 @@ def import_archive(store: ImageStore, path: Path, *, name: str | None = None, pl
     return [store.get(n) for n in names]
 
 
-def _import_docker_save(store: ImageStore, source: _Source, name: str | None, progress: Progress) -> list[str]:
+def _import_docker_save(store: ImageStore, source: _Source, name: str | None,
+                        progress: Progress) -> list[str]:
     entries = _json(source.read("manifest.json"), source, "manifest.json")
     if not isinstance(entries, list) or not entries:
         raise GophernetesError(f"{source.path}: manifest.json lists no image")
@@ -143,7 +147,8 @@ def _import_docker_save(store: ImageStore, source: _Source, name: str | None, pr
     return imported
 
 
-def _copy_layer(writer: StoreWriter, source: _Source, member: str, diff_id: str, progress: Progress) -> Descriptor:
+def _copy_layer(writer: StoreWriter, source: _Source, member: str, diff_id: str,
+                progress: Progress) -> Descriptor:
     """Copy one docker-save layer into the store, hashing it to learn its blob digest."""
     blob = writer.temp_path()
     hasher = hashlib.sha256()
@@ -242,7 +247,8 @@ def _copy_blob(writer: StoreWriter, source: _Source, descriptor: Descriptor) -> 
             out.write(chunk)
     got = "sha256:" + hasher.hexdigest()
     if got != descriptor.digest:
-        raise GophernetesError(f"blob {descriptor.digest} is corrupt: its content hashes to {got}; refusing it")
+        raise GophernetesError(f"blob {descriptor.digest} is corrupt: its content hashes to {got}; "
+                               "refusing it")
     temporary.replace(writer.store.blob_path(descriptor.digest))
 
 

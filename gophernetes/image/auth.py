@@ -42,7 +42,8 @@ class Credentials:
 
 def auth_key(registry: str) -> str:
     """The key a registry's credentials are stored under."""
-    return DOCKER_HUB_AUTH_KEY if registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io") else registry
+    docker_hub = (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
+    return DOCKER_HUB_AUTH_KEY if registry in docker_hub else registry
 
 
 def docker_config_file() -> Path:
@@ -81,7 +82,8 @@ def _read_auths(path: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as error:
-        raise GophernetesError(f"cannot read credentials from {path}: {error}; fix or remove the file") from None
+        raise GophernetesError(f"cannot read credentials from {path}: {error}; "
+                               "fix or remove the file") from None
     return dict(data.get("auths") or {})
 
 

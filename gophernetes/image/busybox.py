@@ -73,7 +73,8 @@ def _applets(source: Path) -> list[str]:
         listed = subprocess.run([str(source), "--list"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as error:
         raise GophernetesError(f"cannot list the applets of {source}: {error}; is it busybox?") from None
-    return sorted({line.strip() for line in listed.splitlines() if line.strip() and "/" not in line} - {"busybox"})
+    names = {line.strip() for line in listed.splitlines() if line.strip() and "/" not in line}
+    return sorted(names - {"busybox"})
 
 
 def _write_layer(path: Path, source: Path, applets: list[str], mtime: int) -> None:

@@ -144,7 +144,8 @@ def parse_config(body: bytes, where: str) -> Config:
         user=run.get("User") or "",
     )
     diff_ids = list((data.get("rootfs") or {}).get("diff_ids") or [])
-    return Config(image, diff_ids, data.get("created") or "", data.get("architecture", ""), data.get("os", ""))
+    return Config(image, diff_ids, data.get("created") or "", data.get("architecture", ""),
+                  data.get("os", ""))
 
 
 def host_platform() -> str:

@@ -33,7 +33,8 @@ class Progress:
             self._name, self._layers, self._total = name, layers, total_bytes
             self._done_layers = self._done = 0
         if layers and not self.tty:
-            self._line(f"{name}: {verb} {layers} layer(s)" + (f", {_size(total_bytes)}" if total_bytes else ""))
+            amount = f", {_size(total_bytes)}" if total_bytes else ""
+            self._line(f"{name}: {verb} {layers} layer(s){amount}")
 
     def advance(self, count: int) -> None:
         """`count` more bytes arrived (negative when a download restarts)."""

@@ -93,7 +93,8 @@ def fetch_layers(client: RegistryClient, writer: StoreWriter, missing: list[tupl
     if not missing:
         return
     with ThreadPoolExecutor(max_workers=min(PARALLEL_DOWNLOADS, len(missing))) as pool:
-        futures = [pool.submit(fetch_layer, client, writer, layer, diff_id, progress) for layer, diff_id in missing]
+        futures = [pool.submit(fetch_layer, client, writer, layer, diff_id, progress)
+                   for layer, diff_id in missing]
         try:
             for future in futures:
                 future.result()

@@ -107,8 +107,8 @@ class RegistryClient:
             received = 0
             try:
                 hasher = hashlib.sha256()
-                with self._get(self.repo_url + "blobs/" + descriptor.digest, what=descriptor.digest) as response, \
-                        open(dest, "wb") as out:
+                url = self.repo_url + "blobs/" + descriptor.digest
+                with self._get(url, what=descriptor.digest) as response, open(dest, "wb") as out:
                     while chunk := response.read1(CHUNK):
                         hasher.update(chunk)
                         out.write(chunk)
@@ -122,8 +122,8 @@ class RegistryClient:
             except (TransientError, http.client.HTTPException, ConnectionError, TimeoutError) as error:
                 on_bytes(-received)
                 if attempt + 1 == ATTEMPTS:
-                    raise GophernetesError(f"download of {descriptor.digest} failed after {ATTEMPTS} attempts: "
-                                           f"{error}") from None
+                    raise GophernetesError(f"download of {descriptor.digest} failed after {ATTEMPTS} "
+                                           f"attempts: {error}") from None
                 time.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
 
     # --- HTTP with auth and retries ---------------------------------------------------
@@ -177,7 +177,8 @@ class RegistryClient:
             return self.credentials.basic_header()
         if scheme == "bearer" and params.get("realm"):
             return "Bearer " + self._fetch_token(params, what)
-        raise PermissionDenied(f"{what}: {self.ref.registry} asks for unsupported authentication {challenge!r}")
+        raise PermissionDenied(f"{what}: {self.ref.registry} asks for unsupported authentication "
+                               f"{challenge!r}")
 
     def _fetch_token(self, params: dict[str, str], what: str) -> str:
         """Ask the token server (the challenge's realm) for a pull token for this repository."""
@@ -194,9 +195,10 @@ class RegistryClient:
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
                 login = "the stored credentials were refused" if self.credentials else "no credentials"
-                raise PermissionDenied(f"{what}: the token server {params['realm']} refused access ({login}); "
-                                       f"run: gophernetes login {self.ref.registry}") from None
-            raise GophernetesError(f"{what}: token server {params['realm']} answered HTTP {error.code}") from None
+                raise PermissionDenied(f"{what}: the token server {params['realm']} refused access "
+                                       f"({login}); run: gophernetes login {self.ref.registry}") from None
+            raise GophernetesError(f"{what}: token server {params['realm']} answered "
+                                   f"HTTP {error.code}") from None
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise GophernetesError(f"{what}: cannot get a token from {params['realm']}: {error}") from None
         token = answer.get("token") or answer.get("access_token")

@@ -110,7 +110,11 @@ class ImageStore:
         return (self.layers / _hex(diff_id) / "layer.json").exists()
 
     def _image(self, name: str, record: dict) -> Image:
-        config = parse_config(self.read_blob(record["config"]), name)
+        try:
+            config = parse_config(self.read_blob(record["config"]), name)
+        except FileNotFoundError:
+            raise GophernetesError(f"image {name} is damaged: its config blob is missing; remove it "
+                                   f"(gophernetes rmi {name}) and pull it again") from None
         layer_dirs = [self.layer_dir(diff_id) for diff_id in record["layers"]]
         for directory in layer_dirs:
             if not directory.is_dir():
@@ -230,7 +234,8 @@ class StoreWriter:
             raise GophernetesError(f"{name}: layer {missing[0]} was not unpacked; the pull is incomplete")
         size = sum(json.loads((self.store.layers / _hex(d) / "layer.json").read_text())["size"]
                    for d in dict.fromkeys(config.diff_ids))
-        blobs = [manifest_digest, manifest.config.digest, *extra_blobs] + [layer.digest for layer in manifest.layers]
+        blobs = [manifest_digest, manifest.config.digest, *extra_blobs,
+                 *(layer.digest for layer in manifest.layers)]
         records = self.store._read_index()
         records[name] = {"manifest": manifest_digest, "config": manifest.config.digest,
                          "layers": config.diff_ids, "blobs": blobs, "size": size, "created": config.created}

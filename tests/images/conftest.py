@@ -101,7 +101,8 @@ http:
   secret: gophernetes-tests
 {auth_yaml}""")
     log = open(workdir / f"registry-{port}.log", "w")
-    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
+                               stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -136,7 +137,8 @@ def registry(registry_dir):
 @pytest.fixture(scope="session")
 def basic_registry(registry, registry_dir):
     """The same content behind HTTP basic auth (htpasswd with bcrypt)."""
-    htpasswd = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True)
+    htpasswd = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True,
+                              text=True)
     (registry_dir / "htpasswd").write_text(htpasswd.stdout)
     started = start_registry(registry_dir, registry.storage, f"""auth:
   htpasswd:
@@ -337,8 +339,8 @@ class RegistryProxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
-        forwarded = urllib.request.Request(f"http://{self.upstream}{request.path}",
-                                           headers={k: v for k, v in request.headers.items() if k.lower() != "host"})
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        forwarded = urllib.request.Request(f"http://{self.upstream}{request.path}", headers=headers)
         try:
             response = NO_PROXY.open(forwarded, timeout=30)
         except urllib.error.HTTPError as error:
@@ -353,6 +355,11 @@ class RegistryProxy:
                 request.send_header(key, value)
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
+        if is_blob and self.mode == "drop-once" and len(body) > 1000:
+            self.mode = "pass"
+            request.wfile.write(body[: len(body) // 2])
+            request.close_connection = True
+            return
         if is_blob and self.mode != "pass" and len(body) > 1000:
             request.wfile.write(body[: len(body) // 2])
             request.wfile.flush()

@@ -112,13 +112,15 @@ class Layout:
         (self.path / "blobs" / "sha256" / digest[7:]).write_bytes(data)
         return {"mediaType": media_type, "digest": digest, "size": len(data)}
 
-    def image(self, layers: list[list[Entry]], *, arch: str = "amd64", gzipped: bool = True, **config) -> dict:
+    def image(self, layers: list[list[Entry]], *, arch: str = "amd64", gzipped: bool = True,
+              **config) -> dict:
         """Store layers, config and manifest; return the manifest's descriptor."""
         tars = [tar_bytes(entries) for entries in layers]
         layer_descs = [self.blob(gzip.compress(t, mtime=0) if gzipped else t,
                                  "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzipped else ""))
                        for t in tars]
-        config_desc = self.blob(json.dumps(config_for([sha256(t) for t in tars], arch=arch, **config)).encode(),
+        config_json = json.dumps(config_for([sha256(t) for t in tars], arch=arch, **config))
+        config_desc = self.blob(config_json.encode(),
                                 "application/vnd.oci.image.config.v1+json")
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "config": config_desc, "layers": layer_descs}

@@ -17,14 +17,16 @@ def test_basic_auth_registry_asks_for_a_login_first(root, pushed, registry, basi
 
 
 def test_login_with_a_wrong_password_is_refused_and_nothing_saved(root, basic_registry):
-    result = gophernetes(root, "login", basic_registry.address, "-u", USER, "--password-stdin", input="wrong\n")
+    result = gophernetes(root, "login", basic_registry.address, "-u", USER, "--password-stdin",
+                         input="wrong\n")
     assert result.returncode == 125
     assert "answered 401" in result.stderr
     assert not (root / "lib/images/auth.json").exists()
 
 
 def test_login_then_pull_from_a_basic_auth_registry(root, pushed, registry, basic_registry):
-    login = gophernetes(root, "login", basic_registry.address, "-u", USER, "--password-stdin", input=PASSWORD + "\n")
+    login = gophernetes(root, "login", basic_registry.address, "-u", USER, "--password-stdin",
+                        input=PASSWORD + "\n")
     assert login.returncode == 0, login.stderr
     assert login.stdout.strip() == "Login Succeeded"
     saved = root / "lib/images/auth.json"
@@ -39,7 +41,8 @@ def test_credentials_are_read_from_the_docker_config(root, pushed, registry, bas
     docker_config = tmp_path / "docker"
     docker_config.mkdir()
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    (docker_config / "config.json").write_text(json.dumps({"auths": {basic_registry.address: {"auth": auth}}}))
+    config = {"auths": {basic_registry.address: {"auth": auth}}}
+    (docker_config / "config.json").write_text(json.dumps(config))
     ref = pushed["base"].replace(registry.address, basic_registry.address)
     result = gophernetes(root, "pull", ref, env={"DOCKER_CONFIG": str(docker_config)})
     assert result.returncode == 0, result.stderr

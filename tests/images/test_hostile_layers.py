@@ -14,22 +14,26 @@ def hostile_cases(outside: str) -> dict[str, tuple[list[oci.Entry], str, str]]:
     """case -> (layer entries, the entry the error must name, why it is refused)."""
     climb = "../" * 12
     relative_outside = climb + outside.lstrip("/")
+    symlink_then_write = [oci.directory("sub"), oci.symlink("sub/link", ".."),
+                          oci.directory("sub/link/etc"), oci.file("sub/link/etc/evil", "pwned")]
+    hardlinked_symlink = [oci.symlink("link", outside), oci.hardlink("alias", "link"),
+                          oci.file("alias/written", "pwned")]
     return {
         "path-traversal": ([oci.file(f"{relative_outside}/traversal", "pwned")],
                            f"{relative_outside}/traversal", "climbs out of the layer with '..'"),
-        "absolute-path": ([oci.file(f"{outside}/absolute", "pwned")], f"{outside}/absolute", "is an absolute path"),
-        "absolute-symlink-write-through": ([oci.symlink("escape", outside), oci.file("escape/written", "pwned")],
-                                           "escape/written", "would be written through the symlink 'escape'"),
+        "absolute-path": ([oci.file(f"{outside}/absolute", "pwned")],
+                          f"{outside}/absolute", "is an absolute path"),
+        "absolute-symlink-write-through": (
+            [oci.symlink("escape", outside), oci.file("escape/written", "pwned")],
+            "escape/written", "would be written through the symlink 'escape'"),
         "relative-symlink-out": ([oci.symlink("up", climb.rstrip("/"))], "up", "points out of the layer"),
         "hardlink-escape": ([oci.hardlink("victim", f"{relative_outside}/victim")], "victim",
                             "outside the layer"),
         "absolute-hardlink": ([oci.hardlink("victim", f"{outside}/victim")], "victim", "outside the layer"),
-        "symlink-then-write-through": ([oci.directory("sub"), oci.symlink("sub/link", ".."),
-                                        oci.directory("sub/link/etc"), oci.file("sub/link/etc/evil", "pwned")],
-                                       "sub/link/etc", "would be written through the symlink 'sub/link'"),
-        "hardlink-to-symlink-write-through": ([oci.symlink("link", outside), oci.hardlink("alias", "link"),
-                                               oci.file("alias/written", "pwned")],
-                                              "alias/written", "would be written through the symlink 'alias'"),
+        "symlink-then-write-through": (symlink_then_write, "sub/link/etc",
+                                       "would be written through the symlink 'sub/link'"),
+        "hardlink-to-symlink-write-through": (hardlinked_symlink, "alias/written",
+                                              "would be written through the symlink 'alias'"),
         "device-node": ([oci.directory("dev"), oci.device("dev/mem", 1, 1)], "dev/mem",
                         "is a device node (1, 1)"),
         "huge-file-name": ([oci.file("a" * 300, "x")], "a" * 60, "longer than 255 bytes"),

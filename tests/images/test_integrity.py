@@ -49,6 +49,15 @@ def test_a_connection_dropped_mid_blob_is_retried_then_fails_cleanly(root, regis
     assert store_files(root) == {"blobs": [], "layers": [], "tmp": []}
 
 
+def test_a_connection_dropped_once_is_retried_and_the_pull_succeeds(root, registry, proxy, tmp_path):
+    ref, layer = push_unique(registry, tmp_path, "lab/flaky")
+    proxy.mode = "drop-once"
+    result = gophernetes(root, "pull", ref.replace(registry.address, proxy.address))
+    assert result.returncode == 0, result.stderr
+    assert proxy.blob_requests.count(f"/v2/lab/flaky/blobs/{layer['digest']}") == 2
+    assert len(store_files(root)["layers"]) == 1 and store_files(root)["tmp"] == []
+
+
 def test_a_pull_killed_midway_leaves_no_image_and_the_next_pull_cleans_up(root, registry, proxy, tmp_path):
     ref, layer = push_unique(registry, tmp_path, "lab/killed", size=4 << 20)
     proxy.mode = "stall"

@@ -74,8 +74,8 @@ def test_whiteouts_and_opaque_dirs_become_overlayfs_markers_and_stack_correctly(
 
     merged = tmp_path / "merged"
     merged.mkdir()
-    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={upper}:{middle}:{lower}", str(merged)],
-                   check=True)
+    lowerdirs = f"lowerdir={upper}:{middle}:{lower}"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", lowerdirs, str(merged)], check=True)
     try:
         assert not (merged / "etc/motd").exists()
         assert sorted(os.listdir(merged / "var/cache")) == ["c"]
@@ -153,7 +153,8 @@ def test_a_stopped_registry_is_reported_with_its_address(root):
 def test_rmi_of_an_unknown_image_says_how_to_pull_it(root):
     result = gophernetes(root, "rmi", "nosuch:1")
     assert result.returncode == 125
-    assert result.stderr.strip() == "gophernetes: image 'nosuch:1' not found; pull it with: gophernetes pull nosuch:1"
+    assert result.stderr.strip() == ("gophernetes: image 'nosuch:1' not found; "
+                                     "pull it with: gophernetes pull nosuch:1")
 
 
 def test_pull_source_must_be_docker_or_local(root):

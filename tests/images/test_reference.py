@@ -22,7 +22,8 @@ DIGEST = "sha256:" + "ab" * 32
 ])
 def test_references_get_dockers_defaults(text, registry, repository, tag, digest, name):
     ref = parse(text)
-    assert (ref.registry, ref.repository, ref.tag, ref.digest, ref.name) == (registry, repository, tag, digest, name)
+    got = (ref.registry, ref.repository, ref.tag, ref.digest, ref.name)
+    assert got == (registry, repository, tag, digest, name)
 
 
 def test_docker_hub_is_reached_at_its_api_host():
