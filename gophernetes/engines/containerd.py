@@ -40,6 +40,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -69,7 +70,9 @@ TASK_STATUS = {"RUNNING": "running", "PAUSED": "paused", "PAUSING": "paused", "C
 
 # The supervisor of a detached container: ctr run, without --detach, waits for the task
 # and exits with its status; we keep that status, because containerd forgets it.
-SUPERVISOR = 'ctr "$@" 2>"$CTR_ERRORS"; echo $? >"$EXIT_FILE.tmp"; mv "$EXIT_FILE.tmp" "$EXIT_FILE"'
+# With --rm it then removes what we made around the container (ctr run --rm removes the rest).
+SUPERVISOR = ('ctr "$@" 2>"$CTR_ERRORS"; echo $? >"$EXIT_FILE.tmp"; mv "$EXIT_FILE.tmp" "$EXIT_FILE"; '
+              '[ -z "$AFTER_EXIT" ] || eval "$AFTER_EXIT"')
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Launch:
     ref: str                 # containerd's fully qualified reference
     argv: list[str]
     flags: list[str] = field(default_factory=list)
+    remove_on_exit: bool = False
 
     @property
     def ctr_args(self) -> list[str]:
@@ -211,9 +215,8 @@ class ContainerdEngine(Engine):
         ref = full_reference(request.image or "busybox")
         argv = container_command(request, self._image_config(ref))
         container_id = new_container_id()
-        name = request.name or container_id[:12]
-        self._refuse_taken(name)
-        launch = Launch(container_id, name, short_name(ref), ref, argv)
+        name = self._free_name(request.name)
+        launch = Launch(container_id, name, short_name(ref), ref, argv, remove_on_exit=request.remove_on_exit)
         try:
             launch.flags = self._flags(request, launch, limits, caps, log)
         except BaseException:
@@ -285,9 +288,14 @@ class ContainerdEngine(Engine):
     def _start_supervisor(self, launch: Launch, directory: Path) -> None:
         """`sh -c 'ctr run ... ; echo $? > exit-status'` in its own session, detached from us."""
         environment = {**os.environ, "CTR_ERRORS": str(directory / "ctr-errors"),
-                       "EXIT_FILE": str(directory / "exit-status")}
-        subprocess.Popen(["sh", "-c", SUPERVISOR, "gophernetes-supervisor",
-                          *self.ctr.command("run", *launch.ctr_args)[1:]],
+                       "EXIT_FILE": str(directory / "exit-status"), "AFTER_EXIT": ""}
+        run = ["run", *launch.ctr_args]
+        if launch.remove_on_exit:
+            run.insert(1, "--rm")
+            environment["AFTER_EXIT"] = shlex.join([
+                sys.executable, "-c", "import sys; from gophernetes.engines.containerd import clean_up_after_exit as "
+                "clean; clean(*sys.argv[1:])", str(self.state.lib), str(self.state.run), self.ctr.address, launch.id])
+        subprocess.Popen(["sh", "-c", SUPERVISOR, "gophernetes-supervisor", *self.ctr.command(*run)[1:]],
                          env=environment, start_new_session=True, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -332,8 +340,8 @@ class ContainerdEngine(Engine):
         container_id = self._lookup(name)
         path = self._dir(container_id) / "log"
         if not path.exists():
-            raise NotFound(f"container {name} has no log: it ran in the foreground, its output went "
-                           "to the terminal")
+            raise Conflict(f"container {name} runs in the foreground: its output goes to its terminal, "
+                           "not to a log")
         return follow_file(path, tail, (lambda: self._is_alive(container_id)) if follow else None)
 
     def exec(self, name: str, command: list[str], tty: bool = False, interactive: bool = False,
@@ -345,7 +353,7 @@ class ContainerdEngine(Engine):
                              "use: exec NAME env KEY=VALUE COMMAND")
         if not command:
             raise UsageError("exec needs a command, e.g. gophernetes exec NAME sh")
-        container_id = self._require_status(name, {"running"}, "exec into it")
+        container_id = self._require_status(name, {"running"}, "exec in")
         flags = ["--exec-id", f"exec-{os.getpid()}-{time.monotonic_ns() % 10**9}"]
         flags += ["--tty"] if tty else []
         flags += ["--cwd", workdir] if workdir else []
@@ -356,12 +364,12 @@ class ContainerdEngine(Engine):
 
     def pause(self, name: str) -> None:
         """`ctr tasks pause`: runc freezes the container's cgroup (freezer), every process stops."""
-        container_id = self._require_status(name, {"running"}, "pause it")
+        container_id = self._require_status(name, {"running"}, "pause")
         self.ctr.run("tasks", "pause", container_id, what=f"container {name}")
 
     def resume(self, name: str) -> None:
         """`ctr tasks resume`: runc thaws the cgroup."""
-        container_id = self._require_status(name, {"paused"}, "resume it", verb="paused")
+        container_id = self._require_status(name, {"paused"}, "resume")
         self.ctr.run("tasks", "resume", container_id, what=f"container {name}")
 
     def stop(self, name: str, timeout: float = 10) -> None:
@@ -379,8 +387,10 @@ class ContainerdEngine(Engine):
         self._wait_exit_status(container_id, 5)
 
     def kill(self, name: str, signal_name: str = "KILL") -> None:
-        container_id = self._require_status(name, {"running", "paused"}, "signal it")
-        self._signal(container_id, ctr_signal(signal_name), name)
+        from gophernetes.engines.native import parse_signal
+
+        container_id = self._require_status(name, {"running", "paused"}, "signal")
+        self._signal(container_id, str(parse_signal(signal_name)), name)
 
     def remove(self, name: str, force: bool = False) -> None:
         """Delete the task (if one is left), the container and its snapshot, then our own parts."""
@@ -389,7 +399,7 @@ class ContainerdEngine(Engine):
         if task is not None and task.status != "STOPPED":
             if not force:
                 raise Conflict(f"container {name} is {TASK_STATUS.get(task.status, task.status)}: stop it "
-                               f"first, or remove it with rm -f")
+                               "first, or use rm -f")
             self._signal(container_id, "SIGKILL", name, every_process=True)
             self._wait_gone(container_id, 10)
         self._wait_exit_status(container_id, 5)
@@ -399,6 +409,21 @@ class ContainerdEngine(Engine):
         if result.returncode != 0 and "not found" not in result.stderr:
             raise self.ctr.error(result.stderr, f"container {name}")
         self._clean_up(container_id)
+
+    def prune(self) -> list[str]:
+        """Remove exited containers, then folders of containers containerd no longer has."""
+        removed = []
+        for container in self.list(all=True):
+            if container.status == "exited":
+                self.remove(container.id)
+                removed.append(container.name)
+        known = set(self.ctr.container_ids())
+        if self.home.is_dir():
+            for directory in self.home.iterdir():
+                if directory.is_dir() and directory.name not in known:
+                    self._clean_up(directory.name)
+                    removed.append(directory.name)
+        return removed
 
     def info(self) -> dict:
         """containerd's version, the runtime its tasks use, our namespace and its socket."""
@@ -439,32 +464,47 @@ class ContainerdEngine(Engine):
         """The ID of the container called `name`, or whose ID is or starts with `name`."""
         if not name:
             raise UsageError("give a container name or ID")
-        by_name = self.ctr.container_ids(f'labels."{LABEL_NAME}"=={name}')
+        by_name = self._holder(name)
         if by_name:
-            return by_name[0]
+            return by_name
         ids = self.ctr.container_ids()
         matches = [i for i in ids if i == name] or [i for i in ids if i.startswith(name)]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise Conflict(f"{name!r} matches {len(matches)} containers: give more of the ID")
-        raise NotFound(f"no such container: {name} (see gophernetes --engine containerd ps -a)")
+            raise UsageError(f"the ID prefix {name!r} matches {len(matches)} containers: give more of it")
+        raise NotFound(f"no such container: {name} (see gophernetes list --all)")
 
-    def _refuse_taken(self, name: str) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            raise UsageError(f"invalid container name {name!r}: use letters, digits and _ . -")
-        taken = self.ctr.container_ids(f'labels."{LABEL_NAME}"=={name}')
-        if taken:
-            raise Conflict(f"the container name {name!r} is already in use by container {taken[0][:12]}: "
-                           f"remove it (gophernetes rm {name}) or choose another --name")
+    def _free_name(self, wanted: str | None) -> str:
+        """`wanted` if no container has it yet, else Conflict; without one, a docker-style name."""
+        from gophernetes.runtime.records import generate_name, validate_name
 
-    def _require_status(self, name: str, wanted: set[str], action: str, verb: str = "running") -> str:
+        if not wanted:
+            return next(name for name in (generate_name(set()) for _ in range(100)) if not self._holder(name))
+        validate_name(wanted)
+        holder = self._holder(wanted)
+        if holder:
+            raise Conflict(f'the container name "{wanted}" is already in use by container {holder[:12]}: '
+                           f'remove it (gophernetes rm {wanted}) or choose another name')
+        return wanted
+
+    def _holder(self, name: str) -> str | None:
+        """The ID of the container labelled with `name`, if any (a filtered `ctr containers ls`)."""
+        found = self.ctr.container_ids(f'labels."{LABEL_NAME}"=={name}')
+        return found[0] if found else None
+
+    def _require_status(self, name: str, wanted: set[str], action: str) -> str:
+        """The container's ID if its task is in one of the `wanted` states, else the reason why not."""
         container_id = self._lookup(name)
         task = self.ctr.tasks().get(container_id)
         status = TASK_STATUS.get(task.status, "unknown") if task else "exited"
-        if status not in wanted:
-            raise Conflict(f"container {name} is {status}, not {verb}: cannot {action}")
-        return container_id
+        if status in wanted:
+            return container_id
+        if status == "paused":
+            raise Conflict(f"container {name} is paused: resume it first (gophernetes resume {name})")
+        if wanted == {"paused"}:
+            raise Conflict(f"container {name} is not paused")
+        raise Conflict(f"container {name} is not running: cannot {action} it")
 
     def _is_alive(self, container_id: str) -> bool:
         task = self.ctr.tasks().get(container_id)
@@ -523,6 +563,11 @@ class ContainerdEngine(Engine):
         with open(self.home / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
+
+
+def clean_up_after_exit(lib: str, run: str, address: str, container_id: str) -> None:
+    """What a `run -d --rm` supervisor calls once ctr has removed the container."""
+    ContainerdEngine(StateRoot(Path(lib), Path(run)), address)._clean_up(container_id)
 
 
 # ---------------------------------------------------------------------- the request
@@ -593,24 +638,13 @@ def short_name(ref: str) -> str:
         return ref
 
 
-def ctr_signal(text: str) -> str:
-    """KILL, SIGKILL, kill or 9 -> what ctr accepts (SIGKILL or 9)."""
-    text = text.strip().upper()
-    if text.isdigit():
-        return text
-    name = "SIG" + text.removeprefix("SIG")
-    if not hasattr(signal, name):
-        raise UsageError(f"unknown signal {text!r} (see kill -l)")
-    return name
-
-
 def start_error(message: str, what: str, ctr: Ctr) -> GophernetesError:
     """ctr's error when runc could not start the command: 127/126 as docker, else 125."""
-    lowered = message.lower()
-    if "exec:" in lowered and ("not found" in lowered or "no such file" in lowered):
-        return CommandNotFound(f"{what}: the command was not found in the image ({message})")
-    if "exec:" in lowered and "permission denied" in lowered:
-        return CannotRun(f"{what}: the command cannot be executed ({message})")
+    runc_says = message[message.find("exec: "):].removesuffix(": unknown") if "exec: " in message else ""
+    if "not found" in runc_says or "no such file" in runc_says:
+        return CommandNotFound(runc_says)
+    if "permission denied" in runc_says:
+        return CannotRun(runc_says)
     return ctr.error(f"ctr: {message}", what)
 
 
