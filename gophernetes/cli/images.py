@@ -91,9 +91,19 @@ def images(obj, output: str, quiet: bool) -> None:
 def rmi(obj, refs: tuple[str, ...]) -> None:
     """Remove images by name or IMAGE ID; layers no other image uses are deleted."""
     store = _store(obj)
+    in_use = _layers_in_use(obj.root)
     for ref in refs:
-        for name in store.remove(ref):
+        for name in store.remove(ref, in_use):
             click.echo(f"Untagged: {name}")
+
+
+def _layers_in_use(root) -> dict[str, str]:
+    """Layer directory -> a container (in any state) whose root filesystem stacks it."""
+    try:
+        from gophernetes.runtime.records import RecordStore
+    except ImportError:
+        return {}
+    return {layer: record.name for record in RecordStore(root).all() for layer in record.spec.lower_dirs}
 
 
 @click.command("login")
@@ -142,6 +152,14 @@ def build_busybox(obj, name: str, source: str) -> None:
 
     built = busybox.build(_store(obj), parse(name).name, Path(source))
     click.echo(built.name)
+
+
+@image.command("prune")
+@click.pass_obj
+def prune(obj) -> None:
+    """Remove dangling images (<none>: their name moved to a newer pull) that no container uses."""
+    for name in _store(obj).prune(_layers_in_use(obj.root)):
+        click.echo(f"Deleted: {name}")
 
 
 image.add_command(images, "ls")

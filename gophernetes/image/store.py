@@ -31,7 +31,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from gophernetes.image import layers, reference
 from gophernetes.image.manifest import Config, ImageConfig, Manifest, parse_config
 
 DEFAULT_IMAGE = "busybox:latest"
+DANGLING = "<none>"  # the name of an image whose name moved to a newer image
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class ImageStore:
     def get(self, ref: str) -> Image:
         """The image named `ref` (any reference form) or with that IMAGE ID (prefix)."""
         records = self._read_index()
-        for name in _candidate_names(ref):
+        for name in [ref, *_candidate_names(ref)]:
             if name in records:
                 return self._image(name, records[name])
         by_id = _match_id(ref, records)
@@ -152,21 +153,35 @@ class ImageStore:
                 raise
             shutil.rmtree(work, ignore_errors=True)
 
-    def remove(self, ref: str) -> list[str]:
+    def remove(self, ref: str, in_use: Mapping[str, str] | None = None) -> list[str]:
         """Forget the image named `ref` (or every name of an IMAGE ID); collect unused content.
 
-        Returns the names removed. Layers still used by another image stay.
+        `in_use` maps layer directories to the container that stacks them: an image whose
+        layers a container uses is not removed (its files would vanish under the
+        container). Returns the names removed. Layers still used by another image stay.
         """
         with self.writing() as writer:
             records = self._read_index()
             image = self.get(ref)
-            names = [image.name] if image.name in _candidate_names(ref) else \
+            names = [image.name] if image.name in (ref, *_candidate_names(ref)) else \
                 [name for name, record in records.items() if record["config"] == image.id]
+            others = [n for n, r in records.items() if n not in names and r["config"] == image.id]
+            if not others:
+                _refuse_if_in_use(image, in_use or {})
             for name in names:
                 del records[name]
             writer.save_index(records)
             self._collect_garbage()  # the blobs and layers no name uses any more
         return names
+
+    def prune(self, in_use: Mapping[str, str] | None = None) -> list[str]:
+        """Remove the dangling images (<none>: replaced by a newer pull) no container uses."""
+        removed = []
+        for image in self.list():
+            used = any(str(d) in (in_use or {}) for d in image.layer_dirs)
+            if image.name.startswith(DANGLING) and not used:
+                removed += self.remove(image.name, in_use)
+        return removed
 
     def _collect_garbage(self) -> None:
         """Remove tmp/ leftovers and every blob and layer that no image record uses."""
@@ -237,6 +252,7 @@ class StoreWriter:
         blobs = [manifest_digest, manifest.config.digest, *extra_blobs,
                  *(layer.digest for layer in manifest.layers)]
         records = self.store._read_index()
+        _keep_replaced_image(records, name, manifest.config.digest)
         records[name] = {"manifest": manifest_digest, "config": manifest.config.digest,
                          "layers": config.diff_ids, "blobs": blobs, "size": size, "created": config.created}
         self.save_index(records)
@@ -254,6 +270,28 @@ class StoreWriter:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def _keep_replaced_image(records: dict[str, dict], name: str, new_id: str) -> None:
+    """When `name` moves to another image, keep the old one as a dangling `<none>` image.
+
+    Containers made from the old image still stack its layers, so they must not be
+    collected as garbage; `gophernetes image prune` removes dangling images no one uses.
+    """
+    old = records.get(name)
+    if not old or old["config"] == new_id:
+        return
+    if any(r["config"] == old["config"] for n, r in records.items() if n != name):
+        return  # the old image keeps another name
+    records[f"{DANGLING}@{old['config']}"] = old
+
+
+def _refuse_if_in_use(image: Image, in_use: Mapping[str, str]) -> None:
+    for directory in image.layer_dirs:
+        container = in_use.get(str(directory))
+        if container:
+            raise Conflict(f"image {image.name} is used by container {container}; "
+                           f"remove the container first: gophernetes rm {container}")
 
 
 def _hex(digest: str) -> str:

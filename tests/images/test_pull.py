@@ -161,3 +161,47 @@ def test_pull_source_must_be_docker_or_local(root):
     result = gophernetes(root, "pull", "other", "busybox")
     assert result.returncode == 125
     assert "unknown source 'other': use 'docker' or 'local'" in result.stderr
+
+
+def test_run_uses_the_pulled_image_and_its_config(root, pushed):
+    """The runtime's side of the contract: layers as the root, Entrypoint, Env, WorkingDir, User."""
+    assert gophernetes(root, "pull", pushed["base"]).returncode == 0
+    ran = gophernetes(root, "run", "--net", "none", pushed["base"], "echo $(id -u):$(id -g) $(pwd) $LAB")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "1000:1001 /srv 1"
+
+
+def test_rmi_is_refused_while_a_container_uses_the_image(root, pushed):
+    assert gophernetes(root, "pull", pushed["base"]).returncode == 0
+    made = gophernetes(root, "run", "-d", "--net", "none", "--name", "keeper", pushed["base"], "sleep 60")
+    assert made.returncode == 0, made.stderr
+    try:
+        refused = gophernetes(root, "rmi", pushed["base"])
+        assert refused.returncode == 125
+        assert "is used by container keeper; remove the container first: gophernetes rm keeper" \
+            in refused.stderr
+    finally:
+        assert gophernetes(root, "rm", "-f", "keeper").returncode == 0
+    assert gophernetes(root, "rmi", pushed["base"]).returncode == 0
+
+
+def test_a_name_moved_by_a_new_pull_keeps_the_old_image_as_dangling_until_pruned(root, pushed, registry,
+                                                                                 tmp_path):
+    from tests.images import oci
+
+    layout = oci.Layout(tmp_path / "layout")
+    layout.tag(layout.image([[oci.file("version", "1")]]), "v")
+    ref = registry.push(tmp_path / "layout", "v", "lab/moving")
+    assert gophernetes(root, "pull", ref).returncode == 0
+    old_id = store(root).get(ref).id
+    layout.index.clear()
+    layout.tag(layout.image([[oci.file("version", "2")]]), "v")
+    registry.push(tmp_path / "layout", "v", "lab/moving")
+    assert gophernetes(root, "pull", ref).returncode == 0
+
+    rows = [line.split() for line in gophernetes(root, "images").stdout.splitlines()[1:]]
+    new_row = [ref.rsplit(":", 1)[0], "v", store(root).get(ref).id[7:19]]
+    assert sorted(row[:3] for row in rows) == sorted([new_row, ["<none>", "<none>", old_id[7:19]]])
+    pruned = gophernetes(root, "image", "prune")
+    assert pruned.stdout.strip() == f"Deleted: <none>@{old_id}"
+    assert len(store_files(root)["layers"]) == 1
