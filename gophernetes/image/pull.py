@@ -53,6 +53,8 @@ def pull(store: ImageStore, ref_text: str, *, insecure: bool = False, platform: 
             raise GophernetesError(f"{ref.name}: an index inside an index is not supported")
         small_blobs[digest] = body
     manifest: Manifest = document
+    if _already_stored(store, ref.name, digest):
+        return store.get(ref.name), False  # a warm pull: nothing to download, nothing to write
     config_body = store.read_blob(manifest.config.digest) if store.has_blob(manifest.config.digest) \
         else client.blob_bytes(manifest.config)
     small_blobs[manifest.config.digest] = config_body
@@ -69,6 +71,14 @@ def pull(store: ImageStore, ref_text: str, *, insecure: bool = False, platform: 
         extra = (index_digest,) if index_digest else ()
         writer.commit(ref.name, manifest, digest, config, extra)
     return store.get(ref.name), bool(missing)
+
+
+def _already_stored(store: ImageStore, name: str, manifest_digest: str) -> bool:
+    try:
+        image = store.get(name)
+    except GophernetesError:
+        return False
+    return image.manifest_digest == manifest_digest
 
 
 def check_layers_match(manifest: Manifest, config: Config, name: str) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 
 from gophernetes.image.manifest import host_platform
 from gophernetes.image.store import ImageStore
@@ -205,3 +206,14 @@ def test_a_name_moved_by_a_new_pull_keeps_the_old_image_as_dangling_until_pruned
     pruned = gophernetes(root, "image", "prune")
     assert pruned.stdout.strip() == f"Deleted: <none>@{old_id}"
     assert len(store_files(root)["layers"]) == 1
+
+
+def test_concurrent_pulls_of_the_same_image_all_succeed_and_store_it_once(root, pushed):
+    environment = {**os.environ, "GOPHERNETES_ROOT": str(root)}
+    pullers = [subprocess.Popen([sys.executable, "-m", "gophernetes", "pull", "-q", pushed["layered"]],
+                                env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(3)]
+    results = [(p.wait(60), *p.communicate()) for p in pullers]
+    assert [(code, out.strip()) for code, out, _ in results] == [(0, pushed["layered"])] * 3, results
+    assert len(gophernetes(root, "images").stdout.splitlines()) == 2
+    assert len(store_files(root)["layers"]) == 3 and store_files(root)["tmp"] == []
