@@ -80,9 +80,8 @@ def unpack_file(blob: Path, dest: Path, *, label: str, allow_devices: bool = Fal
 
     A gzipped blob is first inflated into a scratch buffer (memory up to 128 MiB, then a
     file beside `dest`): tarfile reads an uncompressed, seekable file much faster than a
-    stream. On the way we hash the
-    uncompressed bytes, which gives the layer's diff_id for the caller to check against
-    the image config's rootfs.diff_ids.
+    stream. On the way we hash the uncompressed bytes: that is the layer's diff_id, for
+    the caller to check against the image config's rootfs.diff_ids.
     """
     with open(blob, "rb") as raw:
         magic = raw.read(4)
@@ -116,18 +115,15 @@ def _gunzip(source: BinaryIO, out: BinaryIO, label: str) -> UnpackResult:
     try:
         while data := source.read(CHUNK):
             while data:
+                if inflate.eof:  # one gzip member ended and another follows
+                    inflate = zlib.decompressobj(wbits=31)
                 plain = inflate.decompress(data)
                 hasher.update(plain)
                 out.write(plain)
                 size += len(plain)
-                data = b""
-                if inflate.eof:  # one gzip member ended; another may follow
-                    data = inflate.unused_data
-                    inflate = zlib.decompressobj(wbits=31)
-        if not inflate.eof and size:
-            plain = inflate.flush()
-            if plain or inflate.unconsumed_tail:
-                raise zlib.error("truncated stream")
+                data = inflate.unused_data if inflate.eof else b""
+        if not inflate.eof:
+            raise zlib.error("the stream ends early")
     except zlib.error as error:
         raise LayerRefused(f"layer {label} is not a valid gzip stream: {error}") from None
     return UnpackResult("sha256:" + hasher.hexdigest(), size)
