@@ -9,16 +9,13 @@ temporary GOPHERNETES_ROOT and cgroups under a parent of this test session, so t
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+from support import build_busybox_rootfs, cli_env, host_leftovers
 
 
 def pytest_configure(config):
@@ -40,20 +37,6 @@ def busybox_rootfs(tmp_path_factory) -> Path:
     return root
 
 
-def build_busybox_rootfs(root: Path) -> None:
-    (root / "bin").mkdir(parents=True)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            (root / "bin" / applet).symlink_to("busybox")
-    for name in ("etc", "proc", "sys", "dev", "root", "tmp"):
-        (root / name).mkdir(exist_ok=True)
-    (root / "tmp").chmod(0o1777)
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
-
-
 @pytest.fixture
 def state_root(tmp_path) -> Path:
     root = tmp_path / "state"
@@ -73,25 +56,6 @@ def gophernetes(state_root, cgroup_parent, leak_check):
     run.env = cli_env(state_root, cgroup_parent)
     run.state_root = state_root
     return run
-
-
-def cli_env(state_root: Path, cgroup_parent: str, extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env.update({"GOPHERNETES_ROOT": str(state_root), "GOPHERNETES_CGROUP_PARENT": cgroup_parent,
-                "PYTHONPATH": str(REPO)})
-    env.update(extra or {})
-    return env
-
-
-def host_leftovers(state_root: Path, cgroup_parent: str) -> dict:
-    """What a container could leave on the host: cgroups, mounts, container folders."""
-    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}*"))
-    cgroups += sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"{cgroup_parent}*"))
-    with open("/proc/self/mountinfo") as file:
-        mounts = [line for line in file if str(state_root) in line]
-    containers = state_root / "run" / "containers"
-    folders = sorted(p.name for p in containers.iterdir() if not p.name.startswith(".")) if containers.exists() else []
-    return {"cgroups": cgroups, "mounts": mounts, "container folders": folders}
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-
-from conftest import REPO
+from support import REPO
 
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by `make install` (.ci/install)")

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import REPO, cli_env
+from support import REPO, cli_env
 
 
 @pytest.mark.parametrize(("options", "message"), [

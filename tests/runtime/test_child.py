@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import build_busybox_rootfs
+from support import build_busybox_rootfs
 
 
 def test_child_under_unshare_is_the_original_tools_child(tmp_path, gophernetes):

@@ -13,8 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import host_leftovers
-from test_lifecycle import start, status_of, wait_until
+from support import host_leftovers, wait_until
+from test_lifecycle import start, status_of
 
 
 @pytest.fixture

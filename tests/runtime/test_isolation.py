@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO  # noqa: F401  (the repository root, for readers)
-
 
 def run_sh(gophernetes, rootfs, script: str, *options: str, **kwargs):
     return gophernetes("run", "--net", "none", *options, "--rootfs", str(rootfs), "/bin/sh", "-c", script, **kwargs)

@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import pytest
+from support import wait_until
 
 COUNTER = "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done"
 
@@ -28,15 +29,6 @@ def start(cli, name: str, script: str = COUNTER, *options: str) -> str:
 
 def status_of(cli, name: str) -> dict:
     return next(c for c in json.loads(cli("list", "--all", "--format", "json").stdout) if c["name"] == name)
-
-
-def wait_until(predicate, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_run_detached_returns_an_id_and_list_shows_it_running(cli):
