@@ -8,7 +8,7 @@ reads: the init side needs nothing but it.
 from __future__ import annotations
 
 import json
-import secrets
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def new_container_id() -> str:
     """64 hex digits, as docker's IDs; the first 12 are the short form and default hostname."""
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 @dataclass
