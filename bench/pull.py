@@ -87,7 +87,7 @@ def measure(work: Path, ref: str, runs: int):
     yield "skopeo copy (no unpack)", *cold_and_warm(work, runs, skopeo)
 
     def ctr(namespace: Path) -> list[str]:
-        return ["ctr", "--address", socket_path, "--namespace", namespace.name,
+        return ["ctr", "--address", socket_path, "--namespace", "bench" + namespace.name.replace("_", "x"),
                 "images", "pull", "--plain-http", ref]
     yield "ctr images pull", *cold_and_warm(work, runs, ctr)
 

@@ -60,6 +60,10 @@ def pull(store: ImageStore, ref_text: str, *, insecure: bool = False, platform: 
     small_blobs[manifest.config.digest] = config_body
     config = parse_config(config_body, ref.name)
     check_layers_match(manifest, config, ref.name)
+    wanted = platform or host_platform()
+    if config.architecture and config.architecture != wanted.split("/")[1]:
+        progress.message(f"warning: {ref.name} is built for {config.os}/{config.architecture}, "
+                         f"not {wanted}; its programs may not run here")
 
     with store.writing() as writer:
         for blob_digest, data in small_blobs.items():
