@@ -19,6 +19,10 @@ index.json last, after all its layers are in place, so a pull that fails or is k
 leaves no image behind; whatever it left in tmp/, or layers no name uses, is collected
 by the next command that changes the store.
 
+When a pull moves a name to a newer image, the old image stays as `<none>` (docker's
+"dangling" image): containers made from it still stack its layers. `rmi` refuses an
+image a container uses; `gophernetes image prune` removes dangling images no one uses.
+
 Readers (get, list) take no lock; writers hold an exclusive flock on .lock.
 """
 
