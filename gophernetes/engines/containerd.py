@@ -200,7 +200,10 @@ class ContainerdEngine(Engine):
                     self.ctr.call("containers", "rm", launch.id)
                 self._clean_up(launch.id)
                 raise
-        return self.inspect(launch.id)
+        try:
+            return self.inspect(launch.id)
+        except NotFound:  # run -d --rm of a command that has already finished
+            return ContainerInfo(launch.id, launch.name, launch.image, launch.argv, "exited", time.time(), self.name)
 
     def _prepare(self, request: RunRequest, log: bool = False) -> Launch:
         """Validate the request as the native engine does, then make what ctr cannot."""
