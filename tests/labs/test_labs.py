@@ -1,0 +1,75 @@
+"""Every lab is solvable, checked and resettable — proven on this host, as a student would do it.
+
+For each lab: on a fresh host `gophernetes lab check NN` fails every step; the lab's
+solution.sh (which is exactly the README's step blocks, see the first test) runs; then
+every step passes; `gophernetes lab reset NN` then puts the host back, so every step
+fails again and nothing the lab made is left.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gophernetes import labs
+from tests.labs.conftest import LABS
+from tests.support import host_leftovers
+
+ALL = [lab.name for lab in labs.discover(LABS)]
+NEEDS = {"06-images-layers": "registry", "07-containerd": "containerd"}
+
+
+def step_results(output: str) -> dict[int, bool]:
+    """`lab check` output -> {step: passed} (no colours: stdout is not a terminal)."""
+    found = re.findall(r"^\s+(PASS|FAIL)\s+step (\d+):", output, re.M)
+    return {int(step): verdict == "PASS" for verdict, step in found}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_solution_is_exactly_the_readme_steps(name):
+    lab = labs.find_lab(name, LABS)
+    assert lab.steps(), f"{name}/README.md has no ```sh step=N blocks"
+    assert (lab.path / "solution.sh").read_text() == labs.solution_script(lab), \
+        f"{name}/solution.sh is stale: run `python -m gophernetes.labs write-solutions`"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_step_has_one_check_with_a_hint(name):
+    lab = labs.find_lab(name, LABS)
+    steps = [step.number for step in lab.steps()]
+    assert steps == list(range(1, len(steps) + 1)), f"steps are not numbered 1..N: {steps}"
+    checks = lab.checks()
+    assert [check.step for check in checks] == steps, "one check per step, in order"
+    for check in checks:
+        assert check.title and check.hint, f"{check.name} needs a docstring title and a 'Hint:' paragraph"
+    assert (lab.path / "reset.sh").exists()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
+    lab = labs.find_lab(name, LABS)
+    if name in NEEDS:
+        request.getfixturevalue(NEEDS[name])(lab_host)
+    steps = [step.number for step in lab.steps()]
+    try:
+        lab_host.gophernetes("lab", "reset", lab.number)
+        fresh = lab_host.gophernetes("lab", "check", lab.number)
+        assert fresh.returncode == 1, fresh.stdout + fresh.stderr
+        assert step_results(fresh.stdout) == dict.fromkeys(steps, False), f"fresh host:\n{fresh.stdout}"
+
+        solved = lab_host.run("bash", str(lab.path / "solution.sh"), log=f"{lab.number}-solution.log")
+        assert solved.returncode == 0, f"solution.sh failed:\n{solved.stdout[-3000:]}"
+        done = lab_host.gophernetes("lab", "check", lab.number)
+        assert step_results(done.stdout) == dict.fromkeys(steps, True), f"after the solution:\n{done.stdout}"
+        assert done.returncode == 0
+
+        reset = lab_host.gophernetes("lab", "reset", lab.number)
+        assert reset.returncode == 0, reset.stderr
+        again = lab_host.gophernetes("lab", "check", lab.number)
+        assert step_results(again.stdout) == dict.fromkeys(steps, False), f"after the reset:\n{again.stdout}"
+    finally:
+        lab_host.gophernetes("lab", "reset", lab.number)
+    left = host_leftovers(Path(lab_host.env["GOPHERNETES_ROOT"]), lab_host.env["GOPHERNETES_CGROUP_PARENT"])
+    assert left == {"cgroups": [], "mounts": [], "container folders": []}, f"the reset left behind: {left}"
