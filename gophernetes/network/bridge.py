@@ -7,8 +7,9 @@ itself an address (`ip addr add 10.77.0.1/16 dev gophernetes0`) makes the host a
 of that Ethernet: the kernel adds the route 10.77.0.0/16 -> gophernetes0, and the
 bridge's address is the gateway containers send everything else to.
 
-The bridge lives in the caller's network namespace (the host's, or a test's) and is
-made on first use, then removed when the last container of its network leaves.
+The bridge lives in the caller's network namespace (the host's, or a test's); it is
+made when the first container of its network plugs in and stays, as docker0 does, until
+`gophernetes network delete` (deleting a bridge costs the kernel ~80 ms, every time).
 
 man 8 ip-link (type bridge), lab 05
 """

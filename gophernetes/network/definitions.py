@@ -5,7 +5,8 @@ bridge it names is made in the kernel when the first container plugs in and remo
 when the last one leaves (see bridge.py), as docker does for its user-defined networks.
 
 `bridge` is the default network, created on first use with subnet 10.77.0.0/16 (or
-GOPHERNETES_DEFAULT_SUBNET). Not docker's 172.17/16 nor podman's 10.88/16, so gophernetes,
+GOPHERNETES_DEFAULT_SUBNET); deleting it resets it (bridge and rules go, and it is made
+anew on next use). Not docker's 172.17/16 nor podman's 10.88/16, so gophernetes,
 docker and podman can live on one lab VM without fighting over a route.
 """
 
@@ -86,8 +87,6 @@ def create(networks_dir: Path, name: str, subnet: str | None) -> Network:
 
 def delete(networks_dir: Path, name: str) -> None:
     """Forget network `name`; the caller has checked that no container uses it."""
-    if name == DEFAULT_NETWORK:
-        raise Conflict("the default network 'bridge' cannot be deleted")
     load(networks_dir, name)
     store.remove(path_of(networks_dir, name))
 

@@ -73,6 +73,11 @@ def preferred() -> str:
     raise GophernetesError("neither nft nor iptables is installed: apt-get install nftables")
 
 
+def installed() -> list[str]:
+    """The backends whose command exists on this host."""
+    return [name for name in ("nft", "iptables") if shutil.which(name)]
+
+
 def backend(name: str = "") -> Firewall:
     """The firewall backend called `name` (default: the preferred one)."""
     name = name or preferred()

@@ -58,6 +58,8 @@ class Iptables:
         _append("filter", ISOLATE, ["-o", bridge, "-j", "DROP", *comment])
 
     def remove_network(self, network: Network) -> None:
+        if _iptables("nat", ["-S", POSTROUTING], check=False).returncode != 0:
+            return  # our chains are not there: nothing of ours to remove
         tag = firewall.network_tag(network)
         for table, chain in OUR_CHAINS:
             _delete_tagged(table, chain, tag)

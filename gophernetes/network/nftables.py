@@ -70,7 +70,9 @@ class Nftables:
         if not others:  # the last network: the whole table goes, published ports included
             firewall.run(["nft", f"delete table {TABLE}"], check=False)
             return
-        self._delete(rules, tag, also=f'delete element {TABLE} bridges {{ "{network.bridge}" }}\n')
+        self._delete(rules, tag)
+        # Not an error if the bridge was never in the set (the network was never used here).
+        firewall.run(["nft", f'delete element {TABLE} bridges {{ "{network.bridge}" }}'], check=False)
 
     def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
         tag = firewall.container_tag(container_id)
@@ -97,12 +99,12 @@ class Nftables:
         objects = json.loads(result.stdout)["nftables"]
         return [item["rule"] for item in objects if "rule" in item]
 
-    def _delete(self, rules: list[dict], tag: str, also: str = "") -> None:
-        """Delete the rules whose comment is `tag` (by handle), and run `also`, in one transaction."""
+    def _delete(self, rules: list[dict], tag: str) -> None:
+        """Delete the rules whose comment is `tag`, by handle, in one transaction."""
         lines = [f"delete rule {TABLE} {rule['chain']} handle {rule['handle']}\n"
                  for rule in rules if rule.get("comment") == tag]
-        if lines or also:
-            _nft_script("".join(lines) + also)
+        if lines:
+            _nft_script("".join(lines))
 
 
 def _nft_script(script: str) -> None:

@@ -98,14 +98,24 @@ def firewall_backend(request, monkeypatch) -> str:
     return request.param
 
 
-def assert_nothing_left(host: netlab.Netns, root: StateRoot, keep: frozenset[str] = frozenset({"lo"})) -> None:
-    """No link, address, firewall rule or lease of gophernetes is left in `host` or the state root."""
-    assert host.links() <= set(keep) | {"gntw0"}, host.links()
+def assert_nothing_left(host: netlab.Netns, root: StateRoot) -> None:
+    """Nothing of any container is left; and once its networks are deleted, nothing of gophernetes.
+
+    A container leaves no veth, DNAT rule or lease behind; its network's bridge and
+    masquerade rules stay (as docker0 does) until `network delete`.
+    """
+    from gophernetes import network
+
+    assert not [link for link in host.links() if link.startswith("gv")], host.links()
+    assert "container:" not in host.ruleset() + host.iptables_save()
+    assert list((root.networks / "leases").glob("*")) == []
+    for info in network.list_networks(root):
+        network.delete_network(root, info.network.name)
+    assert host.links() <= {"lo", "gntw0"}, host.links()
     devices = {line.split()[1] for line in host.run("ip", "-o", "addr", "show").stdout.splitlines()}
     assert devices <= {"lo", "gntw0"}, devices
     assert "gophernetes" not in host.ruleset()
     assert "GOPHERNETES" not in host.iptables_save()
-    assert list((root.networks / "leases").glob("*")) == []
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,7 +119,9 @@ class Netns:
         return self.run("nft", "list", "ruleset").stdout
 
     def iptables_save(self) -> str:
-        return self.run("iptables-save").stdout
+        """Every iptables rule, without the comments and packet counters that change by themselves."""
+        lines = self.run("iptables-save").stdout.splitlines()
+        return "\n".join(re.sub(r" \[\d+:\d+\]$", "", line) for line in lines if not line.startswith("#"))
 
     def serve(self, port: int) -> subprocess.Popen:
         return _start_server(self.popen, port)
@@ -151,8 +154,13 @@ class Container:
     def run(self, *command: str, check: bool = False, timeout: float = 30) -> subprocess.CompletedProcess:
         return sh("nsenter", f"--net=/proc/{self.pid}/ns/net", *command, check=check, timeout=timeout)
 
-    def ping(self, address: str) -> bool:
-        return self.run("busybox", "ping", "-c", "1", "-W", "1", address).returncode == 0
+    def ping(self, address: str, attempts: int = 3) -> bool:
+        """True when `address` answers one of `attempts` pings (a loaded machine can lose the first)."""
+        return any(self.run("busybox", "ping", "-c", "1", "-W", "1", address).returncode == 0
+                   for _ in range(attempts))
+
+    def cannot_ping(self, address: str) -> bool:
+        return self.run("busybox", "ping", "-c", "1", "-W", "1", address).returncode != 0
 
     def addresses(self, ifname: str = "eth0") -> list[str]:
         out = self.run("ip", "-4", "-o", "addr", "show", "dev", ifname).stdout

@@ -80,7 +80,6 @@ def test_inspect_lists_the_containers_on_a_network(gophernetes, root, container)
     (["network", "create", "none"], "gophernetes: network name 'none' is reserved (--net none means something "
                                     "else)\n"),
     (["network", "delete", "nope"], "gophernetes: network 'nope' not found; see 'gophernetes network ls'\n"),
-    (["network", "delete", "bridge"], "gophernetes: the default network 'bridge' cannot be deleted\n"),
     (["network", "inspect", "nope"], "gophernetes: network 'nope' not found; see 'gophernetes network ls'\n"),
     (["attach", "ghost", "a"], "gophernetes: container 'ghost' not found"),
 ])
@@ -93,6 +92,31 @@ def test_bad_input_is_one_line_exit_125_and_changes_nothing(gophernetes, root, a
     assert result.returncode == 125
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
     assert _state(root) == before
+
+
+def test_network_delete_removes_the_bridge_and_its_rules(gophernetes, host, root, container):
+    gophernetes("network", "create", "a", "--subnet", "10.90.0.0/24")
+    c = container()
+    att = network.allocate(root, "web", "a")
+    att.plug(c.pid)
+    att.release()
+    assert "gn-a" in host.links() and "network:a" in host.ruleset()  # the bridge outlives its containers
+
+    assert gophernetes("network", "delete", "a").returncode == 0
+
+    assert "gn-a" not in host.links()
+    assert "gophernetes" not in host.ruleset()
+
+
+def test_deleting_the_default_network_resets_it(gophernetes, host, root, container, monkeypatch):
+    c = container()
+    network.allocate(root, "web").plug(c.pid)
+    network.release_container(root, "web")
+
+    assert gophernetes("network", "delete", "bridge").returncode == 0
+    assert "gophernetes0" not in host.links()
+    monkeypatch.setenv("GOPHERNETES_DEFAULT_SUBNET", "10.99.0.0/24")
+    assert "10.99.0.0/24" in gophernetes("network", "ls").stdout
 
 
 def test_a_network_in_use_cannot_be_deleted(gophernetes, root):

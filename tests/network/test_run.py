@@ -65,7 +65,8 @@ def test_two_runs_on_one_network_talk_by_name(run, host, root, nothing_left):
     listener = run.start("nc", "-l", "-p", "7", options=("--hostname", "web"))
     _wait_for_plugged(root)
 
-    talker = run("sh", "-c", "grep web /etc/hosts && echo hello | nc web 7")
+    talker = run("sh", "-c", "grep web /etc/hosts && for i in $(seq 50); do echo hello | nc web 7 && exit; "
+                             "sleep 0.1; done; exit 1")
 
     assert talker.returncode == 0, talker.stderr
     assert "10.77.0.2\tweb" in talker.stdout
