@@ -42,6 +42,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+tmp_dir = "{state}/tmp"
 """
 STORAGE_CONF = """[storage]
 driver = "overlay"
@@ -93,7 +94,7 @@ def leave_netns(back: int, name: str) -> None:
 def podman_env(work: Path) -> dict:
     state = work / "podman"
     state.mkdir()
-    (state / "containers.conf").write_text(CONTAINERS_CONF)
+    (state / "containers.conf").write_text(CONTAINERS_CONF.format(state=state))
     (state / "storage.conf").write_text(STORAGE_CONF.format(state=state))
     return {**os.environ, "CONTAINERS_CONF": str(state / "containers.conf"),
             "CONTAINERS_STORAGE_CONF": str(state / "storage.conf")}
