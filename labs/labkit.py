@@ -71,6 +71,7 @@ class Mount:
     propagation: str  # optional fields: shared:N, master:N, or "" (private)
     fstype: str
     source: str
+    super_options: str  # the filesystem's own options (an overlay's lowerdir=..., ...)
 
 
 def mounts(pid: int | str = "self") -> list[Mount]:
@@ -84,7 +85,8 @@ def mounts(pid: int | str = "self") -> list[Mount]:
         before, _, after = line.partition(" - ")
         fields, tail = before.split(), after.split()
         table.append(Mount(root=_unescape(fields[3]), target=_unescape(fields[4]), options=fields[5],
-                           propagation=" ".join(fields[6:]), fstype=tail[0], source=_unescape(tail[1])))
+                           propagation=" ".join(fields[6:]), fstype=tail[0], source=_unescape(tail[1]),
+                           super_options=tail[2] if len(tail) > 2 else ""))
     return table
 
 
