@@ -352,7 +352,9 @@ def _set_metadata(target: Path | int, member: tarfile.TarInfo) -> None:
     """
     symlink = member.issym()
     by_path = {} if isinstance(target, int) else {"follow_symlinks": False}
-    if os.geteuid() == 0:
+    # A new file belongs to our own uid:gid already (the parent dirs get no setgid bit
+    # until the end), so only other owners need a chown; only root may give them.
+    if os.geteuid() == 0 and (member.uid, member.gid) != (0, os.getegid()):
         os.chown(target, member.uid, member.gid, **by_path)
     if not symlink:
         os.chmod(target, member.mode & 0o7777)
