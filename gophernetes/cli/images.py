@@ -20,6 +20,14 @@ def _store(obj):
     return ImageStore(obj.root.images)
 
 
+def _other_engine(obj):
+    """The engine chosen with --engine, unless it is the native one (whose store we use directly,
+    with progress output, platforms and the in-use check); None for native."""
+    if getattr(obj, "engine_name", "native") == "native":
+        return None
+    return obj.engine()
+
+
 @click.command("pull")
 @click.argument("source")
 @click.argument("image", required=False)
@@ -51,14 +59,19 @@ def pull(obj, source: str, image: str | None, insecure: bool, platform: str | No
         ref, archive = None, Path(image)
     else:
         raise UsageError(f"unknown source {source!r}: use 'docker' or 'local', or give one reference")
+    if archive is None and name:
+        raise UsageError("--name is only for `pull local PATH`")
+    engine = _other_engine(obj)
+    if engine is not None:
+        names = engine.import_archive(str(archive), name) if archive else [engine.pull(ref, insecure)]
+        click.echo("".join(f"{n}\n" for n in names), nl=False)
+        return
     if archive is not None:
         from gophernetes.image.archive import import_archive
 
         for imported in import_archive(_store(obj), archive, name=name, platform=platform, progress=progress):
             click.echo(imported.name)
         return
-    if name:
-        raise UsageError("--name is only for `pull local PATH`")
     from gophernetes.image.pull import pull as pull_image
 
     pulled, downloaded = pull_image(_store(obj), ref, insecure=insecure, platform=platform, progress=progress)
@@ -75,14 +88,17 @@ def pull(obj, source: str, image: str | None, insecure: bool, platform: str | No
 @click.pass_obj
 def images(obj, output: str, quiet: bool) -> None:
     """List images: NAME, TAG, IMAGE ID, CREATED, SIZE."""
-    found = _store(obj).list()
+    from gophernetes.cli.output import table
+
+    engine = _other_engine(obj)
+    found = engine.images() if engine is not None else _store(obj).list()
     if quiet:
         click.echo("".join(f"{i.id[7:19]}\n" for i in found), nl=False)
     elif output == "json":
         click.echo(json.dumps([_as_dict(i) for i in found], indent=2))
     else:
         rows = [(*_name_and_tag(i.name), i.id[7:19], _ago(i.created), _size(i.size)) for i in found]
-        click.echo(_table([COLUMNS, *rows]))
+        click.echo(table([COLUMNS, *rows]))
 
 
 @click.command("rmi")
@@ -90,6 +106,12 @@ def images(obj, output: str, quiet: bool) -> None:
 @click.pass_obj
 def rmi(obj, refs: tuple[str, ...]) -> None:
     """Remove images by name or IMAGE ID; layers no other image uses are deleted."""
+    engine = _other_engine(obj)
+    if engine is not None:
+        for ref in refs:
+            engine.remove_image(ref)
+            click.echo(f"Untagged: {ref}")
+        return
     store = _store(obj)
     in_use = _layers_in_use(obj.root)
     for ref in refs:
@@ -168,10 +190,13 @@ image.add_command(rmi, "rm")
 
 
 def _as_dict(image) -> dict:
+    """An image (the store's Image, or an engine's ImageInfo) for --format json."""
     repository, tag = _name_and_tag(image.name)
-    return {"name": image.name, "repository": repository, "tag": tag, "id": image.id,
-            "digest": image.manifest_digest, "created": image.created, "size": image.size,
-            "layers": [str(d) for d in image.layer_dirs]}
+    data = {"name": image.name, "repository": repository, "tag": tag, "id": image.id,
+            "created": image.created, "size": image.size}
+    if hasattr(image, "layer_dirs"):
+        data.update(digest=image.manifest_digest, layers=[str(d) for d in image.layer_dirs])
+    return data
 
 
 def _name_and_tag(name: str) -> tuple[str, str]:
@@ -205,8 +230,3 @@ def _size(count: int) -> str:
 
     return human_size(count)
 
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
