@@ -189,15 +189,16 @@ class TokenIssuer:
         expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         self.requests.append({"scope": query.get("scope", [""])[0], "service": query.get("service", [""])[0],
                               "authorized": supplied == expected})
-        if supplied != expected:
-            request.send_response(401)
-            request.end_headers()
-            return
         access = []
         for scope in query.get("scope", []):
             kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else ("", "", "")
-            if kind == "repository":
+            # like Docker Hub: anyone may pull public/*, the rest needs the user's password
+            if kind == "repository" and (supplied == expected or name.startswith("public/")):
                 access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        if supplied != expected and not access:
+            request.send_response(401)
+            request.end_headers()
+            return
         body = json.dumps({"token": self.sign({"access": access})}).encode()
         request.send_response(200)
         request.send_header("Content-Type", "application/json")
@@ -288,6 +289,7 @@ def pushed(registry, tmp_path_factory) -> dict[str, str]:
                         working_dir="/srv", user="1000:1001", entrypoint=["/bin/sh", "-c"])
     images.tag(base, "base")
     refs["base"] = registry.push(layout, "base", "lab/base")
+    refs["public"] = registry.push(layout, "base", "public/base")
     refs["base-docker"] = registry.push(layout, "base", "lab/base-docker", docker_format=True)
 
     lower = [oci.directory("etc"), oci.file("etc/motd", "hello\n"), oci.directory("var"),

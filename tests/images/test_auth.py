@@ -67,3 +67,13 @@ def test_login_then_pull_with_bearer_tokens(root, pushed, registry, token_regist
     assert {"scope": "repository:lab/layered:pull", "service": "gophernetes-test", "authorized": True} \
         in token_issuer.requests
     assert len(gophernetes(root, "images").stdout.splitlines()) == 2
+
+
+def test_an_anonymous_bearer_token_is_enough_for_a_public_repository(root, pushed, registry, token_registry,
+                                                                      token_issuer):
+    token_issuer.requests.clear()
+    ref = pushed["public"].replace(registry.address, token_registry.address)
+    result = gophernetes(root, "pull", ref)
+    assert result.returncode == 0, result.stderr
+    assert {"scope": "repository:public/base:pull", "service": "gophernetes-test", "authorized": False} \
+        in token_issuer.requests
