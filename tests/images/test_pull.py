@@ -217,3 +217,15 @@ def test_concurrent_pulls_of_the_same_image_all_succeed_and_store_it_once(root, 
     assert [(code, out.strip()) for code, out, _ in results] == [(0, pushed["layered"])] * 3, results
     assert len(gophernetes(root, "images").stdout.splitlines()) == 2
     assert len(store_files(root)["layers"]) == 3 and store_files(root)["tmp"] == []
+
+
+def test_pull_by_digest_gets_exactly_that_manifest(root, pushed, tmp_path):
+    assert gophernetes(tmp_path / "first", "pull", pushed["base"]).returncode == 0
+    digest = store(tmp_path / "first").get(pushed["base"]).manifest_digest
+    by_digest = pushed["base"].rsplit(":", 1)[0] + "@" + digest
+    result = gophernetes(root, "pull", by_digest)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == by_digest
+    assert store(root).get(by_digest).manifest_digest == digest
+    row = gophernetes(root, "images").stdout.splitlines()[1].split()
+    assert row[:2] == [pushed["base"].rsplit(":", 1)[0], "<none>"]
