@@ -132,3 +132,22 @@ def _read_when_listening(host: str, port: int, timeout: float = 10) -> str:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.05)
+
+
+def test_attach_and_detach_a_running_container_by_name(gophernetes, busybox_rootfs, host, root, nothing_left):
+    assert gophernetes("network", "create", "lab", "--subnet", "10.90.0.0/24").returncode == 0
+    started = gophernetes("run", "-d", "--name", "web", "--rootfs", str(busybox_rootfs), "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    try:
+        attached = gophernetes("attach", "web", "lab")
+        assert (attached.returncode, attached.stdout) == (0, "eth1 10.90.0.2/24\n"), attached.stderr
+        assert "inet 10.90.0.2/24" in gophernetes("exec", "web", "ip", "-4", "-o", "addr", "show", "eth1").stdout
+        assert gophernetes("exec", "web", "ping", "-c1", "-W2", "10.90.0.1").returncode == 0
+
+        assert gophernetes("network", "delete", "lab").returncode == 125  # in use
+        assert gophernetes("detach", "web", "lab").returncode == 0
+        assert gophernetes("exec", "web", "ip", "link", "show", "eth1").returncode != 0
+    finally:
+        gophernetes("stop", "-t", "1", "web")
+        gophernetes("rm", "web")
+    nothing_left(host, root)
