@@ -114,6 +114,9 @@ class RegistryClient:
                         out.write(chunk)
                         received += len(chunk)
                         on_bytes(len(chunk))
+                        if descriptor.size and received > descriptor.size:
+                            raise GophernetesError(f"blob {descriptor.digest}: the registry sends more "
+                                                   f"than the {descriptor.size} bytes the manifest says")
                 if descriptor.size and received < descriptor.size:
                     raise TransientError(f"blob {descriptor.digest}: connection dropped after "
                                          f"{received} of {descriptor.size} bytes")
