@@ -10,7 +10,10 @@ Three things happen to a container's packets in netfilter, the kernel's packet f
   host's own addresses gets the container's address and port as destination. PREROUTING
   sees packets that arrive from elsewhere; OUTPUT sees those the host sends itself, e.g.
   `curl 127.0.0.1:8080` on the host (which also needs route_localnet, see sysctl.py, and a
-  masquerade of 127.0.0.0/8 towards the bridge so the container can answer).
+  masquerade of 127.0.0.0/8 towards the bridge so the container can answer). A container
+  calling a published port through the host's address is DNATed back into its own
+  bridge: that connection is masqueraded too ("hairpin NAT"), or the answer would come
+  straight from the other container's address and be ignored.
 - Isolation (FORWARD): a packet coming in from one gophernetes bridge and leaving through
   another is dropped, so two networks cannot talk unless a container is attached to both.
 

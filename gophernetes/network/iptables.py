@@ -6,6 +6,7 @@
     nat    POSTROUTING -j GOPHERNETES-POSTROUTING
     nat    GOPHERNETES-POSTROUTING  -s 10.77.0.0/16 ! -o gophernetes0 -j MASQUERADE
                                     -s 127.0.0.0/8 -o gophernetes0 -j MASQUERADE
+                                    -s 10.77.0.0/16 -o gophernetes0 -m conntrack --ctstate DNAT -j MASQUERADE
     filter FORWARD     -j GOPHERNETES-FORWARD   (first, so a DROP policy does not stop us)
     filter GOPHERNETES-FORWARD      -i gophernetes0 ! -o gophernetes0 -j GOPHERNETES-ISOLATE
                                     -o gophernetes0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
@@ -51,6 +52,8 @@ class Iptables:
         bridge, comment = network.bridge, ["-m", "comment", "--comment", firewall.network_tag(network)]
         _append("nat", POSTROUTING, ["-s", network.subnet, "!", "-o", bridge, "-j", "MASQUERADE", *comment])
         _append("nat", POSTROUTING, ["-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE", *comment])
+        _append("nat", POSTROUTING, ["-s", network.subnet, "-o", bridge, "-m", "conntrack", "--ctstate", "DNAT",
+                                     "-j", "MASQUERADE", *comment])
         _append("filter", FORWARD, ["-i", bridge, "!", "-o", bridge, "-j", ISOLATE, *comment])
         _append("filter", FORWARD, ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
                                     "-j", "ACCEPT", *comment])

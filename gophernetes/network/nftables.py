@@ -7,7 +7,8 @@
         chain published   { tcp dport 8080 dnat to 10.77.0.2:80 comment "container:ID" ... }
         chain postrouting { type nat hook postrouting priority srcnat;
                             ip saddr 10.77.0.0/16 oifname != "gophernetes0" masquerade comment "network:bridge"
-                            oifname "gophernetes0" ip saddr 127.0.0.0/8 masquerade comment "network:bridge" }
+                            oifname "gophernetes0" ip saddr 127.0.0.0/8 masquerade comment "network:bridge"
+                            oifname "gophernetes0" ip saddr 10.77.0.0/16 ct status dnat masquerade ... }
         chain forward     { type filter hook forward priority filter;
                             iifname "gophernetes0" oifname != "gophernetes0" oifname @bridges drop ... }
     }
@@ -56,6 +57,8 @@ class Nftables:
             f'add rule {TABLE} postrouting ip saddr {network.subnet} oifname != "{bridge}" masquerade'
             f' comment "{tag}"\n'
             f'add rule {TABLE} postrouting oifname "{bridge}" ip saddr 127.0.0.0/8 masquerade comment "{tag}"\n'
+            f'add rule {TABLE} postrouting oifname "{bridge}" ip saddr {network.subnet} ct status dnat masquerade'
+            f' comment "{tag}"\n'
             f'add rule {TABLE} forward iifname "{bridge}" oifname != "{bridge}" oifname @bridges drop'
             f' comment "{tag}"\n'
         )

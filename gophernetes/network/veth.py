@@ -35,13 +35,18 @@ def create(ipr: Any, host_end: str, bridge: str, pid: int, plug: Plug) -> None:
     On the host side:
         ip link add HOST_END type veth peer name TMP
         ip link set HOST_END master BRIDGE up
+        bridge link set dev HOST_END hairpin on
         ip link set TMP netns PID
     The peer is created under a temporary name because "eth0" may exist on the host.
+    Hairpin mode lets the bridge send a frame back out of the port it came in by: needed
+    when a container calls its own published port through the host's address, and the
+    host's DNAT turns the packet around towards that same container.
     """
     temporary = "gp" + host_end[2:]
     ipr.link("add", ifname=host_end, kind="veth", peer={"ifname": temporary})
     host_index = netlink.index_of(ipr, host_end)
     ipr.link("set", index=host_index, master=netlink.index_of(ipr, bridge))
+    ipr.brport("set", index=host_index, mode=1)  # IFLA_BRPORT_MODE = BRIDGE_MODE_HAIRPIN
     ipr.link("set", index=host_index, state="up")
     ipr.link("set", index=netlink.index_of(ipr, temporary), net_ns_pid=pid)
     with netlink.inside(pid) as inner:

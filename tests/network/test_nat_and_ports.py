@@ -39,6 +39,19 @@ def test_a_published_port_is_reached_from_the_host_itself_on_localhost(firewall_
     assert netlab.ask_here("10.77.0.1", 8080) == "10.77.0.1"
 
 
+def test_containers_reach_a_published_port_through_the_host_too(firewall_backend, host, world, root, container):
+    _, host_address, _ = world
+    server, neighbour = container(), container()
+    network.allocate(root, "web", publish=["8080:80"]).plug(server.pid)
+    network.allocate(root, "client").plug(neighbour.pid)
+    server.serve(80)
+
+    # Hairpin NAT: DNATed back into the bridge, and masqueraded so the answer takes the same way.
+    assert neighbour.ask(host_address, 8080) == "10.77.0.1"
+    assert neighbour.ask("10.77.0.1", 8080) == "10.77.0.1"
+    assert server.ask(host_address, 8080) == "10.77.0.1"  # its own published port, through the host
+
+
 def test_a_port_bound_to_one_host_address_is_not_published_on_the_others(firewall_backend, host, world, root,
                                                                           container):
     other, host_address, _ = world
