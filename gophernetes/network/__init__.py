@@ -51,15 +51,17 @@ class Attachment:
     def ifname(self) -> str:
         return self.endpoint.ifname
 
+    @property
+    def hosts_path(self) -> Path:
+        """This container's /etc/hosts as gophernetes keeps it current (bind-mount it to see new neighbours)."""
+        return _hosts_path(self.root.networks, self.container_id)
+
     def etc_files(self) -> dict[str, str]:
         """{"/etc/hosts": ..., "/etc/resolv.conf": ...} for the container, as text."""
-        leases = ipam.on_network(self.root.networks, self.network.name)
+        leases = ipam.all_leases(self.root.networks)
         own = next((lease for lease in leases if lease.container_id == self.container_id), None)
-        own_names = own.names() if own else [self.container_id[:12]]
-        neighbours = [(lease.endpoint(self.network.name).address, lease.names())
-                      for lease in leases if lease.container_id != self.container_id]
-        return {"/etc/hosts": hosts.hosts_file(self.endpoint.address, own_names, neighbours),
-                "/etc/resolv.conf": hosts.resolv_conf()}
+        hosts_text = _hosts_text(own, leases) if own else hosts.hosts_file(self.endpoint.address, [], [])
+        return {"/etc/hosts": hosts_text, "/etc/resolv.conf": hosts.resolv_conf()}
 
     def plug(self, pid: int) -> None:
         """Wire the network namespace of process `pid` to the network, as `self.endpoint` says."""
@@ -88,6 +90,7 @@ def allocate(state_root: StateRoot, container_id: str, network_name: str = DEFAU
         endpoint.ports = mappings
         lease = Lease(container_id, hostname, list(aliases), endpoints=[endpoint])
         ipam.save(directory, lease)
+        _refresh_hosts_files(directory)
     return Attachment(state_root, container_id, network, endpoint)
 
 
@@ -104,6 +107,8 @@ def release_container(state_root: StateRoot, container_id: str) -> None:
             _unplug(ipr, container_id, endpoint)
     with store.locked(directory):
         ipam.drop(directory, container_id)
+        store.remove(_hosts_path(directory, container_id))
+        _refresh_hosts_files(directory)
 
 
 def attach(state_root: StateRoot, container_id: str, pid: int, network_name: str) -> Attachment:
@@ -120,6 +125,7 @@ def attach(state_root: StateRoot, container_id: str, pid: int, network_name: str
         endpoint = _new_endpoint(network, container_id, index, ipam.all_leases(directory))
         lease.endpoints.append(endpoint)
         ipam.save(directory, lease)
+        _refresh_hosts_files(directory)
     try:
         _plug(directory, container_id, network, endpoint, pid)
     except BaseException:
@@ -147,6 +153,8 @@ def detach(state_root: StateRoot, container_id: str, network_name: str) -> None:
             ipam.save(directory, lease)
         else:
             ipam.drop(directory, container_id)
+            store.remove(_hosts_path(directory, container_id))
+        _refresh_hosts_files(directory)
 
 
 # ---------------------------------------------------------------- networks, for the CLI
@@ -283,6 +291,29 @@ def _tear_down(network: Network) -> None:
         bridge.remove(ipr, network)
     for name in firewall.installed():
         firewall.backend(name).remove_network(network)
+
+
+def _hosts_path(directory: Path, container_id: str) -> Path:
+    return directory / "hosts" / container_id
+
+
+def _hosts_text(lease: Lease, leases: list[Lease]) -> str:
+    """/etc/hosts for `lease`: its own names on its first address, then its neighbours on every network."""
+    neighbours: dict[str, list[str]] = {}
+    for endpoint in lease.endpoints:
+        for other in leases:
+            theirs = other.endpoint(endpoint.network)
+            if other.container_id != lease.container_id and theirs:
+                neighbours.setdefault(theirs.address, other.names())
+    return hosts.hosts_file(lease.endpoints[0].address, lease.names(), list(neighbours.items()))
+
+
+def _refresh_hosts_files(directory: Path) -> None:
+    """Rewrite (in place) every container's hosts file that a lease change altered; the caller holds the lock."""
+    leases = ipam.all_leases(directory)
+    for lease in leases:
+        if lease.endpoints:
+            hosts.write_in_place(_hosts_path(directory, lease.container_id), _hosts_text(lease, leases))
 
 
 def _container_dict(lease: Lease, network: str) -> dict:

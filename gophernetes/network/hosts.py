@@ -2,7 +2,10 @@
 
 Without a DNS server of its own, a container learns names the old way: /etc/hosts lists
 localhost, the container's own names and address, and the other containers of its
-network by name (those that are there when it starts). /etc/resolv.conf points at the
+networks by name. gophernetes also keeps each container's hosts file current under the
+state root (`networks/hosts/ID`), rewritten whenever a neighbour comes or goes; a runtime
+that bind-mounts that file on /etc/hosts gives every container the names of neighbours
+that started after it, too. /etc/resolv.conf points at the
 host's upstream name servers. A resolver listening on 127.0.0.x on the host (systemd-
 resolved's 127.0.0.53, dnsmasq) cannot be used: inside the container's network
 namespace 127.0.0.53 is the container's own loopback, where nobody listens.
@@ -41,6 +44,23 @@ def hosts_file(address: str, own_names: list[str], neighbours: list[tuple[str, l
     ]
     lines += [f"{neighbour}\t{' '.join(names)}" for neighbour, names in neighbours if names]
     return "\n".join(lines) + "\n"
+
+
+def write_in_place(path: Path, text: str) -> None:
+    """Replace the content of `path` but keep its inode, unless it already holds `text`.
+
+    Unlike the rest of the state (write a new file, rename it over the old one), a file
+    bind-mounted into a container must be rewritten in place: the mount holds the inode,
+    and a rename would leave the container looking at the old, unlinked file forever.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        handle.seek(0)
+        if handle.read() == text:
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(text)
 
 
 def resolv_conf(candidates: list[Path] = RESOLV_CONF_CANDIDATES) -> str:

@@ -109,6 +109,7 @@ def assert_nothing_left(host: netlab.Netns, root: StateRoot) -> None:
     assert not [link for link in host.links() if link.startswith("gv")], host.links()
     assert "container:" not in host.ruleset() + host.iptables_save()
     assert list((root.networks / "leases").glob("*")) == []
+    assert list((root.networks / "hosts").glob("*")) == []
     for info in network.list_networks(root):
         network.delete_network(root, info.network.name)
     assert host.links() <= {"lo", "gntw0"}, host.links()

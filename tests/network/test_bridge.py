@@ -43,6 +43,23 @@ def test_the_second_container_finds_the_first_by_name_in_its_hosts_file(host, ro
     assert "10.77.0.2\tweb frontend first" in hosts
 
 
+def test_a_containers_kept_hosts_file_learns_of_neighbours_that_come_and_go(host, root):
+    first = network.allocate(root, "first", hostname="web")
+    kept = first.hosts_path
+    inode = kept.stat().st_ino
+    assert "db" not in kept.read_text()
+
+    second = network.allocate(root, "second", hostname="db")
+    assert "10.77.0.3\tdb second" in kept.read_text().splitlines()
+    assert kept.read_text() == first.etc_files()["/etc/hosts"]
+
+    second.release()
+    assert "db" not in kept.read_text()
+    assert kept.stat().st_ino == inode  # rewritten in place: a bind mount of it stays valid
+    first.release()
+    assert not kept.exists()
+
+
 def test_resolv_conf_never_points_a_container_at_a_loopback_resolver(tmp_path):
     from gophernetes.network import hosts
 
