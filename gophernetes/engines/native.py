@@ -59,15 +59,8 @@ class NativeEngine(Engine):
         record = self._records().create(spec, request.name, detached=False, auto_remove=True)
         if not (request.tty and os.isatty(0)):
             return run_container(self.state, record)
-        master, slave = terminal.open_pty()
-
-        def relay(_started):
-            os.close(slave)
-            terminal.relay_in_background(master)
-
         with terminal.raw_mode(0):
-            return run_container(self.state, record, stdio=(slave, slave, slave), on_started=relay,
-                                 tty_master=master)
+            return run_container(self.state, record, console=terminal.Console())
 
     def run_detached(self, request: RunRequest) -> ContainerInfo:
         from gophernetes.runtime.supervisor import start_detached
@@ -181,11 +174,9 @@ class NativeEngine(Engine):
         cgroup = self._cgroup(record)
         if not (tty and os.isatty(0)):
             return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir)
-        master, slave = terminal.open_pty()
         with terminal.raw_mode(0):
-            terminal.relay_in_background(master)
             return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
-                                     tty_slave=slave)
+                                     console=terminal.Console())
 
     def pause(self, name: str) -> None:
         from gophernetes.runtime import records

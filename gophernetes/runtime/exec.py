@@ -26,16 +26,26 @@ JOIN_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 
 def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: list[str], env: list[str],
-                      user: str, workdir: str, tty_slave: int | None = None) -> int:
-    """Run `command` in the container whose init is `init_pid`; return its exit status."""
+                      user: str, workdir: str, console: terminal.Console | None = None) -> int:
+    """Run `command` in the container whose init is `init_pid`; return its exit status.
+
+    With a `console`, the command gets a pseudo-terminal made in the container's devpts.
+    """
     error_read, error_write = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(error_read)
-        _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, tty_slave, error_write)
+        console_fd = None
+        if console is not None:
+            console.ours.close()
+            console_fd = console.theirs.fileno()
+        _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_write)
     os.close(error_write)
-    if tty_slave is not None:
-        os.close(tty_slave)
+    if console is not None:
+        try:
+            console.receive_master()
+        except OSError:
+            pass  # the command failed before it had a terminal: its error is in the pipe
     _, status = os.waitpid(child, 0)
     report = _read_all(error_read)
     os.close(error_read)
@@ -48,7 +58,7 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
     return 128 - code if code < 0 else code
 
 
-def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, tty_slave, error_fd) -> None:
+def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_fd) -> None:
     """In the forked child: join everything, fork into the PID namespace, exec. Never returns."""
     try:
         namespace_files = {kind: os.open(f"/proc/{init_pid}/ns/{kind}", os.O_RDONLY)
@@ -67,9 +77,8 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, tty_slav
         if grandchild:
             _, status = os.waitpid(grandchild, 0)
             os._exit(_exit_code(status))
-        if tty_slave is not None:
-            for fd in (0, 1, 2):
-                os.dup2(tty_slave, fd)
+        if console_fd is not None:
+            terminal.attach_new_pty(console_fd)
             terminal.become_session_leader_of(0)
         reset_signals()
         if not spec.privileged:

@@ -30,7 +30,8 @@ class InitError(Exception):
         self.code = code
 
 
-def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | None, error_fd: int) -> None:
+def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | None, error_fd: int,
+                   console_fd: int | None = None) -> None:
     """Turn this process (PID 1 of new namespaces) into the container. Never returns.
 
     With `dirs` the root is an overlay over spec.lower_dirs (what `run` does); without,
@@ -39,6 +40,8 @@ def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | No
     """
     try:
         prepare_filesystem(spec, dirs)
+        if console_fd is not None:
+            terminal.attach_new_pty(console_fd)
         if "uts" in spec.namespaces:
             syscalls.sethostname(spec.hostname or spec.short_id)
         if "net" in spec.namespaces:

@@ -50,7 +50,7 @@ class Started:
 
 
 def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] | None = None,
-                  on_started=None, tty_master: int | None = None) -> int:
+                  on_started=None, console: terminal.Console | None = None) -> int:
     """Make, start and wait for the container of `record`; return its exit status, docker-style.
 
     Whatever happens, the cgroup and the network lease go when the container exits. Its
@@ -66,12 +66,13 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
         dirs = make_directories(record)
         cgroup = make_cgroup(spec, cleanup)
         attachment = allocate_network(state, spec, cleanup)
-        started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None, stdio=stdio)
+        started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None, stdio=stdio,
+                        console=console)
         store.update(record, status=RUNNING, pid=started.pid, pid_started=process.start_time(started.pid),
                      started_at=time.time())
         if on_started is not None:
             on_started(started)
-        code, oom_killed = wait(started, cgroup, spec, tty_master=tty_master)
+        code, oom_killed = wait(started, cgroup, spec, console=console)
         if not record.auto_remove:
             store.update(record, status=EXITED, exit_code=code, finished_at=time.time(), oom_killed=oom_killed)
         return code
@@ -113,10 +114,11 @@ def allocate_network(state: StateRoot, spec: RunSpec, cleanup: ExitStack):
 
 
 def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
-          stdio: tuple[int, int, int] | None = None) -> Started:
+          stdio: tuple[int, int, int] | None = None, console: terminal.Console | None = None) -> Started:
     """Fork the two stages, do the outside work, say "go"; return PID 1's host PID.
 
-    `stdio`: the files the container gets as 0, 1 and 2 (default: ours).
+    `stdio`: the files the container gets as 0, 1 and 2 (default: ours). `console`: give
+    it a pseudo-terminal of its own instead, whose master comes back through that socket.
     """
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     pid_read, pid_write = os.pipe()
@@ -132,12 +134,17 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
         if stdio is not None:
             for target, fd in enumerate(stdio):
                 os.dup2(fd, target)
-        stage_one(spec, dirs, cgroup, pid_write, start_read, error_write)
+        if console is not None:
+            console.ours.close()
+        stage_one(spec, dirs, cgroup, pid_write, start_read, error_write,
+                  console.theirs.fileno() if console else None)
     for fd in (pid_write, start_read, error_write):
         os.close(fd)
     init_pid = None
     try:
         init_pid = read_init_pid(pid_read, stage1, error_read)
+        if console is not None:
+            console.receive_master()
         if before_go is not None:
             before_go(init_pid)
         try:
@@ -155,7 +162,7 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
 
 
 def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, start_fd: int,
-              error_fd: int) -> None:
+              error_fd: int, console_fd: int | None = None) -> None:
     """In the first child: join the cgroup, unshare the namespaces, fork PID 1. Never returns."""
     try:
         # Join the cgroup *before* unsharing the cgroup namespace, so that the
@@ -168,7 +175,7 @@ def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, s
         init_pid = os.fork()
         if init_pid == 0:
             os.close(pid_fd)
-            container_init(spec, dirs, start_fd, error_fd)
+            container_init(spec, dirs, start_fd, error_fd, console_fd)
         os.write(pid_fd, str(init_pid).encode())
         os._exit(0)
     except BaseException as error:  # noqa: BLE001
@@ -188,16 +195,17 @@ def read_init_pid(pid_read: int, stage1: int, error_read: int) -> int:
     return int(data)
 
 
-def wait(started: Started, cgroup: Cgroup, spec: RunSpec, tty_master: int | None = None) -> tuple[int, bool]:
+def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
+         console: terminal.Console | None = None) -> tuple[int, bool]:
     """Forward signals to PID 1 until it exits; return its status as docker reports it, and
     whether the OOM killer ended it.
 
-    With a terminal (`tty_master`), the window size follows ours instead of SIGWINCH being
-    forwarded: the kernel signals the container's foreground process itself.
+    With a terminal, the window size follows ours instead of SIGWINCH being forwarded:
+    the kernel then signals the container's foreground process itself.
     """
     def forward(number, _frame):
-        if number == signal.SIGWINCH and tty_master is not None:
-            terminal.copy_window_size(0, tty_master)
+        if number == signal.SIGWINCH and console is not None and console.master is not None:
+            terminal.copy_window_size(0, console.master)
         else:
             _forward(started.pid, number)
 

@@ -5,6 +5,12 @@ Ctrl-C turning into SIGINT, a window size) and becomes the container's stdin, st
 stderr; the *master* side is a plain file descriptor that we read and write. We put our
 own terminal in raw mode — every key goes through untouched, Ctrl-C included — and copy
 bytes both ways until the container closes its side.
+
+The pair is made *inside* the container, from its own devpts (openpty opens /dev/ptmx
+relative to the root, which by then is the container's), so that `tty` in the container
+names a /dev/pts/N that exists there. The master travels back to us over a Unix socket
+(SCM_RIGHTS: the kernel copies an open file into another process) — runc's "console
+socket" does the same.
 """
 
 from __future__ import annotations
@@ -13,17 +19,43 @@ import contextlib
 import fcntl
 import os
 import select
+import socket
 import struct
 import termios
 import threading
 import tty
 
 
-def open_pty() -> tuple[int, int]:
-    """A new pseudo-terminal pair (master, slave), sized like our terminal."""
+class Console:
+    """Our end of a console socket: the container sends its pty master through it."""
+
+    def __init__(self) -> None:
+        self.ours, self.theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.master: int | None = None
+
+    def receive_master(self) -> int:
+        """Wait for the container's pty master, size it like our terminal, start relaying."""
+        self.theirs.close()
+        _, fds, _, _ = socket.recv_fds(self.ours, 16, 1)
+        self.ours.close()
+        if not fds:
+            raise OSError("the container closed its console socket without sending a terminal")
+        self.master = fds[0]
+        copy_window_size(0, self.master)
+        relay_in_background(self.master)
+        return self.master
+
+
+def attach_new_pty(console_fd: int) -> None:
+    """In the container (after pivot_root): make a pty, send its master out, take the slave as stdio."""
     master, slave = os.openpty()
-    copy_window_size(0, master)
-    return master, slave
+    with socket.socket(fileno=console_fd) as console:
+        socket.send_fds(console, [b"pty"], [master])
+    os.close(master)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
 
 
 def copy_window_size(source_fd: int, target_fd: int) -> None:

@@ -1,0 +1,79 @@
+"""-it: a real pseudo-terminal, driven the way a person would — keys typed into tmux."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from support import wait_until
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/install")
+
+
+@pytest.fixture
+def terminal(gophernetes):
+    """A 100x30 tmux window whose shell has the test's environment; keys in, screen out."""
+    session = f"gnt-{uuid.uuid4().hex[:6]}"
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in gophernetes.env.items()
+                       if k.startswith(("GOPHERNETES", "PYTHON", "PATH")))
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                    f"env {exports} bash --norc --noprofile"], check=True)
+
+    class Terminal:
+        def type(self, keys: str, enter: bool = True) -> None:
+            subprocess.run(["tmux", "send-keys", "-t", session, keys, *(["Enter"] if enter else [])], check=True)
+
+        def screen(self) -> str:
+            return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+                                  text=True, check=True).stdout
+
+        def shows(self, text: str, timeout: float = 15) -> bool:
+            if wait_until(lambda: text in self.screen(), timeout):
+                return True
+            print(self.screen())  # shown by pytest when the assertion fails
+            return False
+
+    yield Terminal()
+    subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+    left = gophernetes("list", "--all", "--quiet").stdout.split()
+    if left:  # a foreground container whose terminal went away with the session
+        gophernetes("rm", "--force", *left)
+
+
+def test_run_it_gives_the_container_a_terminal_of_its_own(terminal, gophernetes):
+    terminal.type(f"{sys.executable} -m gophernetes run -it --net none busybox sh")
+    assert terminal.shows("/ #")
+    terminal.type("stty size; tty; echo pid=$$")
+    assert terminal.shows("pid=1")
+    screen = terminal.screen()
+    assert "30 100" in screen
+    assert "/dev/pts/0" in screen  # a pts of the container's own devpts
+    terminal.type("sleep 100")
+    time.sleep(0.5)
+    terminal.type("C-c", enter=False)  # Ctrl-C interrupts the sleep, not the container
+    terminal.type("echo still-here; exit 5")
+    assert terminal.shows("still-here")
+    terminal.type("echo status=$?")
+    assert terminal.shows("status=5")
+
+
+def test_exec_it_opens_a_shell_inside_a_running_container(terminal, gophernetes):
+    started = gophernetes("run", "-d", "--net", "none", "--name", "box", "--hostname", "boxhost", "busybox",
+                          "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    try:
+        terminal.type(f"{sys.executable} -m gophernetes exec -it box sh")
+        assert terminal.shows("/ #")
+        terminal.type("hostname; tty")
+        assert terminal.shows("boxhost")
+        assert "/dev/pts/" in terminal.screen()
+        terminal.type("exit 3")
+        terminal.type("echo status=$?")
+        assert terminal.shows("status=3")
+    finally:
+        gophernetes("rm", "-f", "box")
