@@ -68,37 +68,31 @@ def main() -> None:
 
 # --- what is measured ---------------------------------------------------------------------
 
-def measure(work: Path, ref: str, runs: int):
-    socket_path = str(work / "containerd/containerd.sock")
-    interpreters = {"gophernetes (python3.11 pyenv)": sys.executable}
+def measure(work: Path, ref: str, runs: int) -> list[tuple[str, list[float], list[float]]]:
+    """(tool, cold times, warm times) for each tool. The tools take turns within each run,
+    so a busy machine slows them all alike."""
+    tools = {}
+    python = sys.executable
+    tools["gophernetes (python3 of PATH)"] = lambda root, python=python: [
+        python, "-m", "gophernetes", "--root", str(root), "pull", "-q", ref]
     debian = "/usr/bin/python3"
     if Path(debian).exists() and os.path.realpath(debian) != os.path.realpath(sys.executable):
-        interpreters["gophernetes (/usr/bin/python3)"] = debian
+        tools["gophernetes (/usr/bin/python3)"] = lambda root: [
+            debian, "-m", "gophernetes", "--root", str(root), "pull", "-q", ref]
+    tools["skopeo copy (no unpack)"] = lambda directory: [
+        "skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}", f"oci:{directory}:bench"]
+    socket_path = str(work / "containerd/containerd.sock")
+    tools["ctr images pull"] = lambda namespace: [
+        "ctr", "--address", socket_path, "--namespace", "bench" + namespace.name.replace("_", "x"),
+        "images", "pull", "--plain-http", ref]
 
-    for label, python in interpreters.items():
-        def gophernetes(root: Path, python: str = python) -> list[str]:
-            return [python, "-m", "gophernetes", "--root", str(root),
-                    "pull", "-q", ref]
-        yield label, *cold_and_warm(work, runs, gophernetes)
-
-    def skopeo(directory: Path) -> list[str]:
-        return ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}",
-                f"oci:{directory}:bench"]
-    yield "skopeo copy (no unpack)", *cold_and_warm(work, runs, skopeo)
-
-    def ctr(namespace: Path) -> list[str]:
-        return ["ctr", "--address", socket_path, "--namespace", "bench" + namespace.name.replace("_", "x"),
-                "images", "pull", "--plain-http", ref]
-    yield "ctr images pull", *cold_and_warm(work, runs, ctr)
-
-
-def cold_and_warm(work: Path, runs: int, command) -> tuple[list[float], list[float]]:
-    cold, warm = [], []
+    times = {tool: ([], []) for tool in tools}
     for _ in range(runs):
-        target = Path(tempfile.mkdtemp(prefix="t", dir=work))
-        cold.append(timed(command(target)))
-        warm.append(timed(command(target)))
-    return cold, warm
+        for tool, command in tools.items():
+            target = Path(tempfile.mkdtemp(prefix="t", dir=work))  # an empty store: cold
+            times[tool][0].append(timed(command(target)))
+            times[tool][1].append(timed(command(target)))    # the same store again: warm
+    return [(tool, cold, warm) for tool, (cold, warm) in times.items()]
 
 
 def timed(command: list[str]) -> float:

@@ -18,7 +18,7 @@ fields are the same; only the type strings differ.
 from __future__ import annotations
 
 import json
-import platform
+import os
 from dataclasses import dataclass, field
 
 from gophernetes.errors import GophernetesError
@@ -150,7 +150,7 @@ def parse_config(body: bytes, where: str) -> Config:
 
 def host_platform() -> str:
     """This machine as an OCI platform: `linux/amd64` on x86_64, `linux/arm64` on aarch64."""
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()
     arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
             "armv7l": "arm/v7", "armv6l": "arm/v6", "i686": "386", "i386": "386"}.get(machine, machine)
     return f"linux/{arch}"
