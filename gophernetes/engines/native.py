@@ -310,9 +310,13 @@ class NativeEngine(Engine):
 
 
 def require_root() -> None:
+    """Refuse early, in one line, when this process cannot make containers at all."""
     if os.geteuid() != 0:
         raise PermissionDenied("making a container needs root (namespaces, mounts, cgroups): "
                                "run gophernetes with sudo")
+    from gophernetes.linux.privileges import check_can_make_containers
+
+    check_can_make_containers()
 
 
 def parse_limits(request: RunRequest) -> Limits:
