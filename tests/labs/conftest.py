@@ -24,12 +24,12 @@ LABS = REPO / "labs"
 class LabHost:
     """How to run things as a student would on the lab host: a shell in our namespace."""
 
-    netns: str
+    netns: str | None   # None: the host's own (only for labs that make no network devices)
     env: dict
     log_dir: Path
 
     def prefix(self) -> list[str]:
-        return ["nsenter", f"--net=/run/netns/{self.netns}"]
+        return ["nsenter", f"--net=/run/netns/{self.netns}"] if self.netns else []
 
     def run(self, *command: str, timeout: float = 300, log: str | None = None) -> subprocess.CompletedProcess:
         """Run COMMAND; with `log`, its output goes to a file (background processes the
@@ -80,3 +80,50 @@ def lab_host(lab_netns, lab_bin, tmp_path) -> LabHost:
     built = host.gophernetes("image", "build-busybox")
     assert built.returncode == 0, built.stderr
     return host
+
+
+# ---------------------------------------------------------------- lab 06: a registry
+
+
+@pytest.fixture(scope="session")
+def lab_registry(tmp_path_factory):
+    """Debian's docker-registry on a free port of 127.0.0.1, holding busybox:latest as the
+    lab VM's registry does (one layer: the static busybox and its applet links)."""
+    from tests.images import oci
+    from tests.images.conftest import start_registry
+
+    workdir = tmp_path_factory.mktemp("lab-registry")
+    started = start_registry(workdir, workdir / "storage")
+    try:
+        layout = oci.Layout(workdir / "layout")
+        layout.tag(layout.image([busybox_layer(oci)], cmd=["/bin/sh"], env=["PATH=/bin"]), "latest")
+        started.push(layout.path, "latest", "busybox")
+        yield started
+    finally:
+        started.process.terminate()
+        started.process.wait(10)
+
+
+def busybox_layer(oci) -> list:
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
+    entries = [oci.directory("bin"), oci.file("bin/busybox", Path("/bin/busybox").read_bytes(), mode=0o755)]
+    entries += [oci.symlink(f"bin/{applet}", "busybox") for applet in applets if applet != "busybox"]
+    entries += [oci.directory(name) for name in ("etc", "proc", "sys", "dev", "root")]
+    entries += [oci.directory("tmp", mode=0o1777), oci.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")]
+    return entries
+
+
+@pytest.fixture
+def registry(lab_registry):
+    """Point a lab host at the registry: REGISTRY=127.0.0.1:PORT, as the README allows.
+
+    The registry listens on the host's loopback, so lab 06 runs in the host's network
+    namespace: it only talks to 127.0.0.1 and makes no network device (no `--net`
+    container, no bridge), so the host's network stays as it is.
+    """
+
+    def use(host: LabHost) -> None:
+        host.env["REGISTRY"] = lab_registry.address
+        host.netns = None
+
+    return use
