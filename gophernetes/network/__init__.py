@@ -8,11 +8,17 @@ The runtime calls this module in a fixed order (see DESIGN.md):
                        # bridge (if needed), veth pair, eth0 + address + default route, lo up,
                        # masquerade and DNAT rules
     att.etc_files()    # /etc/hosts and /etc/resolv.conf for the container
+    att.hosts_path     # (optional) the same /etc/hosts, kept current: bind-mount it
     att.release()      # the container exited (or the run failed half-way): undo all of it
+
+    network.attach(root, id, pid, "lab") / network.detach(root, id, "lab")   # eth1, ... hot-plugged
+    network.release_container(root, id)                                       # prune after a crash
 
 Everything the kernel is asked to do happens in the CALLER's network namespace and in
 the container's; leases live under the state root (ipam.py), keyed by container id, so
 `release_container(root, id)` can undo a container that crashed without cleaning up.
+A network's bridge and its masquerade rules are made with its first container and stay,
+as docker0 does, until `delete_network`.
 pyroute2 is imported only by `plug`/`release`/`attach`/`detach`: `run --net none`
 never pays for it.
 """
