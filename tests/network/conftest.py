@@ -2,8 +2,8 @@
 
 `host` is a fresh namespace that the test process itself has entered: gophernetes called
 from the test creates its bridges, veths and firewall rules there, as it would in the
-host's namespace in real life. The session first moves the whole pytest process into a
-sandbox namespace, so even a test that forgot to enter its own cannot touch the host's.
+host's namespace in real life. Each test module first moves the whole pytest process into
+a sandbox namespace, so even a test that forgot to enter its own cannot touch the host's.
 """
 
 from __future__ import annotations
@@ -27,8 +27,13 @@ def _name(kind: str) -> str:
     return f"gnt-{os.getpid()}-{kind}{next(_counter)}"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def sandbox() -> Iterator[netlab.Netns]:
+    """Each module's tests run with this process in a namespace of their own, left at the end.
+
+    Per module, not per session: the tests of other folders that run after ours must find
+    the process back in the namespace it started in (their registry on 127.0.0.1 is there).
+    """
     if os.geteuid() != 0 or not shutil.which("ip"):
         pytest.skip("networking tests need root and iproute2")
     sandbox = netlab.Netns.create(_name("sandbox"))
