@@ -57,22 +57,21 @@ from gophernetes.engines.containerd_client import PULL_TIMEOUT, Ctr, ImageRecord
 from gophernetes.errors import CannotRun, CommandNotFound, Conflict, GophernetesError, NotFound, UsageError
 from gophernetes.paths import StateRoot
 
-LABEL_NAME = "gophernetes.name"
+LABEL_NAME = "gophernetes.name"     # containerd labels: free-form key=value on the container record
 LABEL_IMAGE = "gophernetes.image"
-LABEL_NETWORK = "gophernetes.network"
-LABEL_PORTS = "gophernetes.ports"
-HOST_NS = "/proc/1/ns"          # the host's namespaces, for --pid/--ipc/--uts host
-START_TIMEOUT = 30.0            # seconds a detached container may take to start
+HOST_NS = "/proc/1/ns"              # the host's namespaces, joined for --pid/--ipc/--uts host
+START_TIMEOUT = 30.0                # seconds a container may take to be created and started
 
-# containerd's default capability set is docker's (oci.defaultUnixCaps).
+# A task's status as containerd reports it -> the status gophernetes shows.
 TASK_STATUS = {"RUNNING": "running", "PAUSED": "paused", "PAUSING": "paused", "CREATED": "created",
                "STOPPED": "exited", "UNKNOWN": "unknown"}
 
 # The supervisor of a detached container: ctr run, without --detach, waits for the task
 # and exits with its status; we keep that status, because containerd forgets it.
-# With --rm it then removes what we made around the container (ctr run --rm removes the rest).
+# With --rm, once the container has run (ctr said nothing), it removes what we made around
+# it (ctr run --rm removes the rest); a failed start is cleaned up by the `run -d` waiting.
 SUPERVISOR = ('ctr "$@" 2>"$CTR_ERRORS"; echo $? >"$EXIT_FILE.tmp"; mv "$EXIT_FILE.tmp" "$EXIT_FILE"; '
-              '[ -z "$AFTER_EXIT" ] || eval "$AFTER_EXIT"')
+              '[ -z "$AFTER_EXIT" ] || [ -s "$CTR_ERRORS" ] || eval "$AFTER_EXIT"')
 
 
 @dataclass
@@ -109,8 +108,11 @@ class ContainerdEngine(Engine):
 
         parsed = parse(reference)
         flags = ["--plain-http"] if insecure or is_local_registry(parsed.registry) else []
-        self.ctr.run("images", "pull", *flags, full_reference(reference), timeout=PULL_TIMEOUT,
-                     what=f"image {parsed.name}")
+        try:
+            self.ctr.run("images", "pull", *flags, full_reference(reference), timeout=PULL_TIMEOUT,
+                         what=f"image {parsed.name}")
+        except NotFound:
+            raise NotFound(f"{parsed.name}: not found at {parsed.registry}; check the name and tag") from None
         return parsed.name
 
     def import_archive(self, path: str, name: str | None = None) -> list[str]:
@@ -120,7 +122,8 @@ class ContainerdEngine(Engine):
         if not source.exists():
             raise NotFound(f"no such archive: {path}")
         before = {record.ref: record.digest for record in self.ctr.images()}
-        flags = ["--base-name", full_reference(name).rsplit(":", 1)[0]] if name else []
+        base = import_base_name(source, name)
+        flags = ["--base-name", base] if base else []
         if source.is_dir():
             with tar_stream(source) as stream:
                 result = self.ctr.call("images", "import", *flags, "-", timeout=PULL_TIMEOUT, stdin=stream)
@@ -139,10 +142,24 @@ class ContainerdEngine(Engine):
     def remove_image(self, reference: str) -> None:
         """`ctr images rm`: the name goes; containerd's garbage collector removes the blobs
         and snapshots nothing references any more."""
+        refs = self._image_refs(reference)
+        if not refs:
+            raise NotFound(f"image {reference!r} not found; see gophernetes --engine containerd images")
+        self.ctr.run("images", "rm", *refs, what=f"image {reference}")
+
+    def _image_refs(self, reference: str) -> list[str]:
+        """The references `reference` means: a name, or (a prefix of) an IMAGE ID, as docker."""
+        records = self.ctr.images()
+        if re.fullmatch(r"(sha256:)?[0-9a-f]{4,64}", reference):
+            wanted = reference.removeprefix("sha256:")
+            by_id = [r.ref for r in records if self._image_info(r).id.removeprefix("sha256:").startswith(wanted)]
+            if len(by_id) > 1:
+                raise Conflict(f"image ID {reference} is named {', '.join(map(short_name, by_id))}: "
+                               "remove them by name")
+            if by_id:
+                return by_id
         ref = full_reference(reference)
-        if ref not in {record.ref for record in self.ctr.images()}:
-            raise NotFound(f"no such image: {short_name(ref)} (see gophernetes --engine containerd images)")
-        self.ctr.run("images", "rm", ref, what=f"image {short_name(ref)}")
+        return [ref] if ref in {record.ref for record in records} else []
 
     def _image_info(self, record: ImageRecord) -> ImageInfo:
         from gophernetes.image.manifest import parse_config
@@ -169,8 +186,7 @@ class ContainerdEngine(Engine):
         record = next((r for r in self.ctr.images() if r.ref == ref), None)
         if record is None:
             name = short_name(ref)
-            raise NotFound(f"image {name} not found in containerd: pull it first "
-                           f"(gophernetes --engine containerd pull {name})")
+            raise NotFound(f"image {name!r} not found; pull it with: gophernetes --engine containerd pull {name}")
         config = parse_config(self._manifest_and_config(record)[1], ref).image
         return {"entrypoint": config.entrypoint, "cmd": config.cmd, "env": config.env,
                 "working_dir": config.working_dir, "user": config.user}
@@ -181,9 +197,15 @@ class ContainerdEngine(Engine):
         """`ctr run --rm` with our stdin, stdout and stderr; its status is the container's."""
         with self._locked():
             launch = self._prepare(request)
+            try:
+                argv = self.ctr.command("run", "--rm", *launch.ctr_args)
+                attached = Attached(self.ctr, argv, stdin=None, what=f"container {launch.name}")
+                self._wait_created(launch.id, attached.process)  # the name is taken once it exists
+            except BaseException:
+                self._clean_up(launch.id)
+                raise
         try:
-            argv = self.ctr.command("run", "--rm", *launch.ctr_args)
-            return run_attached(self.ctr, argv, stdin=None, what=f"container {launch.name}")
+            return attached.wait()
         finally:
             self._clean_up(launch.id)
 
@@ -282,11 +304,20 @@ class ContainerdEngine(Engine):
         if request.net != "none":
             from gophernetes import network
 
-            attachment = network.allocate(self.state, launch.id, request.net, request.publish, hostname)
+            aliases = [launch.name] if launch.name != hostname else []  # reachable by name, as with docker
+            attachment = network.allocate(self.state, launch.id, request.net, request.publish, hostname, aliases)
             plug = attachment.plug
             etc.update(attachment.etc_files())
         pin_namespaces(directory / "ns", kinds, hostname, plug)
         return etc
+
+    def _wait_created(self, container_id: str, process: subprocess.Popen) -> None:
+        """Until containerd has the container (or ctr has already finished, maybe failing)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while process.poll() is None and container_id not in self.ctr.container_ids():
+            if time.monotonic() > deadline:
+                raise GophernetesError(f"containerd did not create the container within {START_TIMEOUT:g} s")
+            time.sleep(0.01)
 
     def _start_supervisor(self, launch: Launch, directory: Path) -> None:
         """`sh -c 'ctr run ... ; echo $? > exit-status'` in its own session, detached from us."""
@@ -306,6 +337,8 @@ class ContainerdEngine(Engine):
         """Until containerd reports the task, or the supervisor has finished (maybe failing)."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
+            if not directory.exists():
+                return  # run -d --rm: it has run and its supervisor has already cleaned up
             status = read_exit_status(directory)
             if status is not None:
                 errors = (directory / "ctr-errors").read_text(errors="replace")
@@ -362,8 +395,8 @@ class ContainerdEngine(Engine):
         flags += ["--cwd", workdir] if workdir else []
         flags += ["--user", user] if user else []
         argv = self.ctr.command("tasks", "exec", *flags, container_id, *command)
-        return run_attached(self.ctr, argv, stdin=None if interactive or tty else subprocess.DEVNULL,
-                            what=f"exec in {name}")
+        return Attached(self.ctr, argv, stdin=None if interactive or tty else subprocess.DEVNULL,
+                        what=f"exec in {name}").wait()
 
     def pause(self, name: str) -> None:
         """`ctr tasks pause`: runc freezes the container's cgroup (freezer), every process stops."""
@@ -430,9 +463,8 @@ class ContainerdEngine(Engine):
 
     def info(self) -> dict:
         """containerd's version, the runtime its tasks use, our namespace and its socket."""
-        runc = subprocess.run(["runc", "--version"], capture_output=True, text=True, timeout=10)
-        return {"engine": self.name, "version": self.ctr.version(), "runtime": "io.containerd.runc.v2 (runc "
-                + (runc.stdout.split()[2] if runc.returncode == 0 and len(runc.stdout.split()) > 2 else "?") + ")",
+        return {"engine": self.name, "version": self.ctr.version(),
+                "runtime": f"io.containerd.runc.v2 (runc {runc_version()})",
                 "namespace": self.ctr.namespace, "socket": self.ctr.address}
 
     # ------------------------------------------------------------------ helpers
@@ -631,6 +663,32 @@ def full_reference(reference: str) -> str:
     return text
 
 
+def import_base_name(source: Path, name: str | None) -> str | None:
+    """What `ctr images import --base-name` needs to name the images of an archive.
+
+    An OCI archive often names its images by tag only ("latest"); ctr then needs the
+    repository, else it invents "import-DATE". We choose as the native engine does: the
+    --name given, else the archive's file or folder name. A `docker save` archive
+    carries full names (RepoTags) and needs none.
+    """
+    if name:
+        return full_reference(name).rsplit(":", 1)[0]
+    if not is_oci_layout(source):
+        return None
+    return full_reference(source.name.split(".")[0].lower() or "image").rsplit(":", 1)[0]
+
+
+def is_oci_layout(source: Path) -> bool:
+    """A folder or tar archive with an `oci-layout` file at its top."""
+    import tarfile
+
+    if source.is_dir():
+        return (source / "oci-layout").exists()
+    with contextlib.suppress(tarfile.TarError, OSError), tarfile.open(source) as archive:
+        return any(member.lstrip("./") == "oci-layout" for member in archive.getnames())
+    return False
+
+
 def short_name(ref: str) -> str:
     """docker.io/library/busybox:latest -> busybox:latest (what `images` shows)."""
     from gophernetes.image.reference import parse
@@ -671,6 +729,15 @@ def network_of(state: StateRoot, container_id: str) -> tuple[list[str], list[str
     return ([e.network for e in lease.endpoints], [str(p) for e in lease.endpoints for p in e.ports])
 
 
+def runc_version() -> str:
+    """The first line of `runc --version` is "runc version 1.1.5+ds1"."""
+    try:
+        words = subprocess.run(["runc", "--version"], capture_output=True, text=True, timeout=10).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return words[2] if words[:2] == ["runc", "version"] and len(words) > 2 else "unknown"
+
+
 def read_exit_status(directory: Path) -> int | None:
     """What the supervisor wrote when the task ended, or None while it runs."""
     try:
@@ -682,31 +749,37 @@ def read_exit_status(directory: Path) -> int | None:
 # ---------------------------------------------------------------------- processes
 
 
-def run_attached(ctr: Ctr, argv: list[str], stdin, what: str) -> int:
-    """Run ctr with our terminal's stdio; return the container's status.
+class Attached:
+    """ctr (run or exec) with our terminal's stdin and stdout; its status is the container's.
 
     ctr exits with the container's status, and with 1 when it failed itself: then its
     last stderr line starts with "ctr: ". We relay stderr and hold back such lines, so a
-    failure becomes our one-line error instead of ctr's.
+    failure becomes our one-line error instead of ctr's. Ctrl-C reaches ctr from the
+    terminal directly (ctr forwards it to the container), so we ignore it meanwhile.
     """
-    process = subprocess.Popen(argv, stdin=stdin, stderr=subprocess.PIPE)
-    held: list[bytes] = []
-    relay = threading.Thread(target=relay_stderr, args=(process.stderr, held), daemon=True)
-    relay.start()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends it to ctr too
-    forward = signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))
-    try:
-        status = process.wait()
-        relay.join(5)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, forward)
-    message = b"".join(held).decode(errors="replace")
-    if status != 0 and message.startswith("ctr: "):
-        raise start_error(error_line(message), what, ctr)
-    if message:
-        sys.stderr.write(message)
-    return 128 - status if status < 0 else status
+
+    def __init__(self, ctr: Ctr, argv: list[str], stdin, what: str) -> None:
+        self.ctr, self.what = ctr, what
+        self.process = subprocess.Popen(argv, stdin=stdin, stderr=subprocess.PIPE)
+        self.held: list[bytes] = []
+        self.relay = threading.Thread(target=relay_stderr, args=(self.process.stderr, self.held), daemon=True)
+        self.relay.start()
+
+    def wait(self) -> int:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        forward = signal.signal(signal.SIGTERM, lambda number, frame: self.process.send_signal(number))
+        try:
+            status = self.process.wait()
+            self.relay.join(5)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, forward)
+        message = b"".join(self.held).decode(errors="replace")
+        if status != 0 and message.startswith("ctr: "):
+            raise start_error(error_line(message), self.what, self.ctr)
+        if message:
+            sys.stderr.write(message)
+        return 128 - status if status < 0 else status
 
 
 def relay_stderr(stream, held: list[bytes]) -> None:

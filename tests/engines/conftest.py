@@ -139,6 +139,21 @@ def unmount_under(path: Path) -> None:
         subprocess.run(["umount", "-l", target], check=False, capture_output=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cgroup_parent_removed(cgroup_parent):
+    """At the end, the session's cgroup parent must be empty; then it goes, in every hierarchy
+    (runc makes it also in the named `systemd` and the `unified` ones, which the native
+    engine does not use)."""
+    yield
+    parents = [p for p in Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}")]
+    parents += [p for p in [Path("/sys/fs/cgroup") / cgroup_parent] if p.exists()]
+    children = [str(child) for parent in parents for child in parent.iterdir() if child.is_dir()]
+    for parent in parents:
+        with contextlib.suppress(OSError):
+            parent.rmdir()
+    assert children == [], f"cgroups left behind: {children}"
+
+
 @pytest.fixture(scope="session")
 def containerd(tmp_path_factory):
     daemon = Containerd(tmp_path_factory.mktemp("containerd")).start()

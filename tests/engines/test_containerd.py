@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 
 import pytest
@@ -88,60 +87,28 @@ def test_info_says_when_containerd_is_not_reachable(containerd_cli, tmp_path):
     assert f"containerd:  not reachable at {tmp_path / 'no.sock'}" in result.stdout
 
 
-NOT_ROUTED = pytest.mark.xfail(strict=True, reason="cli/images.py still calls the native store, not the engine; "
-                                                  "remove this mark once it routes pull/images/rmi")
-
-
-@pytest.fixture
-def engine_api(tmp_path, containerd):
-    """The engine itself, for the image verbs the CLI does not route to it yet."""
-    from gophernetes.engines.containerd import ContainerdEngine
-    from gophernetes.paths import StateRoot
-
-    return ContainerdEngine(StateRoot.from_option(tmp_path / "state"), containerd.socket)
-
-
-def test_images_have_docker_style_ids_and_sizes(engine_api, image, containerd):
-    listed = {i.name: i for i in engine_api.images()}
-    busybox = listed[image]
-    manifest = json.loads(containerd.ctr("content", "get", containerd.ctr("images", "ls").stdout.split()[
-        containerd.ctr("images", "ls").stdout.split().index(image) + 2]).stdout)
-    assert busybox.id == manifest["config"]["digest"]
-    assert busybox.size == manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
-    assert busybox.created == "2024-01-02T03:04:05Z"
-
-
-def test_pull_rmi_and_missing_images_through_the_engine(engine_api, containerd, registry, image):
-    from gophernetes.errors import NotFound
-
-    copy = f"{registry.address}/lab/busybox-copy:1"
-    subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
-                    f"docker://{image}", f"docker://{copy}"], check=True, capture_output=True, timeout=60)
-    assert engine_api.pull(copy) == copy
-    assert copy in {i.name for i in engine_api.images()}
-    engine_api.remove_image(copy)
-    assert copy not in {i.name for i in engine_api.images()}
-    with pytest.raises(NotFound, match="not found"):
-        engine_api.pull(f"{registry.address}/lab/nothing:here")
-    with pytest.raises(NotFound, match=r"no such image"):
-        engine_api.remove_image(copy)
-
-
-@NOT_ROUTED
-def test_images_on_the_command_line_lists_containerds_images(containerd_cli, image):
-    result = containerd_cli("images", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    assert image in json.dumps(json.loads(result.stdout))
-
-
-@NOT_ROUTED
-def test_pull_on_the_command_line_goes_to_containerd(containerd_cli, containerd, image, registry):
-    missing = containerd_cli.on_host("pull", f"{registry.address}/lab/nothing:here")
-    assert missing.returncode == 125 and "not found in containerd" in missing.stderr
-
-
 def test_running_an_image_containerd_lacks_says_to_pull_it(containerd_cli, registry):
     run = containerd_cli("run", "--net", "none", f"{registry.address}/lab/nothing:here", "true")
     assert run.returncode == 125
-    assert run.stderr.strip().endswith(f"pull it first (gophernetes --engine containerd pull "
-                                       f"{registry.address}/lab/nothing:here)")
+    assert run.stderr.strip() == (f"gophernetes: image '{registry.address}/lab/nothing:here' not found; pull it "
+                                  f"with: gophernetes --engine containerd pull {registry.address}/lab/nothing:here")
+
+
+def test_both_engines_share_a_bridge_network(tmp_path, containerd, image, netns, cgroup_parent):
+    """A containerd container serves; a native container on the same network fetches from it
+    by its name, which the shared leases put in the native container's /etc/hosts."""
+    native = cli_for("native", tmp_path / "state", containerd, netns, cgroup_parent)
+    through_containerd = cli_for("containerd", tmp_path / "state", containerd, netns, cgroup_parent)
+    assert native.on_host("pull", image).returncode == 0
+    assert native("network", "create", "lab").returncode == 0
+    served = through_containerd("run", "-d", "--net", "lab", "--name", "server", image, "sh", "-c",
+                                "mkdir /www && echo hello from containerd > /www/index.html && httpd -f -p 80 -h /www")
+    try:
+        assert served.returncode == 0, served.stderr
+        fetched = native("run", "--net", "lab", image, "sh", "-c",  # httpd may still be starting
+                         "for i in 1 2 3 4 5 6 7 8; do wget -qO- http://server/ && exit; sleep 0.25; done; exit 1")
+        assert (fetched.returncode, fetched.stdout) == (0, "hello from containerd\n"), fetched.stderr
+    finally:
+        through_containerd("rm", "--force", "server")
+    assert through_containerd.containers() == [] and native.containers() == []
+    assert native("network", "rm", "lab").returncode == 0

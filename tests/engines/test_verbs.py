@@ -3,9 +3,14 @@ stop, kill, rm, images and pull, with images from the local registry."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import time
 from pathlib import Path
+
+from tests.engines.conftest import busybox_layer
+from tests.images import oci
 
 COUNTER = "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done"
 
@@ -150,3 +155,36 @@ def test_unknown_containers_are_one_clear_line(engine):
 def test_run_detached_with_rm_leaves_nothing_when_it_exits(engine, image):
     start(engine, "brief", image, "echo bye", "--rm", "--net", "none")
     assert wait_until(lambda: engine.containers() == [])
+
+
+def test_run_local_imports_an_oci_archive_and_runs_it_detached_under_the_name(engine, tmp_path):
+    layout = oci.Layout(tmp_path / "layout")
+    layout.tag(layout.image([busybox_layer()], cmd=["sh", "-c", "echo from the archive"], env=["PATH=/bin"]),
+               "latest")
+    archive = tmp_path / "bb-oci.tar"
+    subprocess.run(["tar", "-C", str(layout.path), "-cf", str(archive), "."], check=True)
+    result = engine("run", "local", str(archive), "fromtar")
+    assert result.returncode == 0, result.stderr
+    assert wait_until(lambda: engine.container("fromtar")["status"] == "exited")
+    container = engine.container("fromtar")
+    assert (container["image"], container["exit_code"]) == ("bb-oci:latest", 0)
+    assert log_lines(engine, "fromtar") == ["from the archive"]
+
+
+def test_pull_images_and_rmi(engine, image, registry):
+    copy = f"{registry.address}/lab/busybox-copy:{engine.engine}"
+    subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+                    f"docker://{image}", f"docker://{copy}"], check=True, capture_output=True, timeout=60)
+    pulled = engine.on_host("pull", copy)
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.strip().splitlines()[-1] == copy
+    listed = {i["name"]: i for i in json.loads(engine("images", "--format", "json").stdout)}
+    assert listed[copy]["id"] == listed[image]["id"]  # the same config: the same IMAGE ID, as docker
+    assert listed[copy]["size"] > 500_000 and listed[copy]["created"] == "2024-01-02T03:04:05Z"
+    assert engine("rmi", copy).returncode == 0
+    assert copy not in {i["name"] for i in json.loads(engine("images", "--format", "json").stdout)}
+    missing = engine.on_host("pull", f"{registry.address}/lab/nothing:here")
+    assert missing.returncode == 125 and "lab/nothing:here" in missing.stderr
+    assert len(missing.stderr.splitlines()) == 1
+    again = engine("rmi", copy)
+    assert again.returncode == 125 and f"image '{copy}' not found" in again.stderr, again.stderr
