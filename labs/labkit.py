@@ -178,6 +178,6 @@ def running_container(name: str, netns: str | None = None) -> dict:
     return found
 
 
-def run(*command: str, timeout: float = 20) -> subprocess.CompletedProcess:
+def run(*command: str, timeout: float = 30) -> subprocess.CompletedProcess:
     """Run a command; never raises for its exit status."""
     return subprocess.run(list(command), capture_output=True, text=True, timeout=timeout)

@@ -127,3 +127,30 @@ def registry(lab_registry):
         host.netns = None
 
     return use
+
+
+# ---------------------------------------------------------------- lab 07: containerd
+
+
+@pytest.fixture(scope="session")
+def lab_containerd(tmp_path_factory):
+    """A containerd of our own, started by hand as tests/engines does (socket in a tmp folder)."""
+    from tests.engines.conftest import Containerd
+
+    daemon = Containerd(tmp_path_factory.mktemp("lab-containerd")).start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture
+def containerd(lab_containerd, registry):
+    """Point a lab host at our containerd (ctr and gophernetes both) and at the registry."""
+
+    def use(host: LabHost) -> None:
+        registry(host)
+        host.env["CONTAINERD_ADDRESS"] = lab_containerd.socket
+        host.env["GOPHERNETES_CONTAINERD_ADDRESS"] = lab_containerd.socket
+
+    return use
