@@ -31,7 +31,12 @@ of a thing gophernetes has, we add it around containerd and say so:
   --cpu-shares (runc writes them into the cgroup). ctr has no flag for --pids-limit,
   --memory-swap or --blkio-weight: for those we make the cgroup beforehand with the
   native engine's driver and point runc at it (`--cgroup`); runc joins a cgroup that
-  exists and leaves alone the limits its spec does not mention.
+  exists and leaves alone the limits its spec does not mention. (One difference shows:
+  runc's own init, a Go program with a handful of threads, joins the cgroup before the
+  command runs and counts against a pids limit set beforehand; keep --pids-limit >= 10.)
+- Not expressible through ctr 1.6, so refused with a clear error: --user (the image's
+  User applies), --rootfs (containerd runs images), `exec -e`, `logs --timestamps`. The
+  cgroup namespace is always the host's (ctr's default spec has none).
 """
 
 from __future__ import annotations

@@ -112,3 +112,18 @@ def test_both_engines_share_a_bridge_network(tmp_path, containerd, image, netns,
         through_containerd("rm", "--force", "server")
     assert through_containerd.containers() == [] and native.containers() == []
     assert native("network", "rm", "lab").returncode == 0
+
+
+def test_what_ctr_cannot_express_is_refused_in_one_line(containerd_cli, image):
+    for args, option in ((["run", "--net", "none", "--user", "nobody", image, "id"], "--user"),
+                         (["run", "--rootfs", "/", "/bin/true"], "--rootfs")):
+        result = containerd_cli(*args)
+        assert result.returncode == 125 and result.stderr.startswith(f"gophernetes: {option}"), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert containerd_cli("run", "-d", "--net", "none", "--name", "web", image, "sleep", "30").returncode == 0
+    try:
+        result = containerd_cli("exec", "-e", "A=1", "web", "true")
+        assert result.returncode == 125 and result.stderr.startswith("gophernetes: exec -e: ctr 1.6 cannot")
+    finally:
+        assert containerd_cli("rm", "-f", "web").returncode == 0
+    assert containerd_cli.containers() == []

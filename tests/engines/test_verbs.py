@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.engines.conftest import busybox_layer
 from tests.images import oci
 
@@ -127,11 +129,16 @@ def test_kill_sends_the_signal_the_container_handles(engine, image):
     assert "got TERM" in log_lines(engine, "web")
 
 
+@pytest.mark.skipif(not Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
+                    reason="reads cgroup v1 files, with swap accounting")
 def test_limits_reach_the_cgroup(engine, image, cgroup_parent):
     container_id = start(engine, "limited", image, "sleep 30", "--net", "none", "--memory", "64m",
-                         "--pids-limit", "20", "--cpus", "0.5")
+                         "--memory-swap", "96m", "--pids-limit", "20", "--cpus", "0.5", "--cpu-shares", "512")
     cgroup = Path("/sys/fs/cgroup")
-    assert (cgroup / "memory" / cgroup_parent / container_id / "memory.limit_in_bytes").read_text() == "67108864\n"
+    memory = cgroup / "memory" / cgroup_parent / container_id
+    assert (memory / "memory.limit_in_bytes").read_text() == "67108864\n"
+    assert (memory / "memory.memsw.limit_in_bytes").read_text() == "100663296\n"
+    assert (cgroup / "cpu" / cgroup_parent / container_id / "cpu.shares").read_text() == "512\n"
     assert (cgroup / "pids" / cgroup_parent / container_id / "pids.max").read_text() == "20\n"
     assert (cgroup / "cpu" / cgroup_parent / container_id / "cpu.cfs_quota_us").read_text() == "50000\n"
 
