@@ -9,6 +9,7 @@ measured against runc in bench/).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 

@@ -22,11 +22,18 @@ def terminal(gophernetes):
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in gophernetes.env.items()
                        if k.startswith(("GOPHERNETES", "PYTHON", "PATH")))
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    f"env {exports} bash --norc --noprofile"], check=True)
+                    f"env {exports} PS1='host# ' bash --norc --noprofile"], check=True)
 
     class Terminal:
         def type(self, keys: str, enter: bool = True) -> None:
             subprocess.run(["tmux", "send-keys", "-t", session, keys, *(["Enter"] if enter else [])], check=True)
+
+        def at_prompt(self, prompt: str, timeout: float = 15) -> bool:
+            """Wait until the last line on screen is `prompt`: the shell is waiting for input."""
+            def last_line() -> str:
+                lines = [line for line in self.screen().splitlines() if line.strip()]
+                return lines[-1].strip() if lines else ""
+            return wait_until(lambda: last_line() == prompt, timeout)
 
         def screen(self) -> str:
             return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
@@ -58,6 +65,7 @@ def test_run_it_gives_the_container_a_terminal_of_its_own(terminal, gophernetes)
     terminal.type("C-c", enter=False)  # Ctrl-C interrupts the sleep, not the container
     terminal.type("echo still-here; exit 5")
     assert terminal.shows("still-here")
+    assert terminal.at_prompt("host#")
     terminal.type("echo status=$?")
     assert terminal.shows("status=5")
 
@@ -72,7 +80,9 @@ def test_exec_it_opens_a_shell_inside_a_running_container(terminal, gophernetes)
         terminal.type("hostname; tty")
         assert terminal.shows("boxhost")
         assert "/dev/pts/" in terminal.screen()
+        assert terminal.at_prompt("/ #")
         terminal.type("exit 3")
+        assert terminal.at_prompt("host#")
         terminal.type("echo status=$?")
         assert terminal.shows("status=3")
     finally:
