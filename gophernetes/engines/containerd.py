@@ -196,6 +196,32 @@ class ContainerdEngine(Engine):
         return {"entrypoint": config.entrypoint, "cmd": config.cmd, "env": config.env,
                 "working_dir": config.working_dir, "user": config.user}
 
+    def _default_image(self) -> str:
+        """busybox:latest for `run /bin/sh`; made offline from the host's busybox, as the native
+        engine makes its own, and imported into containerd the first time it is needed."""
+        import json
+        import tempfile
+
+        from gophernetes.image import busybox
+        from gophernetes.image.store import ImageStore
+
+        ref = full_reference("busybox")
+        if any(record.ref == ref for record in self.ctr.images()):
+            return ref
+        self.home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.home, prefix=".busybox-") as scratch:
+            store = ImageStore(Path(scratch) / "store")
+            image = busybox.build(store)
+            layout = Path(scratch) / "layout"
+            shutil.copytree(store.blobs, layout / "blobs" / "sha256", copy_function=os.link)
+            (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+            manifest = store.read_blob(image.manifest_digest)
+            entry = {"mediaType": json.loads(manifest)["mediaType"], "digest": image.manifest_digest,
+                     "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": "latest"}}
+            (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
+            self.import_archive(str(layout), "busybox")
+        return ref
+
     # ------------------------------------------------------------------ run
 
     def run(self, request: RunRequest) -> int:
@@ -242,7 +268,7 @@ class ContainerdEngine(Engine):
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
         check_supported(request)
         require_root()
-        ref = full_reference(request.image or "busybox")
+        ref = full_reference(request.image) if request.image else self._default_image()
         argv = container_command(request, self._image_config(ref))
         container_id = new_container_id()
         name = self._free_name(request.name)

@@ -41,6 +41,12 @@ def test_run_in_the_foreground_passes_output_and_exit_status_through(engine, ima
     assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
 
 
+def test_an_absolute_command_runs_in_the_default_busybox_made_from_the_hosts(engine):
+    result = engine("run", "--net", "none", "/bin/sh", "-c", "busybox | head -1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("BusyBox v")
+
+
 def test_a_command_missing_from_the_image_exits_127_with_one_line(engine, image):
     result = engine("run", "--net", "none", image, "no-such-command")
     assert result.returncode == 127
