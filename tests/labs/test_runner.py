@@ -1,0 +1,121 @@
+"""The lab runner itself: steps read from a README, checks and hints read from their
+docstrings, pytest's report read back, the `gophernetes lab` commands' output and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from gophernetes import labs
+from gophernetes.errors import NotFound, UsageError
+from tests.labs.conftest import LABS, REPO
+
+README = """# Lab 09: Example
+
+```sh
+echo not a step
+```
+
+```sh step=1
+echo one
+```
+
+Text between two blocks of the same step.
+
+```sh step=1
+echo one again
+```
+
+```sh step=2
+echo two
+```
+"""
+
+CHECKS = '''
+def test_step_1_something(host):
+    """It is there.
+
+    More words
+    on two lines.
+
+    Hint: look
+    over there.
+    """
+
+
+def test_step_2_other(host):
+    """Without a hint."""
+
+
+def helper():
+    """Not a check."""
+'''
+
+
+def test_steps_are_the_marked_blocks_merged_per_step():
+    steps = labs.parse_steps(README)
+    assert [(s.number, s.script) for s in steps] == [(1, "echo one\necho one again"), (2, "echo two")]
+
+
+def test_an_unclosed_step_block_is_an_error():
+    with pytest.raises(UsageError, match="step 3"):
+        labs.parse_steps("```sh step=3\necho never closed\n")
+
+
+def test_checks_come_with_their_title_and_hint():
+    checks = labs.parse_checks(CHECKS)
+    assert [(c.step, c.name, c.title, c.hint) for c in checks] == [
+        (1, "test_step_1_something", "It is there.", "look over there."),
+        (2, "test_step_2_other", "Without a hint.", ""),
+    ]
+
+
+def test_junit_results_are_matched_to_checks_without_testinfras_suffix():
+    xml = """<testsuites><testsuite>
+      <testcase name="test_step_1_a[local]"/>
+      <testcase name="test_step_2_b[local]"><failure message="AssertionError: no veth named veth-c1&#10;assert []">
+      </failure></testcase>
+    </testsuite></testsuites>"""
+    assert labs.parse_junit(xml) == {"test_step_1_a": (True, ""), "test_step_2_b": (False, "no veth named veth-c1")}
+
+
+@pytest.mark.parametrize("ident", ["1", "01", "01-namespaces", "namespaces"])
+def test_a_lab_is_found_by_number_folder_or_topic(ident):
+    assert labs.find_lab(ident, LABS).name == "01-namespaces"
+
+
+def test_an_unknown_lab_names_the_ones_there_are():
+    with pytest.raises(NotFound, match="01-namespaces"):
+        labs.find_lab("99", LABS)
+
+
+def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    env = {"GOPHERNETES_LABS": str(LABS), "GOPHERNETES_ROOT": str(tmp_path / "state"), "PYTHONPATH": str(REPO),
+           "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    return subprocess.run([sys.executable, "-m", "gophernetes", "lab", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_lab_list_shows_every_lab_with_its_steps(tmp_path):
+    listed = cli("list", tmp_path=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    for lab in labs.discover(LABS):
+        assert f"{lab.number}    {lab.title}" in listed.stdout
+    assert "LAB" in listed.stdout.splitlines()[0] and "PROGRESS" in listed.stdout.splitlines()[0]
+
+
+def test_lab_hint_guides_and_a_missing_step_is_an_error(tmp_path):
+    hint = cli("hint", "01", "1", tmp_path=tmp_path)
+    assert hint.returncode == 0 and "unshare" in hint.stdout
+    missing = cli("hint", "01", "42", tmp_path=tmp_path)
+    assert missing.returncode == 125 and "no hint for step 42" in missing.stderr
+
+
+def test_lab_check_exits_1_and_prints_a_hint_per_failed_step(tmp_path):
+    checked = cli("check", "03", tmp_path=tmp_path)   # nothing of lab 03 exists on a test host
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert checked.stdout.count("FAIL  step") == len(labs.find_lab("03", LABS).checks())
+    assert checked.stdout.count("hint:") == checked.stdout.count("FAIL  step")
+    assert "\x1b[" not in checked.stdout, "no colours in a pipe"
