@@ -92,6 +92,8 @@ def allocate(state_root: StateRoot, container_id: str, network_name: str = DEFAU
             raise Conflict(f"container {container_id} already holds a network lease; release it first")
         leases = ipam.all_leases(directory)
         _refuse_published_twice(mappings, leases)
+        for mapping in mappings:
+            ports.check_free_on_host(mapping)
         endpoint = _new_endpoint(network, container_id, 0, leases)
         endpoint.ports = mappings
         lease = Lease(container_id, hostname, list(aliases), endpoints=[endpoint])

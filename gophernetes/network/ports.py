@@ -7,10 +7,12 @@ This module only turns the user's text into a PortMapping, or refuses it in one 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from dataclasses import dataclass
 
-from gophernetes.errors import UsageError
+from gophernetes.errors import Conflict, UsageError
 
 PROTOCOLS = ("tcp", "udp")
 
@@ -72,3 +74,27 @@ def _check_ip(spec: str, text: str) -> None:
         ipaddress.IPv4Address(text)
     except ValueError:
         raise UsageError(f"invalid port spec {spec!r}: {text!r} is not an IPv4 address") from None
+
+
+def check_free_on_host(mapping: PortMapping) -> None:
+    """Refuse a host port that a program of this host already listens on.
+
+    DNAT would silently steal that program's traffic. Binding a socket to the port for a
+    moment is the simplest question to ask the kernel (SO_REUSEADDR so that connections
+    still in TIME_WAIT do not count); docker's userland proxy learns it the same way. It
+    asks the caller's network namespace, the one the rules will go into.
+
+    man 7 socket (SO_REUSEADDR), man 2 bind
+    """
+    kind = socket.SOCK_STREAM if mapping.proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((mapping.host_ip or "0.0.0.0", mapping.host_port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise Conflict(f"port {mapping.host_port}/{mapping.proto} is already in use on the host "
+                               "by another program") from None
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise UsageError(f"cannot publish on {mapping.host_ip}: not an address of this host") from None
+            raise

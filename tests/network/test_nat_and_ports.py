@@ -88,6 +88,19 @@ def test_a_port_already_published_is_refused_and_changes_nothing(firewall_backen
     assert host.ruleset() + host.iptables_save() == rules
 
 
+def test_a_port_a_host_program_listens_on_is_refused(host, root):
+    import socket
+
+    from gophernetes.errors import UsageError
+
+    with socket.create_server(("127.0.0.1", 8080)):
+        with pytest.raises(Conflict, match="port 8080/tcp is already in use on the host by another program"):
+            network.allocate(root, "web", publish=["8080:80"])
+    with pytest.raises(UsageError, match="cannot publish on 192.0.2.1: not an address of this host"):
+        network.allocate(root, "web", publish=["192.0.2.1:8080:80"])
+    assert list((root.networks / "leases").glob("*")) == []
+
+
 def test_udp_and_tcp_may_share_a_port_number(host, root):
     network.allocate(root, "dns1", publish=["5353:53/udp"])
     network.allocate(root, "dns2", publish=["5353:53"])
