@@ -105,16 +105,19 @@ def timed(command: list[str]) -> float:
 
 
 def print_table(rows, runs: int) -> None:
+    """Medians (and the best run, which a busy machine disturbs least), and ratios to ctr."""
     ctr = {name: (statistics.median(c), statistics.median(w))
            for name, tool, c, w in rows if tool.startswith("ctr")}
-    header = ("image", "tool", "cold ms", "warm ms", "cold/ctr", "warm/ctr")
+    header = ("image", "tool", "cold ms", "(best)", "warm ms", "(best)", "cold/ctr", "warm/ctr")
     lines = [header]
     for name, tool, cold, warm in rows:
         c, w = statistics.median(cold), statistics.median(warm)
-        lines.append((name, tool, f"{c * 1000:.0f}", f"{w * 1000:.0f}", f"{c / ctr[name][0]:.2f}",
-                      f"{w / ctr[name][1]:.2f}"))
+        lines.append((name, tool, f"{c * 1000:.0f}", f"{min(cold) * 1000:.0f}", f"{w * 1000:.0f}",
+                      f"{min(warm) * 1000:.0f}", f"{c / ctr[name][0]:.2f}", f"{w / ctr[name][1]:.2f}"))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    print(f"medians of {runs} runs; sizes: " + ", ".join(f"{k}={v}" for k, v in image_sizes.items()))
+    load = os.getloadavg()[0]
+    print(f"medians of {runs} runs, load average {load:.1f} on {os.cpu_count()} CPUs; sizes: "
+          + ", ".join(f"{k}={v}" for k, v in image_sizes.items()))
     for line in lines:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
 

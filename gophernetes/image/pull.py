@@ -13,8 +13,6 @@ of an image, or of an image that shares its base, costs a manifest and a config.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from gophernetes.errors import GophernetesError
 from gophernetes.image import auth, reference
 from gophernetes.image.manifest import (
@@ -106,6 +104,8 @@ def fetch_layers(client: RegistryClient, writer: StoreWriter, missing: list[tupl
     """Download, verify and unpack layers, a few at a time; the first failure stops the rest."""
     if not missing:
         return
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(PARALLEL_DOWNLOADS, len(missing))) as pool:
         futures = [pool.submit(fetch_layer, client, writer, layer, diff_id, progress)
                    for layer, diff_id in missing]

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gophernetes.errors import Conflict, GophernetesError, NotFound
-from gophernetes.image import layers, reference
+from gophernetes.image import reference
 from gophernetes.image.manifest import Config, ImageConfig, Manifest, parse_config
 
 DEFAULT_IMAGE = "busybox:latest"
@@ -232,6 +232,8 @@ class StoreWriter:
         """
         if self.store.has_layer(diff_id):
             return
+        from gophernetes.image import layers  # tarfile & co.: only a pull that unpacks pays for them
+
         staging = Path(tempfile.mkdtemp(prefix="layer-", dir=self.work))
         staging.chmod(0o755)  # so the lowerdir path can be walked by any uid
         (staging / "diff").mkdir()
