@@ -25,6 +25,7 @@ import hashlib
 import http.client
 import json
 import re
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -156,12 +157,12 @@ class RegistryClient:
                     continue
                 raise self._http_error(error, what) from None
             except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-                if attempt + 1 < ATTEMPTS:
+                reason = getattr(error, "reason", error)
+                if attempt + 1 < ATTEMPTS and not isinstance(reason, ssl.SSLError):  # TLS won't heal
                     attempt = self._pause(attempt)
                     continue
-                reason = getattr(error, "reason", error)
                 hint = "; is it running?" if isinstance(reason, ConnectionRefusedError) else ""
-                if "SSL" in str(reason) or "certificate" in str(reason):
+                if isinstance(reason, ssl.SSLError):
                     hint = "; for a registry without TLS use --insecure"
                 raise GophernetesError(f"cannot reach {self.root_url}: {reason}{hint}") from None
 

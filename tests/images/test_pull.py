@@ -7,6 +7,9 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from gophernetes.image.manifest import host_platform
 from gophernetes.image.store import ImageStore
@@ -229,3 +232,27 @@ def test_pull_by_digest_gets_exactly_that_manifest(root, pushed, tmp_path):
     assert store(root).get(by_digest).manifest_digest == digest
     row = gophernetes(root, "images").stdout.splitlines()[1].split()
     assert row[:2] == [pushed["base"].rsplit(":", 1)[0], "<none>"]
+
+
+def loopback_alias() -> str | None:
+    """A host name that /etc/hosts maps to 127.0.0.1 and that is not `localhost`."""
+    for line in Path("/etc/hosts").read_text().splitlines():
+        fields = line.split("#")[0].split()
+        if fields and fields[0] == "127.0.0.1":
+            aliases = [name for name in fields[1:] if not name.startswith("localhost")]
+            if aliases:
+                return aliases[0]
+    return None
+
+
+def test_a_registry_on_another_host_name_needs_insecure_for_plain_http(root, pushed, registry):
+    alias = loopback_alias()
+    if alias is None:
+        pytest.skip("/etc/hosts has no other name for 127.0.0.1")
+    ref = pushed["base"].replace("127.0.0.1", alias)
+    refused = gophernetes(root, "pull", ref)
+    assert refused.returncode == 125
+    assert f"cannot reach https://{registry.address.replace('127.0.0.1', alias)}/v2/" in refused.stderr
+    assert "for a registry without TLS use --insecure" in refused.stderr
+    insecure = gophernetes(root, "pull", "--insecure", ref)
+    assert insecure.returncode == 0, insecure.stderr
