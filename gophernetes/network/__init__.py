@@ -26,10 +26,11 @@ never pays for it.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gophernetes.errors import Conflict, NotFound
+from gophernetes.errors import Conflict, NotFound, UsageError
 from gophernetes.network import definitions, firewall, hosts, ipam, ports, store
 from gophernetes.network.definitions import DEFAULT_NETWORK, Network
 from gophernetes.network.ipam import Endpoint, Lease
@@ -247,8 +248,7 @@ def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoi
     """Bridge (if needed), veth into `pid`'s namespace, then the container's DNAT rules."""
     from gophernetes.network import netlink, veth
 
-    if not Path(f"/proc/{pid}/ns/net").exists():
-        raise NotFound(f"process {pid} is gone: there is no network namespace to plug {endpoint.ifname} into")
+    _check_own_namespace(pid, endpoint.ifname)
     fw = firewall.backend(endpoint.firewall)
     with netlink.here() as ipr:
         with store.locked(directory):
@@ -259,6 +259,21 @@ def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoi
         veth.create(ipr, endpoint.veth, network.bridge, pid, plug)
     if endpoint.ports:
         fw.publish(container_id, endpoint.address, network, endpoint.ports)
+
+
+def _check_own_namespace(pid: int, ifname: str) -> None:
+    """Refuse a process that is gone, or that shares our network namespace (`--net host`).
+
+    Two processes are in the same namespace when /proc/PID/ns/net of both is the same
+    inode. Plugging "eth0" into our own namespace would rename and readdress the host's.
+    """
+    try:
+        theirs = os.stat(f"/proc/{pid}/ns/net").st_ino
+    except FileNotFoundError:
+        raise NotFound(f"process {pid} is gone: there is no network namespace to plug {ifname} into") from None
+    if theirs == os.stat("/proc/thread-self/ns/net").st_ino:
+        raise UsageError(f"process {pid} shares this host's network namespace (--net host?): "
+                         "there is nothing to plug")
 
 
 def _bring_up(ipr, network: Network, fw: firewall.Firewall) -> None:

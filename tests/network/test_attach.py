@@ -66,6 +66,20 @@ def test_detaching_from_a_network_the_container_is_not_on_is_refused(red_and_blu
         network.detach(root, "nobody", "blue")
 
 
+def test_a_process_sharing_the_hosts_namespace_is_never_plugged(red_and_blue, host, root, nothing_left):
+    import os
+
+    from gophernetes.errors import UsageError
+
+    before = host.run("ip", "-o", "addr").stdout
+    with pytest.raises(UsageError, match="shares this host's network namespace"):
+        network.attach(root, "hosty", os.getpid(), "red")  # this test process: in `host` itself
+
+    assert "eth0" not in host.links()
+    assert host.run("ip", "-o", "addr").stdout == before
+    nothing_left(host, root)
+
+
 def test_a_failed_attach_leaves_no_lease_behind(red_and_blue, host, root, container, nothing_left):
     c = container()
     c.kill()  # the process is gone: its namespace cannot be entered
