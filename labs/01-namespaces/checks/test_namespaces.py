@@ -1,6 +1,17 @@
 """Lab 01 checks: namespaces that exist on this host right now."""
 
+import os
+
 import labkit
+
+
+def same_root(pid) -> bool:
+    """Does PID see the same / as this check (no chroot, no pivot_root)?"""
+    try:
+        theirs, mine = os.stat(f"/proc/{pid}/root/"), os.stat("/")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def test_step_1_a_uts_namespace_named_lab01(host):
@@ -26,7 +37,8 @@ def test_step_2_a_process_that_is_pid_1_of_its_own_namespace(host):
     """
     sleepers = [pid for pid in labkit.pids() if labkit.comm(pid) == "sleep"
                 and labkit.ns_pids(pid)[-1:] == [1] and labkit.in_new_namespace(pid, "pid")
-                and not labkit.in_new_namespace(pid, "uts")]  # not step 4's container
+                and not labkit.in_new_namespace(pid, "uts")  # not step 4's container
+                and same_root(pid)]  # nor lab 02's pivoted sleeper
     assert sleepers, "no sleep process is PID 1 of a PID namespace"
     own_proc = [pid for pid in sleepers if any(m.target == "/proc" and m.fstype == "proc"
                                                for m in labkit.mounts(pid)) and labkit.in_new_namespace(pid, "mnt")]
