@@ -38,7 +38,10 @@ def create(obj, name: str, subnet: str | None) -> None:
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @click.pass_obj
 def delete(obj, names: tuple[str, ...]) -> None:
-    """Delete networks (refused while a container is on one)."""
+    """Delete networks with their bridges and rules (refused while a container is on one).
+
+    Deleting the default network 'bridge' resets it: it is made anew on next use.
+    """
     for name in names:
         net.delete_network(obj.root, name)
         click.echo(name)
