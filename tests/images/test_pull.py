@@ -167,17 +167,19 @@ def test_pull_source_must_be_docker_or_local(root):
     assert "unknown source 'other': use 'docker' or 'local'" in result.stderr
 
 
-def test_run_uses_the_pulled_image_and_its_config(root, pushed):
+def test_run_uses_the_pulled_image_and_its_config(root, pushed, cgroup_parent, leak_check):
     """The runtime's side of the contract: layers as the root, Entrypoint, Env, WorkingDir, User."""
     assert gophernetes(root, "pull", pushed["base"]).returncode == 0
-    ran = gophernetes(root, "run", "--net", "none", pushed["base"], "echo $(id -u):$(id -g) $(pwd) $LAB")
+    ran = gophernetes(root, "run", "--net", "none", pushed["base"], "echo $(id -u):$(id -g) $(pwd) $LAB",
+                      env={"GOPHERNETES_CGROUP_PARENT": cgroup_parent})
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "1000:1001 /srv 1"
 
 
-def test_rmi_is_refused_while_a_container_uses_the_image(root, pushed):
+def test_rmi_is_refused_while_a_container_uses_the_image(root, pushed, cgroup_parent, leak_check):
     assert gophernetes(root, "pull", pushed["base"]).returncode == 0
-    made = gophernetes(root, "run", "-d", "--net", "none", "--name", "keeper", pushed["base"], "sleep 60")
+    made = gophernetes(root, "run", "-d", "--net", "none", "--name", "keeper", pushed["base"], "sleep 60",
+                       env={"GOPHERNETES_CGROUP_PARENT": cgroup_parent})
     assert made.returncode == 0, made.stderr
     try:
         refused = gophernetes(root, "rmi", pushed["base"])
@@ -185,7 +187,8 @@ def test_rmi_is_refused_while_a_container_uses_the_image(root, pushed):
         assert "is used by container keeper; remove the container first: gophernetes rm keeper" \
             in refused.stderr
     finally:
-        assert gophernetes(root, "rm", "-f", "keeper").returncode == 0
+        removed = gophernetes(root, "rm", "-f", "keeper", env={"GOPHERNETES_CGROUP_PARENT": cgroup_parent})
+        assert removed.returncode == 0, removed.stderr
     assert gophernetes(root, "rmi", pushed["base"]).returncode == 0
 
 
