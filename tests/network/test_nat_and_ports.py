@@ -107,3 +107,21 @@ def test_udp_and_tcp_may_share_a_port_number(host, root):
 
     with pytest.raises(Conflict):
         network.allocate(root, "dns3", publish=["5353:53/udp"])
+
+
+def test_other_rules_of_the_host_are_left_exactly_as_they_were(firewall_backend, host, root, container):
+    host.run("nft", "add table ip theirs")
+    host.run("nft", "add chain ip theirs input { type filter hook input priority 0; policy accept; }")
+    host.run("nft", "add rule ip theirs input tcp dport 22 accept")
+    host.run("iptables", "-w", "-A", "FORWARD", "-s", "192.0.2.0/24", "-j", "DROP")
+    host.run("iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", "192.0.2.0/24", "-j", "MASQUERADE")
+    theirs = host.run("nft", "list", "table", "ip", "theirs").stdout
+    iptables = host.iptables_save()
+
+    c = container()
+    network.allocate(root, "web", publish=["8080:80"]).plug(c.pid)
+    network.release_container(root, "web")
+    network.delete_network(root, "bridge")
+
+    assert host.run("nft", "list", "table", "ip", "theirs").stdout == theirs
+    assert host.iptables_save() == iptables
