@@ -122,7 +122,7 @@ def processes_mentioning(text: str) -> list[int]:
     """PIDs whose command line contains `text` (our shims carry the socket path)."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
             with contextlib.suppress(OSError):
                 if text.encode() in (entry / "cmdline").read_bytes():
                     found.append(int(entry.name))

@@ -101,6 +101,7 @@ def test_pause_freezes_every_process_and_resume_thaws_them(engine, image):
     assert wait_until(lambda: len(log_lines(engine, "web")) >= 2)
     assert engine("pause", "web").returncode == 0
     assert engine.container("web")["status"] == "paused"
+    time.sleep(0.2)  # what was written just before the freeze may still be on its way to the log
     frozen = len(log_lines(engine, "web"))
     time.sleep(0.5)
     assert len(log_lines(engine, "web")) == frozen
@@ -127,8 +128,9 @@ def test_stop_ends_with_sigkill_when_sigterm_is_ignored_and_rm_removes(engine, i
 
 
 def test_kill_sends_the_signal_the_container_handles(engine, image):
-    start(engine, "web", image, "trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.1; done", "--net", "none")
-    time.sleep(0.3)  # let sh install its trap
+    start(engine, "web", image, "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+          "--net", "none")
+    assert wait_until(lambda: "ready" in log_lines(engine, "web"))  # the trap is in place
     assert engine("kill", "-s", "TERM", "web").returncode == 0
     assert wait_until(lambda: engine.container("web")["status"] == "exited")
     assert engine.container("web")["exit_code"] == 7
