@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -203,3 +204,19 @@ def test_pull_images_and_rmi(engine, image, registry):
     assert len(missing.stderr.splitlines()) == 1
     again = engine("rmi", copy)
     assert again.returncode == 125 and f"image '{copy}' not found" in again.stderr, again.stderr
+
+
+def test_a_published_port_answers_on_the_hosts_loopback(engine, image):
+    start(engine, "web", image, "mkdir /www && echo published > /www/index.html && httpd -f -p 80 -h /www",
+          "--publish", "18080:80")
+    assert "18080" in " ".join(engine.container("web")["ports"])
+    fetch = ("import urllib.request, time\n"
+             "for _ in range(40):\n"
+             "    try:\n"
+             "        print(urllib.request.urlopen('http://127.0.0.1:18080/', timeout=2).read().decode(), end='')\n"
+             "        break\n"
+             "    except OSError:\n"
+             "        time.sleep(0.1)\n")
+    answer = subprocess.run(["nsenter", f"--net={engine.netns}", sys.executable, "-c", fetch], capture_output=True,
+                            text=True, timeout=30, env={"no_proxy": "*", "PATH": "/usr/bin:/bin"})
+    assert answer.stdout == "published\n", answer.stderr
