@@ -125,3 +125,16 @@ def test_other_rules_of_the_host_are_left_exactly_as_they_were(firewall_backend,
 
     assert host.run("nft", "list", "table", "ip", "theirs").stdout == theirs
     assert host.iptables_save() == iptables
+
+
+def test_with_iptables_a_forward_drop_policy_does_not_cut_containers_off(host, world, root, container, monkeypatch):
+    monkeypatch.setenv("GOPHERNETES_FIREWALL", "iptables")
+    other, host_address, world_address = world
+    host.run("iptables", "-w", "-P", "FORWARD", "DROP")  # as a hardened host (or docker) leaves it
+    other.serve(9000)
+    web = container()
+    network.allocate(root, "web", publish=["8080:80"]).plug(web.pid)
+    web.serve(80)
+
+    assert web.ask(world_address, 9000) == host_address
+    assert other.ask(host_address, 8080) == world_address
