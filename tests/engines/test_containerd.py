@@ -127,3 +127,19 @@ def test_what_ctr_cannot_express_is_refused_in_one_line(containerd_cli, image):
     finally:
         assert containerd_cli("rm", "-f", "web").returncode == 0
     assert containerd_cli.containers() == []
+
+
+def test_a_frozen_containerd_times_out_with_one_line(doomed, tmp_path, netns, cgroup_parent):
+    """SIGSTOP: the socket still accepts connections, but nobody answers them."""
+    cli = cli_for("containerd", tmp_path / "state", doomed, netns, cgroup_parent)
+    doomed.process.send_signal(signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        result = cli("list", timeout=60)
+        took = time.monotonic() - began
+    finally:
+        doomed.process.send_signal(signal.SIGCONT)
+    assert result.returncode == 125 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(UNREACHABLE.format(socket=doomed.socket)), result.stderr
+    assert took < 15
+    assert cli("list").returncode == 0  # and it answers again once thawed
