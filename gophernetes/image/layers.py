@@ -62,7 +62,7 @@ KEPT_XATTR_PREFIXES = ("user.", "security.capability")
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20
-SPOOL_IN_MEMORY = 128 << 20
+SPOOL_IN_MEMORY = 32 << 20  # per layer, and up to 4 layers unpack at once
 
 
 class LayerRefused(GophernetesError):
@@ -78,7 +78,7 @@ class UnpackResult:
 def unpack_file(blob: Path, dest: Path, *, label: str, allow_devices: bool = False) -> UnpackResult:
     """Unpack the layer blob at `blob` (tar, or gzipped tar) into the empty dir `dest`.
 
-    A gzipped blob is first inflated into a scratch buffer (memory up to 128 MiB, then a
+    A gzipped blob is first inflated into a scratch buffer (memory up to 32 MiB, then a
     file beside `dest`): tarfile reads an uncompressed, seekable file much faster than a
     stream. On the way we hash the uncompressed bytes: that is the layer's diff_id, for
     the caller to check against the image config's rootfs.diff_ids.
