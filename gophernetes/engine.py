@@ -99,8 +99,8 @@ class Engine(ABC):
         """The images this engine has."""
 
     @abstractmethod
-    def remove_image(self, reference: str) -> None:
-        """Forget an image (its layers go when nothing uses them)."""
+    def remove_image(self, reference: str) -> list[str] | None:
+        """Forget an image (its layers go when nothing uses them); the names removed, if known."""
 
     # containers
     @abstractmethod
@@ -157,13 +157,13 @@ class Engine(ABC):
         return {"engine": self.name}
 
 
-def get_engine(name: str, state: StateRoot) -> Engine:
+def get_engine(name: str, state: StateRoot, containerd_address: str | None = None) -> Engine:
     """The engine called `name` ("native" or "containerd")."""
     if name == "native":
         from gophernetes.engines.native import NativeEngine
         return NativeEngine(state)
     if name == "containerd":
-        from gophernetes.engines.containerd import ContainerdEngine  # type: ignore[import-not-found]
-        return ContainerdEngine(state)
+        from gophernetes.engines.containerd import ContainerdEngine
+        return ContainerdEngine(state, containerd_address)
     from gophernetes.errors import UsageError
     raise UsageError(f"unknown engine {name!r}: use native or containerd")

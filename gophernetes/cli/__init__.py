@@ -86,9 +86,12 @@ def _importable(name: str) -> bool:
 @click.option("--engine", envvar="GOPHERNETES_ENGINE", default="native", show_default=True,
               type=click.Choice(["native", "containerd"]),
               help="Who makes the containers: gophernetes itself, or a containerd daemon. Env: GOPHERNETES_ENGINE.")
+@click.option("--address", "containerd_address", envvar="GOPHERNETES_CONTAINERD_ADDRESS", metavar="SOCKET",
+              help="containerd's socket for --engine containerd (default /run/containerd/containerd.sock). "
+                   "Env: GOPHERNETES_CONTAINERD_ADDRESS.")
 @click.version_option(package_name="gophernetes", message="gophernetes %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, debug: bool, engine: str) -> None:
+def cli(ctx: click.Context, root: str | None, debug: bool, engine: str, containerd_address: str | None) -> None:
     """Gophernetes: containers made by hand from Linux primitives.
 
     \b
@@ -99,22 +102,24 @@ def cli(ctx: click.Context, root: str | None, debug: bool, engine: str) -> None:
     """
     from gophernetes.paths import StateRoot
 
-    ctx.obj = Context(root=StateRoot.from_option(root), debug=debug, engine_name=engine)
+    ctx.obj = Context(root=StateRoot.from_option(root), debug=debug, engine_name=engine,
+                      containerd_address=containerd_address)
 
 
 class Context:
     """What every command needs: where state lives, which engine, whether to show tracebacks."""
 
-    def __init__(self, root, debug: bool, engine_name: str = "native") -> None:
+    def __init__(self, root, debug: bool, engine_name: str = "native", containerd_address: str | None = None) -> None:
         self.root = root
         self.debug = debug
         self.engine_name = engine_name
+        self.containerd_address = containerd_address
 
     def engine(self):
         """The engine chosen with --engine, made on first use (containerd's client is not free)."""
         from gophernetes.engine import get_engine
 
-        return get_engine(self.engine_name, self.root)
+        return get_engine(self.engine_name, self.root, self.containerd_address)
 
 
 @click.command("help")

@@ -112,10 +112,8 @@ def rmi(obj, refs: tuple[str, ...]) -> None:
             engine.remove_image(ref)
             click.echo(f"Untagged: {ref}")
         return
-    store = _store(obj)
-    in_use = _layers_in_use(obj.root)
     for ref in refs:
-        for name in store.remove(ref, in_use):
+        for name in obj.engine().remove_image(ref):
             click.echo(f"Untagged: {name}")
 
 

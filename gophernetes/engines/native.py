@@ -46,8 +46,10 @@ class NativeEngine(Engine):
         return [ImageInfo(name=i.name, id=i.id, created=getattr(i, "created", "") or "", size=getattr(i, "size", 0))
                 for i in self._store().list()]
 
-    def remove_image(self, reference: str) -> None:
-        self._store().remove(reference)
+    def remove_image(self, reference: str) -> list[str]:
+        """Forget an image, unless a container (in any state) stacks its layers; return the names removed."""
+        in_use = {layer: record.name for record in self._records().all() for layer in record.spec.lower_dirs}
+        return self._store().remove(reference, in_use)
 
     # containers
 

@@ -69,6 +69,8 @@ def prepare_filesystem(spec: RunSpec, dirs: ContainerDirs | None) -> None:
         mount_root([Path(d) for d in spec.lower_dirs], dirs)
         root = dirs.rootfs
     write_etc_files(root, spec.etc_files)
+    if spec.hosts_file and os.path.exists(spec.hosts_file):
+        mounts.bind(spec.hosts_file, root / "etc" / "hosts")
     for name in ("proc", "sys", "dev"):
         (root / name).mkdir(exist_ok=True)
     mounts.mount_proc(root)

@@ -65,7 +65,7 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
             cleanup.callback(shutil.rmtree, record.folder, ignore_errors=True)
         dirs = make_directories(record)
         cgroup = make_cgroup(spec, cleanup)
-        attachment = allocate_network(state, spec, cleanup)
+        attachment = allocate_network(state, spec, record.name, cleanup)
         started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None, stdio=stdio,
                         console=console)
         store.update(record, status=RUNNING, pid=started.pid, pid_started=process.start_time(started.pid),
@@ -101,15 +101,21 @@ def make_cgroup(spec: RunSpec, cleanup: ExitStack) -> Cgroup:
     return cgroup
 
 
-def allocate_network(state: StateRoot, spec: RunSpec, cleanup: ExitStack):
-    """Lease an address on a named network (bridge mode); None for --net none/host."""
+def allocate_network(state: StateRoot, spec: RunSpec, name: str, cleanup: ExitStack):
+    """Lease an address on a named network (bridge mode); None for --net none/host.
+
+    The container's /etc/hosts is the network's file for it, bind-mounted, so that
+    containers started later appear in it by name too.
+    """
     if spec.net in ("none", "host"):
         return None
     from gophernetes import network
 
-    attachment = network.allocate(state, spec.id, spec.net, spec.publish, spec.hostname or spec.short_id)
+    attachment = network.allocate(state, spec.id, spec.net, spec.publish, spec.hostname or spec.short_id,
+                                  aliases=[name] if name != (spec.hostname or spec.short_id) else [])
     cleanup.callback(attachment.release)
     spec.etc_files.update(attachment.etc_files())
+    spec.hosts_file = str(attachment.hosts_path)
     return attachment
 
 

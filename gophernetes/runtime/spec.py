@@ -42,6 +42,7 @@ class RunSpec:
     tty: bool = False
     limits: Limits = field(default_factory=Limits)
     etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts etc. written into the rootfs
+    hosts_file: str = ""               # a host file bind-mounted over /etc/hosts (kept current by the network)
 
     @property
     def short_id(self) -> str:

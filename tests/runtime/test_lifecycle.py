@@ -170,7 +170,7 @@ def test_the_bash_tools_run_source_image_name_form(cli, busybox_rootfs, tmp_path
         subprocess.run(argv, check=True, capture_output=True)
     archive = tmp_path / "image.tar"
     subprocess.run(["tar", "-C", str(layout), "-cf", str(archive), "."], check=True)
-    result = cli("run", "local", str(archive), "fromtar")
+    result = cli("run", "--net", "none", "local", str(archive), "fromtar")
     assert result.returncode == 0, result.stderr
     assert wait_until(lambda: "from the archive" in cli("logs", "fromtar").stdout)
     assert status_of(cli, "fromtar")["status"] == "running"
