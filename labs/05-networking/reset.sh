@@ -5,7 +5,7 @@
 # namespaces are deleted with everything in them.
 set -u
 [ -e /run/netns/lab05 ] || ip netns add lab05
-nsenter --net=/run/netns/lab05 gophernetes rm -f lab05-web lab05-client >/dev/null 2>&1
+nsenter --net=/run/netns/lab05 gophernetes rm -f lab05-web lab05-client lab05-public >/dev/null 2>&1
 nsenter --net=/run/netns/lab05 gophernetes network delete lab05net >/dev/null 2>&1
 for ns in lab05-c1 lab05-c2 lab05-world lab05; do
   if [ -e /run/netns/$ns ]; then ip netns delete $ns; fi

@@ -46,7 +46,7 @@ ip netns exec lab05-c1 busybox ping -c 1 -W 2 203.0.113.2
 # --- step 4
 g5() { nsenter --net=/run/netns/lab05 gophernetes "$@"; }
 g5 network create lab05net --subnet 10.56.0.0/24
-g5 run -d --name lab05-web --hostname lab05-web --net lab05net -p 8080:80 busybox \
+g5 run -d --name lab05-web --hostname lab05-web --net lab05net busybox \
   sh -c 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'
 g5 run -d --name lab05-client --net lab05net busybox sleep 3600
 sleep 1
@@ -54,5 +54,8 @@ g5 exec lab05-client wget -qO- http://lab05-web/
 g5 exec lab05-client cat /etc/hosts
 
 # --- step 5
+g5 run -d --name lab05-public --hostname lab05-public --net lab05net -p 8080:80 busybox \
+  sh -c 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'
+sleep 1
 ip netns exec lab05-world curl -s http://203.0.113.1:8080/
 ip netns exec lab05 nft list chain ip gophernetes published

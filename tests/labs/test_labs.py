@@ -1,9 +1,10 @@
 """Every lab is solvable, checked and resettable — proven on this host, as a student would do it.
 
-For each lab: on a fresh host `gophernetes lab check NN` fails every step; the lab's
-solution.sh (which is exactly the README's step blocks, see the first test) runs; then
-every step passes; `gophernetes lab reset NN` then puts the host back, so every step
-fails again and nothing the lab made is left.
+For each lab: on a fresh host `gophernetes lab check NN` fails every step; the README's
+step blocks run in order in one shell (solution.sh is exactly those blocks, see the
+first test), with a `lab check` after each: after step N, steps 1..N pass and no later
+one does; at the end every step passes; `gophernetes lab reset NN` then puts the host
+back, so every step fails again and nothing the lab made is left.
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ def test_every_step_has_one_check_with_a_hint(name):
     assert (lab.path / "reset.sh").exists()
 
 
+def checkpointed(lab: labs.Lab, log_dir: Path) -> str:
+    """solution.sh with `gophernetes lab check` after each step, its output kept per step
+    (the same shell runs everything: later steps use the variables earlier ones set)."""
+    parts = [labs.SOLUTION_HEADER.format(number=lab.number, title=lab.title)]
+    for step in lab.steps():
+        parts.append(f"\n# --- step {step.number}\n{step.script}\n"
+                     f"{{ gophernetes lab check {lab.number} && echo 'exit status 0' || echo \"exit status $?\"; }}"
+                     f" > {log_dir}/after-step-{step.number}.txt 2>&1\n")
+    return "".join(parts)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
     lab = labs.find_lab(name, LABS)
@@ -59,11 +71,13 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
         assert fresh.returncode == 1, fresh.stdout + fresh.stderr
         assert step_results(fresh.stdout) == dict.fromkeys(steps, False), f"fresh host:\n{fresh.stdout}"
 
-        solved = lab_host.run("bash", str(lab.path / "solution.sh"), log=f"{lab.number}-solution.log")
-        assert solved.returncode == 0, f"solution.sh failed:\n{solved.stdout[-3000:]}"
-        done = lab_host.gophernetes("lab", "check", lab.number)
-        assert step_results(done.stdout) == dict.fromkeys(steps, True), f"after the solution:\n{done.stdout}"
-        assert done.returncode == 0
+        solved = lab_host.run("bash", "-c", checkpointed(lab, lab_host.log_dir), log=f"{lab.number}-solution.log")
+        assert solved.returncode == 0, f"the solution failed:\n{solved.stdout[-3000:]}"
+        for step in steps:
+            after = (lab_host.log_dir / f"after-step-{step}.txt").read_text()
+            expected = {n: n <= step for n in steps}
+            assert step_results(after) == expected, f"after step {step}, only steps 1-{step} must pass:\n{after}"
+            assert after.rstrip().endswith("exit status 0" if step == steps[-1] else "exit status 1"), after
 
         reset = lab_host.gophernetes("lab", "reset", lab.number)
         assert reset.returncode == 0, reset.stderr

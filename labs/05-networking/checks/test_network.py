@@ -87,10 +87,12 @@ def test_step_4_two_containers_on_lab05net_talk_by_name(host):
 
 
 def test_step_5_the_published_port_answers_from_the_world(host):
-    """From lab05-world, port 8080 of lab05 (203.0.113.1) answers with lab05-web's page.
+    """From lab05-world, port 8080 of lab05 (203.0.113.1) answers with container lab05-public's page.
 
-    Hint: publishing is decided when the container is created (`gophernetes run -p
-    HOST:CONTAINER`); then ask 203.0.113.1:8080 from inside lab05-world.
+    Hint: publishing is decided when a container is created (`gophernetes run -p
+    HOST:CONTAINER`): start lab05-public like lab05-web, plus the port; then ask
+    203.0.113.1:8080 from inside lab05-world.
     """
+    labkit.running_container("lab05-public", netns="lab05")
     page = host.run("ip netns exec lab05-world curl -s -m 5 http://203.0.113.1:8080/")
-    assert page.rc == 0 and "hello" in page.stdout, "nothing answers on 203.0.113.1:8080 from lab05-world"
+    assert page.rc == 0 and "lab05-public" in page.stdout, "lab05-public's page is not on 203.0.113.1:8080"
