@@ -7,6 +7,7 @@ and disappear in a pipe (click strips them), so `lab check` output can be greppe
 from __future__ import annotations
 
 import sys
+import textwrap
 
 import click
 
@@ -65,7 +66,9 @@ def check(lab_id: str) -> None:
             if result.message:
                 click.echo(click.style(f"        found: {result.message}", dim=True))
             if result.check.hint:
-                click.echo(click.style(f"        hint:  {result.check.hint}", fg="yellow"))
+                hint = textwrap.fill(result.check.hint, width=92, initial_indent="        hint:  ",
+                                     subsequent_indent=" " * 15)
+                click.echo(click.style(hint, fg="yellow"))
     passed = sum(result.passed for result in results)
     click.echo(f"{passed}/{len(results)} steps pass" + (" - lab complete!" if passed == len(results) else ""))
     if passed != len(results):
@@ -79,7 +82,7 @@ def hint(lab_id: str, step: int) -> None:
     """Show the hint for STEP of LAB (it guides; the README has the commands)."""
     from gophernetes import labs
 
-    click.echo(labs.find_lab(lab_id).hint(step))
+    click.echo(textwrap.fill(labs.find_lab(lab_id).hint(step), width=88))
 
 
 @lab.command("reset")
