@@ -30,7 +30,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gophernetes.errors import NotFound, UsageError
+from gophernetes.errors import NotFound, PermissionDenied, UsageError
 
 LAB_DIR_PATTERN = re.compile(r"^(\d\d)-[a-z0-9-]+$")
 STEP_FENCE = re.compile(r"^```sh\s+step=(\d+)\s*$")
@@ -205,8 +205,15 @@ def find_lab(ident: str, folder: Path | None = None) -> Lab:
 # ---------------------------------------------------------------- running checks
 
 
+def require_root(command: str) -> None:
+    """The checks read other processes' namespaces and cgroups; resets undo root's work."""
+    if os.geteuid() != 0:
+        raise PermissionDenied(f"the labs look at and change the whole machine: run as root ({command})")
+
+
 def run_checks(lab: Lab, timeout: float = 300) -> list[CheckResult]:
     """Run the lab's checks with pytest + testinfra in a child process; one result per check."""
+    require_root(f"sudo gophernetes lab check {lab.number}")
     with tempfile.TemporaryDirectory(prefix="gophernetes-lab-") as tmp:
         report = Path(tmp) / "report.xml"
         # Only the testinfra plugin: other installed plugins (hypothesis, ...) would double
@@ -281,6 +288,7 @@ def save_progress(lab: Lab, results: list[CheckResult] | None) -> None:
 
 def reset(lab: Lab) -> subprocess.CompletedProcess:
     """Run the lab's reset.sh (it undoes whatever the steps made) and forget its progress."""
+    require_root(f"sudo gophernetes lab reset {lab.number}")
     script = lab.path / "reset.sh"
     if not script.exists():
         raise NotFound(f"lab {lab.number} has no reset.sh")

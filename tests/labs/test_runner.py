@@ -119,3 +119,13 @@ def test_lab_check_exits_1_and_prints_a_hint_per_failed_step(tmp_path):
     assert checked.stdout.count("FAIL  step") == len(labs.find_lab("03", LABS).checks())
     assert checked.stdout.count("hint:") == checked.stdout.count("FAIL  step")
     assert "\x1b[" not in checked.stdout, "no colours in a pipe"
+
+
+def test_lab_check_as_a_normal_user_says_to_use_sudo(tmp_path):
+    # Debian's python3 (with python3-click): a normal user may not reach a pyenv under /root
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-m", "gophernetes",
+               "lab", "check", "01"]
+    env = {"GOPHERNETES_LABS": str(LABS), "PYTHONPATH": str(REPO), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "HOME": str(tmp_path)}
+    checked = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert checked.returncode == 125 and "sudo gophernetes lab check 01" in checked.stderr, checked.stderr
