@@ -96,7 +96,10 @@ def make_directories(record: Record) -> ContainerDirs:
 def make_cgroup(spec: RunSpec, cleanup: ExitStack) -> Cgroup:
     cgroup = open_driver().create(spec.id)
     cleanup.callback(cgroup.remove)
-    for warning in cgroup.apply(spec.limits):
+    warnings = cgroup.apply(spec.limits)
+    if not spec.privileged:
+        warnings += cgroup.restrict_devices()
+    for warning in warnings:
         print(f"gophernetes: warning: {warning}", file=sys.stderr)
     return cgroup
 

@@ -30,10 +30,27 @@ class Limits:
         return None if self.cpus is None else int(self.cpus * CPU_PERIOD_US)
 
 
+# The device files a container may open, as docker allows them: "TYPE MAJOR:MINOR ACCESS"
+# (c = character device; r, w = read, write; m = mknod). Creating any device node stays
+# allowed ("m"), opening one not in this list does not: root in a container with
+# CAP_MKNOD could otherwise `mknod /tmp/disk b 8 0` and read the host's disk.
+DEFAULT_DEVICE_RULES = (
+    "c *:* m", "b *:* m",          # mknod of anything, opening none of it
+    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  # null zero full random urandom
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",  # tty, console, ptmx
+    "c 136:* rwm",                 # the pseudo-terminals of its devpts
+    "c 10:200 rwm",                # /dev/net/tun
+)
+
+
 class Cgroup(ABC):
     """One container's cgroup (one directory per v1 controller, or one v2 directory)."""
 
     name: str
+
+    def restrict_devices(self, rules: tuple[str, ...] = DEFAULT_DEVICE_RULES) -> list[str]:
+        """Allow opening only the devices in `rules`; return warnings where that cannot be enforced."""
+        return []
 
     @abstractmethod
     def directories(self) -> list[Path]:

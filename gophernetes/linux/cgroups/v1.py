@@ -13,6 +13,7 @@ from pathlib import Path
 from gophernetes.errors import GophernetesError
 from gophernetes.linux.cgroups.base import (
     CPU_PERIOD_US,
+    DEFAULT_DEVICE_RULES,
     Cgroup,
     CgroupDriver,
     Limits,
@@ -23,7 +24,7 @@ from gophernetes.linux.cgroups.base import (
 )
 
 # The controllers a container gets, if the host mounts them.
-CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio")
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices")
 
 
 class CgroupV1(Cgroup):
@@ -76,6 +77,15 @@ class CgroupV1(Cgroup):
                 write(path, weight)
                 return []
         return ["this host's block I/O scheduler has no weights (no blkio.weight): --blkio-weight ignored"]
+
+    def restrict_devices(self, rules: tuple[str, ...] = DEFAULT_DEVICE_RULES) -> list[str]:
+        """devices.deny "a" removes every permission; each devices.allow line adds one back."""
+        if "devices" not in self.paths:
+            return ["the devices cgroup is not mounted: containers may open any device node they create"]
+        write(self.paths["devices"] / "devices.deny", "a")
+        for rule in rules:
+            write(self.paths["devices"] / "devices.allow", rule)
+        return []
 
     def add_process(self, pid: int) -> None:
         for directory in self.directories():
