@@ -122,14 +122,24 @@ class NativeEngine(Engine):
             raise NotFound(f"no such container: {name}")
         return self._info(record)
 
+    def _addresses(self, record) -> dict[str, str]:
+        """network name -> the container's address there (attached networks included)."""
+        if record.spec.net in ("none", "host"):
+            return {}
+        from gophernetes.network import ipam
+
+        lease = ipam.load(self.state.networks, record.id) if self.state.networks.exists() else None
+        return {endpoint.network: endpoint.address for endpoint in lease.endpoints} if lease else {}
+
     def _info(self, record) -> ContainerInfo:
         state = record.state
+        addresses = self._addresses(record)
         return ContainerInfo(
             id=record.id, name=record.name, image=record.spec.image, command=record.spec.command,
             status=state.status, created=record.created, engine=self.name, pid=state.pid,
             exit_code=state.exit_code, finished=state.finished_at, ports=record.spec.publish,
-            networks=[] if record.spec.net in ("none", "host") else [record.spec.net],
-            details={"spec": json.loads(record.spec.to_json()), "state": asdict(state),
+            networks=list(addresses) or ([] if record.spec.net in ("none", "host") else [record.spec.net]),
+            details={"spec": json.loads(record.spec.to_json()), "state": asdict(state), "addresses": addresses,
                      "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder)})
 
     def _running(self, name: str, verb: str):

@@ -151,3 +151,21 @@ def test_attach_and_detach_a_running_container_by_name(gophernetes, busybox_root
         gophernetes("stop", "-t", "1", "web")
         gophernetes("rm", "web")
     nothing_left(host, root)
+
+
+def test_a_detached_container_is_reached_by_its_name_and_inspect_shows_its_address(run, gophernetes, host, root,
+                                                                                   busybox_rootfs, nothing_left):
+    import json
+
+    started = gophernetes("run", "-d", "--name", "db", "--rootfs", str(busybox_rootfs), "sh", "-c",
+                          "while :; do echo pong | nc -l -p 7; done")
+    assert started.returncode == 0, started.stderr
+    try:
+        address = json.loads(gophernetes("inspect", "db").stdout)["details"]["addresses"]["bridge"]
+        talker = run("sh", "-c", "for i in $(seq 50); do nc db 7 </dev/null && exit; sleep 0.1; done; exit 1")
+        assert talker.returncode == 0, talker.stderr
+        assert talker.stdout.strip() == "pong"
+        assert address.startswith("10.77.0.")
+    finally:
+        gophernetes("rm", "-f", "db")
+    nothing_left(host, root)
