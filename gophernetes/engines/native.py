@@ -54,13 +54,14 @@ class NativeEngine(Engine):
     # containers
 
     def run(self, request: RunRequest) -> int:
-        from gophernetes.runtime import terminal
         from gophernetes.runtime.launcher import run_container
 
         spec = self.build_spec(request)
         record = self._records().create(spec, request.name, detached=False, auto_remove=True)
         if not (request.tty and os.isatty(0)):
             return run_container(self.state, record)
+        from gophernetes.runtime import terminal
+
         with terminal.raw_mode(0):
             return run_container(self.state, record, console=terminal.Console())
 

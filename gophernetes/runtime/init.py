@@ -17,7 +17,6 @@ import signal
 from pathlib import Path
 
 from gophernetes.linux import capabilities, devices, loopback, mounts, syscalls
-from gophernetes.runtime import terminal
 from gophernetes.runtime.rootfs import mount_root, write_etc_files
 from gophernetes.runtime.spec import DEFAULT_PATH, ContainerDirs, RunSpec
 
@@ -41,7 +40,9 @@ def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | No
     try:
         prepare_filesystem(spec, dirs)
         if console_fd is not None:
-            terminal.attach_new_pty(console_fd)
+            from gophernetes.runtime.terminal import attach_new_pty
+
+            attach_new_pty(console_fd)
         if "uts" in spec.namespaces:
             syscalls.sethostname(spec.hostname or spec.short_id)
         if "net" in spec.namespaces:
@@ -101,7 +102,9 @@ def become_container_process(spec: RunSpec) -> None:
     """Signals, capabilities, user, working directory: the process state the command inherits."""
     reset_signals()
     if spec.tty and os.isatty(0):
-        terminal.become_session_leader_of(0)
+        from gophernetes.runtime.terminal import become_session_leader_of
+
+        become_session_leader_of(0)
     if not spec.privileged:
         capabilities.restrict_to(frozenset(spec.capabilities))
     switch_user(spec.user)

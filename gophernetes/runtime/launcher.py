@@ -25,17 +25,21 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gophernetes.errors import GophernetesError
 from gophernetes.linux import syscalls
 from gophernetes.linux.cgroups import Cgroup, open_driver
 from gophernetes.linux.namespaces import FLAGS
 from gophernetes.paths import StateRoot
-from gophernetes.runtime import process, terminal
+from gophernetes.runtime import process
 from gophernetes.runtime.init import container_init
 from gophernetes.runtime.records import EXITED, RUNNING, Record, RecordStore
 from gophernetes.runtime.spec import ContainerDirs, RunSpec
 from gophernetes.runtime.units import human_size
+
+if TYPE_CHECKING:  # imported when a terminal is asked for: socket and tty cost ~5 ms
+    from gophernetes.runtime.terminal import Console
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2, signal.SIGWINCH)
@@ -50,7 +54,7 @@ class Started:
 
 
 def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] | None = None,
-                  on_started=None, console: terminal.Console | None = None) -> int:
+                  on_started=None, console: Console | None = None) -> int:
     """Make, start and wait for the container of `record`; return its exit status, docker-style.
 
     Whatever happens, the cgroup and the network lease go when the container exits. Its
@@ -123,7 +127,7 @@ def allocate_network(state: StateRoot, spec: RunSpec, name: str, cleanup: ExitSt
 
 
 def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
-          stdio: tuple[int, int, int] | None = None, console: terminal.Console | None = None) -> Started:
+          stdio: tuple[int, int, int] | None = None, console: Console | None = None) -> Started:
     """Fork the two stages, do the outside work, say "go"; return PID 1's host PID.
 
     `stdio`: the files the container gets as 0, 1 and 2 (default: ours). `console`: give
@@ -205,7 +209,7 @@ def read_init_pid(pid_read: int, stage1: int, error_read: int) -> int:
 
 
 def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
-         console: terminal.Console | None = None) -> tuple[int, bool]:
+         console: Console | None = None) -> tuple[int, bool]:
     """Forward signals to PID 1 until it exits; return its status as docker reports it, and
     whether the OOM killer ended it.
 
@@ -214,7 +218,9 @@ def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
     """
     def forward(number, _frame):
         if number == signal.SIGWINCH and console is not None and console.master is not None:
-            terminal.copy_window_size(0, console.master)
+            from gophernetes.runtime.terminal import copy_window_size
+
+            copy_window_size(0, console.master)
         else:
             _forward(started.pid, number)
 
