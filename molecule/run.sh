@@ -8,6 +8,7 @@
 #     made by debootstrap from Debian's mirror and imported into podman (no registry needed)
 #   - the containers.podman collection, extracted from PyPI's `ansible` wheel (Galaxy is
 #     unreachable; molecule's podman driver needs it)
+# Every run snapshots the source and labs first (see GOPHERNETES_MOLECULE_SOURCE).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=$(dirname "$HERE")
@@ -62,6 +63,14 @@ fi
 if ! podman image exists "$IMAGE"; then
   podman import --change 'CMD ["/sbin/init"]' "$tarball" "$IMAGE" >/dev/null
 fi
+
+# a snapshot of the source and the labs, taken now: the roles install exactly this, so
+# edits made in the checkout while molecule runs cannot make the idempotence step fail
+SNAPSHOT=$CACHE/molecule-source
+rm -rf "$SNAPSHOT"; mkdir -p "$SNAPSHOT"
+( cd "$PROJECT" && tar --exclude=__pycache__ --exclude='*.pyc' --exclude=.pytest_cache -cf - \
+    $(ls -d pyproject.toml README.md LICENSE gophernetes labs 2>/dev/null) ) | tar -C "$SNAPSHOT" -xf -
+export GOPHERNETES_MOLECULE_SOURCE=$SNAPSHOT
 
 export ANSIBLE_COLLECTIONS_PATH=$CACHE/collections
 export GOPHERNETES_MOLECULE_IMAGE=$IMAGE

@@ -63,3 +63,21 @@ def test_molecule_converges_idempotently_and_verifies():
     result = run([str(PROJECT / "molecule" / "run.sh"), "test"], timeout=1800)
     assert result.returncode == 0, result.stdout[-20000:]
     assert "idempotence" in result.stdout
+
+
+@pytest.mark.parametrize("env", [
+    {},                                                        # students: ansible_local
+    {"GOPHERNETES_PROVISIONER": "ansible"},                    # the host's ansible
+    {"GOPHERNETES_VAGRANT_OVERLAY": "tests/vm/Vagrantfile.ci", "GOPHERNETES_EXTRA_VARS": '{"x": 1}'},  # CI
+], ids=["ansible_local", "host-ansible", "ci-overlay"])
+def test_the_vagrantfile_is_valid_in_each_mode(env, tmp_path):
+    vagrant = shutil.which("vagrant")
+    if not vagrant:
+        pytest.skip("vagrant is not installed (.ci/packages/ansible.txt)")
+    result = subprocess.run([vagrant, "validate"], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=120,
+                            env={**os.environ, **env, "VAGRANT_HOME": str(tmp_path / "home"),
+                                 "VAGRANT_DOTFILE_PATH": str(tmp_path / "dot"), "VAGRANT_CHECKPOINT_DISABLE": "1",
+                                 "VAGRANT_CWD": str(PROJECT)})
+    assert result.returncode == 0, result.stdout
+    assert "Vagrantfile validated successfully" in result.stdout, result.stdout

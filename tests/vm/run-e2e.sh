@@ -33,11 +33,16 @@ unset GOPHERNETES_BOX GOPHERNETES_PROVISIONER GOPHERNETES_SYNC
 
 declare -a TIMES
 T0=$(date +%s)
+CHILD=
+# Run a step in the background and wait for it: bash handles a signal (Ctrl-C, a CI
+# timeout) at once while in `wait`, so the cleanup below runs and stops the step.
 step() {
   local name=$1; shift; local s; s=$(date +%s)
   echo "=== [$(date +%T)] $name"
-  "$@"
-  local rc=$?
+  local rc=0
+  "$@" & CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=
   TIMES+=("$name: $(( $(date +%s) - s ))s (rc $rc)")
   return $rc
 }
@@ -47,6 +52,7 @@ cleanup() {
   local rc=$?
   set +e
   echo "=== [$(date +%T)] cleanup"
+  if [ -n "$CHILD" ]; then kill "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; fi
   timeout 300 vagrant destroy -f >/dev/null 2>&1
   # whatever vagrant could not remove: our domains, then the pool's volumes and the
   # daemons we started
@@ -59,8 +65,10 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-step "build box (cached)" "$HERE/build-box.sh" >/dev/null
+step "build box (cached)" "$HERE/build-box.sh"
 step "start libvirtd" "$HERE/start-libvirt.sh"
 
 # the box in VAGRANT_HOME follows the cached box file

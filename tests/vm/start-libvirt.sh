@@ -29,5 +29,6 @@ virsh -c qemu:///system version >/dev/null
 if ! virsh -c qemu:///system pool-info "$POOL" >/dev/null 2>&1; then
   virsh -c qemu:///system pool-define-as "$POOL" dir --target "$CACHE/pool" >/dev/null
 fi
-virsh -c qemu:///system pool-info "$POOL" | grep -q 'State:.*running' || virsh -c qemu:///system pool-start "$POOL" >/dev/null
+state=$(virsh -c qemu:///system pool-info "$POOL")
+case $state in *running*) ;; *) virsh -c qemu:///system pool-start "$POOL" >/dev/null;; esac
 echo "libvirt ready (pool $POOL at $CACHE/pool)"
