@@ -14,20 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-
 
 def build_busybox_rootfs(root: Path) -> None:
-    """The host's static busybox, a relative link per applet, and the usual empty folders."""
-    (root / "bin").mkdir(parents=True)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            (root / "bin" / applet).symlink_to("busybox")
-    for name in ("etc", "proc", "sys", "dev", "root", "tmp"):
-        (root / name).mkdir(exist_ok=True)
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    """The default image's files (the host's static busybox, /etc/passwd, ...) as a directory."""
+    from gophernetes.image.busybox import make_rootfs
+
+    make_rootfs(root)
 
 
 def _digest(data: bytes) -> str:

@@ -33,7 +33,10 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+sys.path.insert(0, str(REPO))
+
+from gophernetes.image.busybox import make_rootfs  # noqa: E402
+
 CLONE_NEWNET = 0x40000000
 PODMAN_IMAGE = "localhost/gophernetes-bench-busybox:latest"
 CONTAINERS_CONF = """[containers]
@@ -49,18 +52,6 @@ driver = "overlay"
 graphroot = "{state}/storage"
 runroot = "{state}/run"
 """
-
-
-def build_busybox_rootfs(root: Path) -> None:
-    """The host's static busybox, a relative link per applet, and the usual empty folders."""
-    (root / "bin").mkdir(parents=True)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            (root / "bin" / applet).symlink_to("busybox")
-    for name in ("etc", "proc", "sys", "dev", "root", "tmp"):
-        (root / name).mkdir(exist_ok=True)
 
 
 def timed(argv: list[str], env: dict) -> float:
@@ -152,7 +143,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gophernetes-bench-network-") as tmp:
         work = Path(tmp)
         rootfs = work / "rootfs"
-        build_busybox_rootfs(rootfs)
+        make_rootfs(rootfs)
         gophernetes_env = {**os.environ, "GOPHERNETES_ROOT": str(work / "state"),
                            "GOPHERNETES_CGROUP_PARENT": cgroup_parent, "PYTHONPATH": str(REPO)}
         back = enter_new_netns(netns)

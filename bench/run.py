@@ -30,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))
 
 from common import build_busybox_rootfs, containerd_running, oci_archive_from_rootfs  # noqa: E402
 

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
 def build_busybox_rootfs(root: Path) -> None:
-    """The host's static busybox, one relative link per applet, /etc/passwd and the usual folders."""
-    (root / "bin").mkdir(parents=True)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            (root / "bin" / applet).symlink_to("busybox")
-    for name in ("etc", "proc", "sys", "dev", "root", "tmp"):
-        (root / name).mkdir(exist_ok=True)
-    (root / "tmp").chmod(0o1777)
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    """The default image's files (the host's static busybox, /etc/passwd, ...) as a directory."""
+    from gophernetes.image.busybox import make_rootfs
+
+    make_rootfs(root)
 
 
 def cli_env(state_root: Path, cgroup_parent: str, extra: dict | None = None) -> dict:
@@ -55,3 +44,13 @@ def wait_until(predicate, timeout: float = 10) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def container_cgroup(controller: str, cgroup_parent: str, timeout: float = 5) -> Path:
+    """The cgroup folder (v1: under `controller`) of the one container running under `cgroup_parent`."""
+    parent = Path("/sys/fs/cgroup", controller, cgroup_parent)
+    found: list[Path] = []
+    wait_until(lambda: found.extend(p for p in parent.glob("*") if p.is_dir()) or bool(found), timeout)
+    if not found:
+        raise AssertionError(f"no container cgroup under {parent}")
+    return found[0]

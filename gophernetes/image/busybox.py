@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import tarfile
 from datetime import UTC, datetime
@@ -65,6 +66,21 @@ def build(store: ImageStore, name: str = "busybox:latest", source: Path = HOST_B
         writer.put_blob(manifest_body, manifest_digest)
         writer.commit(name, manifest, manifest_digest, parse_config(config_body, name))
     return store.get(name)
+
+
+def make_rootfs(directory: Path, source: Path = HOST_BUSYBOX) -> None:
+    """The same files as the image's layer, as a plain directory (for `run --rootfs`, tests, benchmarks)."""
+    if not source.is_file():
+        raise NotFound(f"no busybox binary at {source}; install it with: apt-get install busybox-static")
+    for name, mode in DIRECTORIES.items():
+        (directory / name).mkdir(parents=True, exist_ok=True)
+        (directory / name).chmod(mode)
+    shutil.copy2(source, directory / "bin" / "busybox")
+    for applet in _applets(source):
+        if applet != "busybox":
+            (directory / "bin" / applet).symlink_to("busybox")
+    (directory / "etc" / "passwd").write_text(PASSWD)
+    (directory / "etc" / "group").write_text(GROUP)
 
 
 def _applets(source: Path) -> list[str]:

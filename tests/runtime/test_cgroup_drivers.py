@@ -5,11 +5,11 @@ controller set is proven in the VM test)."""
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+from support import wait_until
 
 from gophernetes.errors import GophernetesError
 from gophernetes.linux.cgroups import Limits, detect_version
@@ -31,15 +31,6 @@ def process_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @pytest.mark.skipif(not (UNIFIED / "cgroup.procs").exists(), reason="no cgroup2 mount at /sys/fs/cgroup/unified")
 def test_v2_driver_moves_freezes_and_kills_on_the_unified_hierarchy(sleeper):
     driver = CgroupV2Driver(UNIFIED, f"gophernetes-test-{uuid.uuid4().hex[:6]}")
@@ -49,9 +40,9 @@ def test_v2_driver_moves_freezes_and_kills_on_the_unified_hierarchy(sleeper):
         assert cgroup.pids() == [sleeper.pid]
         assert f"0::/{driver.parent_path.name}/c1" in Path(f"/proc/{sleeper.pid}/cgroup").read_text()
         cgroup.freeze()
-        assert wait_for(cgroup.is_frozen)
+        assert wait_until(cgroup.is_frozen)
         cgroup.thaw()
-        assert wait_for(lambda: not cgroup.is_frozen())
+        assert wait_until(lambda: not cgroup.is_frozen())
         cgroup.kill_all()
         assert sleeper.wait(timeout=5) == -9
     finally:
@@ -88,7 +79,7 @@ def test_v1_driver_freezes_with_the_freezer_controller(sleeper):
         assert (cgroup.paths["memory"] / "memory.limit_in_bytes").read_text().strip() == str(64 << 20)
         assert (cgroup.paths["pids"] / "pids.max").read_text().strip() == "5"
         cgroup.freeze()
-        assert wait_for(lambda: process_state(sleeper.pid) == "D" or cgroup.is_frozen())
+        assert wait_until(lambda: process_state(sleeper.pid) == "D" or cgroup.is_frozen())
         cgroup.thaw()
         assert not cgroup.is_frozen()
     finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
+
+from support import container_cgroup
 
 
 def test_the_commands_own_status_is_returned(gophernetes, busybox_rootfs):
@@ -52,22 +53,10 @@ def test_a_container_killed_by_a_signal_exits_128_plus_n(gophernetes, busybox_ro
          "/bin/sh", "-c", "echo ready; sleep 30"], stdout=subprocess.PIPE, text=True, env=gophernetes.env)
     try:
         assert process.stdout.readline().strip() == "ready"
-        procs = _container_cgroup_procs(cgroup_parent)
-        init = min(procs)  # the shell, PID 1 inside, started first
+        procs = (container_cgroup("pids", cgroup_parent) / "cgroup.procs").read_text().split()
+        init = min(int(p) for p in procs)  # the shell, PID 1 inside, started first
         subprocess.run(["kill", "-KILL", str(init)], check=True)
         assert process.wait(timeout=20) == 137
     finally:
         process.kill()
         process.wait()
-
-
-def _container_cgroup_procs(cgroup_parent: str) -> list[int]:
-    from pathlib import Path
-
-    for _ in range(100):
-        for procs in Path("/sys/fs/cgroup/pids", cgroup_parent).glob("*/cgroup.procs"):
-            pids = [int(p) for p in procs.read_text().split()]
-            if pids:
-                return pids
-        time.sleep(0.05)
-    raise AssertionError("no container cgroup found")

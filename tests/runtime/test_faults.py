@@ -12,17 +12,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from support import host_leftovers, wait_until
 from test_lifecycle import start, status_of
-
-
-@pytest.fixture
-def cli(gophernetes):
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
 
 
 def test_a_killed_supervisor_is_noticed_and_its_container_cleaned_up(cli, state_root, cgroup_parent):

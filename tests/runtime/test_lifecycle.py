@@ -12,15 +12,6 @@ from support import wait_until
 COUNTER = "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done"
 
 
-@pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
-
 def start(cli, name: str, script: str = COUNTER, *options: str) -> str:
     result = cli("run", "-d", "--net", "none", "--name", name, *options, "busybox", "sh", "-c", script)
     assert result.returncode == 0, result.stderr

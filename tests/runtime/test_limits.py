@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from support import container_cgroup
 
 from gophernetes.linux.cgroups import detect_version
 
@@ -43,7 +43,7 @@ def test_cpu_quota_throttles_a_busy_loop(gophernetes, busybox_rootfs, cgroup_par
          "while [ $(date +%s) -lt $end ]; do :; done"], stdout=subprocess.PIPE, text=True, env=gophernetes.env)
     try:
         assert process.stdout.readline().strip() == "ready"
-        cgroup = _the_container_cgroup(Path("/sys/fs/cgroup/cpu", cgroup_parent))
+        cgroup = container_cgroup("cpu", cgroup_parent)
         assert (cgroup / "cpu.cfs_quota_us").read_text().strip() == "20000"
         assert (cgroup / "cpu.cfs_period_us").read_text().strip() == "100000"
         assert (cgroup / "cpu.shares").read_text().strip() == "512"
@@ -63,7 +63,7 @@ def test_memory_limit_is_written_to_the_memory_cgroup(gophernetes, busybox_rootf
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=gophernetes.env)
     try:
         assert process.stdout.readline().strip() == "ready"
-        cgroup = _the_container_cgroup(Path("/sys/fs/cgroup/memory", cgroup_parent))
+        cgroup = container_cgroup("memory", cgroup_parent)
         assert int((cgroup / "memory.limit_in_bytes").read_text()) == 64 * 1024 * 1024
         process.communicate("\n", timeout=20)
     finally:
@@ -74,12 +74,3 @@ def test_memory_limit_is_written_to_the_memory_cgroup(gophernetes, busybox_rootf
 def test_the_container_sees_its_cgroup_as_the_root(gophernetes, busybox_rootfs):
     result = run_sh(gophernetes, busybox_rootfs, "cat /proc/self/cgroup")
     assert all(line.endswith(":/") for line in result.stdout.splitlines()), result.stdout
-
-
-def _the_container_cgroup(parent: Path) -> Path:
-    for _ in range(100):
-        children = [p for p in parent.glob("*") if p.is_dir()]
-        if children:
-            return children[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no container cgroup under {parent}")
