@@ -138,11 +138,41 @@ def help_command(ctx: click.Context, command: str | None) -> None:
         click.echo(sub.get_help(sub_ctx))
 
 
+CONFIG_FILE = "/etc/gophernetes/config.toml"
+
+
+def load_config() -> dict:
+    """Defaults for the global options from a TOML file (GOPHERNETES_CONFIG or /etc/gophernetes/config.toml).
+
+        engine = "containerd"                           # like --engine
+        address = "/run/containerd/containerd.sock"     # like --address
+        root = "/srv/gophernetes"                       # like --root
+
+    The command line and the environment variables win over the file.
+    """
+    path = os.environ.get("GOPHERNETES_CONFIG", CONFIG_FILE)
+    if not os.path.exists(path):
+        return {}
+    import tomllib
+
+    try:
+        with open(path, "rb") as file:
+            config = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise GophernetesError(f"cannot read the configuration {path}: {error}") from error
+    unknown = set(config) - {"engine", "address", "root"}
+    if unknown:
+        raise GophernetesError(f"unknown setting {sorted(unknown)[0]!r} in {path}: use engine, address or root")
+    if "address" in config:  # click knows the option by its parameter name
+        config["containerd_address"] = config.pop("address")
+    return config
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn a GophernetesError into one line on stderr and its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv) or bool(os.environ.get("GOPHERNETES_DEBUG"))
     try:
-        cli.main(args=argv, prog_name="gophernetes", standalone_mode=False)
+        cli.main(args=argv, prog_name="gophernetes", standalone_mode=False, default_map=load_config())
     except GophernetesError as error:
         if debug:
             import traceback
