@@ -74,8 +74,11 @@ def test_the_vagrantfile_is_valid_in_each_mode(env, tmp_path):
     vagrant = shutil.which("vagrant")
     if not vagrant:
         pytest.skip("vagrant is not installed (.ci/packages/ansible.txt)")
-    result = subprocess.run([vagrant, "validate"], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, timeout=120,
+    # the CI overlay's libvirt settings would make validate connect to libvirtd: they are
+    # proven by the VM test; here only the Ruby is evaluated
+    ignore = ["--ignore-provider"] if "GOPHERNETES_VAGRANT_OVERLAY" in env else []
+    result = subprocess.run([vagrant, "validate", *ignore], cwd=PROJECT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=120,
                             env={**os.environ, **env, "VAGRANT_HOME": str(tmp_path / "home"),
                                  "VAGRANT_DOTFILE_PATH": str(tmp_path / "dot"), "VAGRANT_CHECKPOINT_DISABLE": "1",
                                  "VAGRANT_CWD": str(PROJECT)})

@@ -1,7 +1,7 @@
 """The lab VM for real: `vagrant up` with the project's Vagrantfile, checks inside, idempotent
 re-provisioning, destroy (tests/vm/run-e2e.sh does the work; this test asserts on it).
 
-Slow (about 10 minutes under software emulation) and heavy: root, libvirt, qemu and
+Slow (15-20 minutes on a 2-core CI machine: QEMU without KVM) and heavy: root, libvirt, qemu and
 vagrant-libvirt from Debian (.ci/packages/ansible.txt). Run it alone:
     python3 -m pytest -m slow tests/vm -s
 """
