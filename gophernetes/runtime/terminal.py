@@ -99,10 +99,15 @@ def relay_in_background(master: int) -> threading.Thread:
 
 
 def _relay(master: int) -> None:
-    sources = [master, 0]
+    """Copy bytes both ways until the container's side closes, or ours does.
+
+    When our terminal goes away (the window is closed, ssh drops), reading it fails or
+    ends: we then close the master, which hangs up the container's terminal — its shell
+    reads end-of-file and exits, as it would on a real terminal that was unplugged.
+    """
     while True:
         try:
-            readable, _, _ = select.select(sources, [], [])
+            readable, _, _ = select.select([master, 0], [], [])
         except (OSError, ValueError):
             return
         if master in readable:
@@ -112,10 +117,21 @@ def _relay(master: int) -> None:
                 data = b""
             if not data:
                 return
-            os.write(1, data)
+            _write_all(1, data)
         if 0 in readable:
-            data = os.read(0, 65536)
+            try:
+                data = os.read(0, 65536)
+            except OSError:
+                data = b""
             if not data:
-                sources.remove(0)  # our stdin ended; keep showing the container's output
-            else:
-                os.write(master, data)
+                os.close(master)
+                return
+            _write_all(master, data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass  # the other side is gone; the read side will notice

@@ -87,3 +87,17 @@ def test_exec_it_opens_a_shell_inside_a_running_container(terminal, gophernetes)
         assert terminal.shows("status=3")
     finally:
         gophernetes("rm", "-f", "box")
+
+
+def test_closing_the_terminal_ends_a_foreground_container(gophernetes):
+    """The window closes: our stdin ends, the pty hangs up, the container's shell reads EOF and exits."""
+    session = f"gnt-{uuid.uuid4().hex[:6]}"
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in gophernetes.env.items()
+                       if k.startswith(("GOPHERNETES", "PYTHON", "PATH")))
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "20",
+                    f"env {exports} {sys.executable} -m gophernetes run -it --net none busybox sh"], check=True)
+    try:
+        assert wait_until(lambda: gophernetes("list", "--quiet").stdout.strip() != "")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+    assert wait_until(lambda: gophernetes("list", "--all", "--quiet").stdout == "", timeout=10)
