@@ -15,14 +15,20 @@ from support import wait_until
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/install")
 
 
-@pytest.fixture
-def terminal(gophernetes):
-    """A 100x30 tmux window whose shell has the test's environment; keys in, screen out."""
+def open_window(env: dict, command: str) -> str:
+    """A new 100x30 tmux session running `command` with the test's environment; its name."""
     session = f"gnt-{uuid.uuid4().hex[:6]}"
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in gophernetes.env.items()
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
                        if k.startswith(("GOPHERNETES", "PYTHON", "PATH")))
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    f"env {exports} PS1='host# ' bash --norc --noprofile"], check=True)
+                    f"env {exports} {command}"], check=True)
+    return session
+
+
+@pytest.fixture
+def terminal(gophernetes):
+    """A tmux window with a shell (prompt "host#"); keys in, screen out."""
+    session = open_window(gophernetes.env, "PS1='host# ' bash --norc --noprofile")
 
     class Terminal:
         def type(self, keys: str, enter: bool = True) -> None:
@@ -91,11 +97,7 @@ def test_exec_it_opens_a_shell_inside_a_running_container(terminal, gophernetes)
 
 def test_closing_the_terminal_ends_a_foreground_container(gophernetes):
     """The window closes: our stdin ends, the pty hangs up, the container's shell reads EOF and exits."""
-    session = f"gnt-{uuid.uuid4().hex[:6]}"
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in gophernetes.env.items()
-                       if k.startswith(("GOPHERNETES", "PYTHON", "PATH")))
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "20",
-                    f"env {exports} {sys.executable} -m gophernetes run -it --net none busybox sh"], check=True)
+    session = open_window(gophernetes.env, f"{sys.executable} -m gophernetes run -it --net none busybox sh")
     try:
         assert wait_until(lambda: gophernetes("list", "--quiet").stdout.strip() != "")
     finally:
