@@ -8,7 +8,8 @@ PYTHON ?= python3
 install:
 	.ci/install
 
-demo: install
+demo:
+	.ci/install core
 	gophernetes run --net none /bin/sh -c 'echo "hello from $$(hostname), PID $$$$ in a container"; ps'
 
 test: install test-only
