@@ -34,6 +34,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from common import CONTAINERD_CONFIG  # bench/ is this script's folder, first on sys.path
+
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = {  # image -> host directories that become its layers (bottom first)
     "small": ["/bin/busybox"],
@@ -152,17 +154,8 @@ def start_containerd(work: Path) -> subprocess.Popen:
     state = work / "containerd"
     state.mkdir()
     config = state / "config.toml"
-    config.write_text(f"""version = 2
-root = "{state}/root"
-state = "{state}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "{state}/containerd.sock"
-[ttrpc]
-  address = "{state}/containerd.sock.ttrpc"
-[plugins."io.containerd.metadata.v1.bolt"]
-  content_sharing_policy = "isolated"
-""")
+    config.write_text(CONTAINERD_CONFIG.format(state=state) +
+                      '[plugins."io.containerd.metadata.v1.bolt"]\n  content_sharing_policy = "isolated"\n')
     log = open(state / "containerd.log", "w")
     process = subprocess.Popen(["containerd", "--config", str(config)], stdout=log, stderr=log)
     wait_for(lambda: subprocess.run(["ctr", "--address", f"{state}/containerd.sock", "version"],

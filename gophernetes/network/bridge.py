@@ -44,11 +44,4 @@ def remove(ipr: Any, network: Network) -> None:
 
     Equivalent to: ip link del NAME
     """
-    index = netlink.index_of(ipr, network.bridge)
-    if index is None:
-        return
-    try:
-        ipr.link("del", index=index)
-    except Exception as error:
-        if not netlink.is_gone(error):
-            raise
+    netlink.delete_link(ipr, network.bridge)

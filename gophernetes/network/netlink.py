@@ -71,6 +71,18 @@ def index_of(ipr: Any, ifname: str) -> int | None:
     return found[0] if found else None
 
 
+def delete_link(ipr: Any, ifname: str) -> None:
+    """`ip link del IFNAME`, and nothing if there is no such link (any more)."""
+    index = index_of(ipr, ifname)
+    if index is None:
+        return
+    try:
+        ipr.link("del", index=index)
+    except Exception as error:  # noqa: BLE001 — pyroute2's NetlinkError, imported lazily
+        if not is_gone(error):
+            raise
+
+
 def is_gone(error: Exception) -> bool:
     """True for the netlink errors that mean "already gone": no such device, no such process."""
     code = getattr(error, "code", None)

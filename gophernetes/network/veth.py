@@ -71,11 +71,4 @@ def _configure_inside(ipr: Any, temporary: str, plug: Plug) -> None:
 
 def remove(ipr: Any, host_end: str) -> None:
     """`ip link del HOST_END`: unplug the cable, both ends; nothing if already gone."""
-    index = netlink.index_of(ipr, host_end)
-    if index is None:
-        return
-    try:
-        ipr.link("del", index=index)
-    except Exception as error:
-        if not netlink.is_gone(error):
-            raise
+    netlink.delete_link(ipr, host_end)

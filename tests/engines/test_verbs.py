@@ -14,6 +14,7 @@ import pytest
 
 from tests.engines.conftest import busybox_layer
 from tests.images import oci
+from tests.support import wait_until
 
 COUNTER = "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done"
 
@@ -22,15 +23,6 @@ def start(engine, name: str, image: str, script: str = COUNTER, *options: str) -
     result = engine("run", "-d", "--name", name, *options, image, "sh", "-c", script)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-def wait_until(predicate, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def log_lines(engine, name: str) -> list[str]:
