@@ -7,6 +7,9 @@ Runs /bin/true in a container on the same busybox root filesystem, many times, w
   crun      crun run (in a private mount namespace without the hybrid cgroup2 mount: MACHINE.md)
   runc      runc run
   ctr       ctr run --rm, on an image imported into a containerd started for the benchmark
+  python floor  bench/python_floor.py ROOTFS with Debian's python3: the least a Python program
+            can do for the same container (no CLI, no options, no state), the floor under gophernetes;
+            and the same after `import click`: the floor for any CLI built on click
   gophernetes  gophernetes run --net none --rootfs ROOTFS /bin/true, with the interpreter that
             has it installed, and with Debian's /usr/bin/python3 (the lab VM's) when it has click
 
@@ -87,7 +90,10 @@ def tools(work: Path, rootfs: Path, containerd) -> dict[str, list[str] | None]:
                         ["-m", "gophernetes"]), "--root", str(state), "run", "--net", "none", "--rootfs",
                         str(rootfs), "/bin/true"],
     }
+    commands["python floor (no CLI)"] = ["/usr/bin/python3", str(REPO / "bench" / "python_floor.py"), str(rootfs)]
     if subprocess.run(["/usr/bin/python3", "-c", "import click"], capture_output=True).returncode == 0:
+        commands["python floor + import click"] = ["/usr/bin/python3", str(REPO / "bench" / "python_floor.py"),
+                                                   "--import-click", str(rootfs)]
         commands["gophernetes (Debian python3)"] = ["env", f"PYTHONPATH={REPO}", "/usr/bin/python3", "-m",
                                                     "gophernetes", "--root", str(state), "run", "--net", "none",
                                                     "--rootfs", str(rootfs), "/bin/true"]
