@@ -84,7 +84,7 @@ def test_device_nodes_can_be_made_but_only_harmless_ones_opened(gophernetes, bus
     assert "Operation not permitted" in result.stderr
 
 
-@pytest.mark.skipif(detect_version() != 1, reason="v2 has no devices files (README: not yet applied on v2)")
+@pytest.mark.skipif(detect_version() != 1, reason="v2 has no devices files (its rules: test_device_filter.py)")
 def test_the_devices_cgroup_lists_only_dockers_defaults(gophernetes, busybox_rootfs, cgroup_parent):
     process = subprocess.Popen(
         [sys.executable, "-m", "gophernetes", "run", "--net", "none", "--rootfs", str(busybox_rootfs),

@@ -43,6 +43,17 @@ else
   fail "gophernetes run has no --memory option"
 fi
 
+# device rules on cgroup v2 (an eBPF program on the container's cgroup): root in the
+# container may mknod the VM's disk (the root filesystem's device) but not read it
+disk=$(findmnt -rno MAJ:MIN / 2>/dev/null); disk=${disk:-254:0}
+out=$(gophernetes run --net none busybox sh -c \
+  "mknod /tmp/disk b ${disk%:*} ${disk#*:} && head -c1 /tmp/disk; echo x > /dev/null && echo null-ok" 2>&1)
+if [[ $out == *"Operation not permitted"* && $out == *null-ok* ]]; then
+  pass "device filter: reading the disk (b $disk) from a container: Operation not permitted; /dev/null works"
+else
+  fail "device filter: b $disk from a container: $out"
+fi
+
 # bridge network: the container gets an address on the runtime's bridge
 if gophernetes run --help 2>/dev/null | grep -q -- --net; then
   out=$(gophernetes run --net bridge busybox ip -4 addr 2>&1); rc=$?

@@ -31,9 +31,12 @@ class Limits:
 
 
 # The device files a container may open, as docker allows them: "TYPE MAJOR:MINOR ACCESS"
-# (c = character device; r, w = read, write; m = mknod). Creating any device node stays
-# allowed ("m"), opening one not in this list does not: root in a container with
-# CAP_MKNOD could otherwise `mknod /tmp/disk b 8 0` and read the host's disk.
+# (c = character device, b = block device, a = both; * = any number; r, w = read, write;
+# m = mknod). Creating any device node stays allowed ("m"), opening one not in this list
+# does not: root in a container with CAP_MKNOD could otherwise `mknod /tmp/disk b 8 0`
+# and read the host's disk. v1 writes these lines into the devices controller's
+# devices.allow; v2 has no devices controller, so they become an eBPF program attached to
+# the cgroup (device_filter.py), as runc does.
 DEFAULT_DEVICE_RULES = (
     "c *:* m", "b *:* m",          # mknod of anything, opening none of it
     "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  # null zero full random urandom
@@ -42,15 +45,59 @@ DEFAULT_DEVICE_RULES = (
     "c 10:200 rwm",                # /dev/net/tun
 )
 
+# The kernel's device numbers: a 12-bit major (the driver) and a 20-bit minor (which one).
+MAX_MAJOR, MAX_MINOR = (1 << 12) - 1, (1 << 20) - 1
+
+
+@dataclass(frozen=True)
+class DeviceRule:
+    """One parsed device rule, e.g. "c 136:* rwm"."""
+
+    type: str            # "c", "b" or "a" (both)
+    major: int | None    # None: any ("*")
+    minor: int | None
+    access: str          # letters from "rwm"
+
+
+def parse_device_rule(text: str) -> DeviceRule:
+    """"c 1:3 rwm" -> DeviceRule("c", 1, 3, "rwm"), or an error that says what is wrong."""
+    fields = text.split()
+    if len(fields) != 3 or ":" not in fields[1]:
+        raise _bad_rule(text, "want TYPE MAJOR:MINOR ACCESS")
+    kind, numbers, access = fields
+    if kind not in ("c", "b", "a"):
+        raise _bad_rule(text, f"the type {kind!r} is not c (character), b (block) or a (all)")
+    if not set(access) <= set("rwm"):
+        raise _bad_rule(text, f"the access {access!r} is not made of r (read), w (write), m (mknod)")
+    major, minor = numbers.split(":", 1)
+    return DeviceRule(kind, _device_number(text, major, MAX_MAJOR), _device_number(text, minor, MAX_MINOR), access)
+
+
+def _device_number(rule: str, text: str, highest: int) -> int | None:
+    if text == "*":
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > highest:
+        raise _bad_rule(rule, f"{text!r} is not * or a device number from 0 to {highest}")
+    return int(text)
+
+
+def _bad_rule(text: str, reason: str) -> GophernetesError:
+    return GophernetesError(f"bad device rule {text!r}: {reason} (e.g. 'c 1:3 rwm', 'c 136:* rw')")
+
 
 class Cgroup(ABC):
     """One container's cgroup (one directory per v1 controller, or one v2 directory)."""
 
     name: str
 
+    @abstractmethod
     def restrict_devices(self, rules: tuple[str, ...] = DEFAULT_DEVICE_RULES) -> list[str]:
-        """Allow opening only the devices in `rules`; return warnings where that cannot be enforced."""
-        return []
+        """Allow mknod and open of only the devices in `rules`; return warnings where that cannot be enforced.
+
+        v1 writes the rules into the devices controller, v2 attaches an eBPF program to
+        the cgroup. The launcher calls it before the container's first process joins,
+        and not at all for --privileged.
+        """
 
     @abstractmethod
     def directories(self) -> list[Path]:

@@ -18,6 +18,7 @@ from gophernetes.linux.cgroups.base import (
     CgroupDriver,
     Limits,
     make_directory,
+    parse_device_rule,
     read,
     read_keyed,
     write,
@@ -80,6 +81,8 @@ class CgroupV1(Cgroup):
 
     def restrict_devices(self, rules: tuple[str, ...] = DEFAULT_DEVICE_RULES) -> list[str]:
         """devices.deny "a" removes every permission; each devices.allow line adds one back."""
+        for rule in rules:
+            parse_device_rule(rule)  # the same error for a bad rule as on v2, before anything is written
         if "devices" not in self.paths:
             return ["the devices cgroup is not mounted: containers may open any device node they create"]
         write(self.paths["devices"] / "devices.deny", "a")

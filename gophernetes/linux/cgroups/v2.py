@@ -4,7 +4,8 @@ On a v2 host (Debian 12, the lab VM) there is a single hierarchy at /sys/fs/cgro
 directory gets a controller's files (memory.max, cpu.max, pids.max, io.weight) only if
 its parent lists that controller in cgroup.subtree_control — so we enable them on the
 way down. Freezing is cgroup.freeze, killing everything is cgroup.kill, and OOM kills are
-counted in memory.events. Lab 04 compares this with v1.
+counted in memory.events. There is no devices controller: device rules are an eBPF
+program attached to the directory (device_filter.py). Lab 04 compares this with v1.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from gophernetes.errors import GophernetesError
+from gophernetes.linux.cgroups import device_filter
 from gophernetes.linux.cgroups.base import (
     CPU_PERIOD_US,
+    DEFAULT_DEVICE_RULES,
     Cgroup,
     CgroupDriver,
     Limits,
@@ -32,6 +35,12 @@ def shares_to_weight(shares: int) -> int:
     The same linear map runc and the kernel documentation use.
     """
     return 1 + ((shares - 2) * 9999) // 262142
+
+
+def in_user_namespace() -> bool:
+    """False only in the host's (initial) user namespace, whose uid_map maps every uid onto itself (runc's test)."""
+    with open("/proc/self/uid_map") as file:
+        return file.read().split() != ["0", "0", "4294967295"]
 
 
 class CgroupV2(Cgroup):
@@ -84,6 +93,24 @@ class CgroupV2(Cgroup):
                 write(path, f"default {blkio_weight * 10 if name == 'io.weight' else blkio_weight}")
                 return []
         return ["this host has no io weights (no io.weight): --blkio-weight ignored"]
+
+    def restrict_devices(self, rules: tuple[str, ...] = DEFAULT_DEVICE_RULES) -> list[str]:
+        """Attach an eBPF program that allows only `rules` (see device_filter.py).
+
+        If the kernel refuses (no CONFIG_CGROUP_BPF, EPERM, ...), the run fails, as it
+        does with runc: running the container anyway would let its root read the
+        host's disks. runc makes one exception, kept here: inside a user namespace bpf(2)
+        is refused anyway, and a root that is not the host's cannot make device nodes.
+        """
+        try:
+            device_filter.attach(self.path, rules)
+        except OSError as error:
+            if in_user_namespace():
+                return [f"cannot attach the device filter in a user namespace ({error.strerror}): "
+                        f"device rules not enforced"]
+            raise GophernetesError(f"cannot restrict devices of cgroup {self.path}: {error.strerror} "
+                                   f"(does the kernel have CONFIG_CGROUP_BPF?)") from error
+        return []
 
     def add_process(self, pid: int) -> None:
         write(self.path / "cgroup.procs", pid)
