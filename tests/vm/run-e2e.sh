@@ -71,13 +71,7 @@ trap 'exit 143' TERM
 step "build box (cached)" "$HERE/build-box.sh"
 step "start libvirtd" "$HERE/start-libvirt.sh"
 
-# the box in VAGRANT_HOME follows the cached box file
-box_stamp=$(cat "$CACHE/box/debian12-libvirt.box.sha256")
-if [ "$(cat "$STATE/box-added.sha256" 2>/dev/null)" != "$box_stamp" ] ||
-   ! timeout 60 vagrant box list 2>/dev/null | grep -q '^gophernetes/debian12-ci '; then
-  step "vagrant box add" timeout 300 vagrant box add -f --name gophernetes/debian12-ci "$CACHE/box/debian12-libvirt.box"
-  echo "$box_stamp" > "$STATE/box-added.sha256"
-fi
+step "vagrant box add (when the box changed)" "$HERE/add-box.sh"
 
 timeout 300 vagrant destroy -f >/dev/null 2>&1 || true
 if ! step "vagrant up (provisions with ansible_local)" timeout 1500 vagrant up --provider=libvirt \

@@ -35,3 +35,21 @@ def test_vagrant_up_gives_a_student_a_working_lab_vm():
     assert "PASS gophernetes images shows busybox" in out, out[-30000:]
     assert "PASS second provisioning reports changed=0" in out, out[-30000:]
     assert "E2E PASSED" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="the VM test needs root (libvirt, loop devices)")
+def test_every_lab_is_solvable_in_the_lab_vm_on_cgroup_v2():
+    """molecule's vagrant driver (molecule/vm): site.yml converged in a fresh VM, then every lab
+    proven there by labs/prove.sh: checks fail, solution, checks pass, reset."""
+    for needed in ("vagrant", "virsh", "libvirtd", "qemu-system-x86_64", "debootstrap", "molecule"):
+        if not shutil.which(needed):
+            pytest.skip(f"{needed} is not installed (.ci/packages/ansible.txt, .ci/requirements-ansible.txt)")
+    result = subprocess.run([str(HERE.parent.parent / "molecule" / "run.sh"), "test", "-s", "vm"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=2400)
+    out = result.stdout
+    assert result.returncode == 0, out[-30000:]
+    labs = sorted(p.name[:2] for p in (HERE.parent.parent / "labs").glob("[0-9][0-9]-*"))
+    for lab in labs:
+        assert f"PROVED lab {lab}:" in out, out[-30000:]
+    assert f"{len(labs)} labs proved on cgroup v2" in out, out[-30000:]
