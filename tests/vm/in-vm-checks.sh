@@ -54,6 +54,29 @@ else
   fail "device filter: b $disk from a container: $out"
 fi
 
+# the rest of the cgroup v2 driver, seen from the host: a pids limit stops a fork bomb, a CPU
+# quota throttles, shares become a weight, pause freezes the cgroup, rm removes it
+out=$(gophernetes run --net none --pids-limit 10 busybox sh -c 'for i in $(seq 30); do sleep 5 & done; wait' 2>&1); rc=$?
+case $out in *"can't fork"*) pass "--pids-limit 10 stops the 10th fork (exit $rc)";; *) fail "--pids-limit 10: exit $rc: $out";; esac
+gophernetes rm -f e2e-cpu >/dev/null 2>&1
+if gophernetes run -d --name e2e-cpu --net none --cpus 0.2 --cpu-shares 512 busybox sh -c 'while :; do :; done' >/dev/null 2>&1; then
+  dir=/sys/fs/cgroup/gophernetes/$(gophernetes inspect e2e-cpu | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+  sleep 2
+  max=$(cat "$dir/cpu.max"); throttled=$(awk '$1 == "nr_throttled" {print $2}' "$dir/cpu.stat")
+  [ "$max" = "20000 100000" ] && [ "${throttled:-0}" -gt 0 ] && pass "--cpus 0.2: cpu.max '$max', throttled $throttled times" \
+    || fail "--cpus 0.2: cpu.max '$max', nr_throttled '$throttled'"
+  weight=$(cat "$dir/cpu.weight")
+  [ "$weight" = 20 ] && pass "--cpu-shares 512: cpu.weight 20" || fail "--cpu-shares 512: cpu.weight $weight, want 20"
+  gophernetes pause e2e-cpu >/dev/null && grep -qx 'frozen 1' "$dir/cgroup.events" && pass "pause: the cgroup is frozen" \
+    || fail "pause: $(cat "$dir/cgroup.events" | tr '\n' ' ')"
+  gophernetes resume e2e-cpu >/dev/null && grep -qx 'frozen 0' "$dir/cgroup.events" && pass "resume: the cgroup is thawed" \
+    || fail "resume: $(cat "$dir/cgroup.events" | tr '\n' ' ')"
+  gophernetes rm -f e2e-cpu >/dev/null
+  [ ! -e "$dir" ] && pass "rm -f removes the container's cgroup" || fail "rm -f left $dir behind"
+else
+  fail "gophernetes run -d --cpus 0.2 failed"
+fi
+
 # bridge network: the container gets an address on the runtime's bridge
 if gophernetes run --help 2>/dev/null | grep -q -- --net; then
   out=$(gophernetes run --net bridge busybox ip -4 addr 2>&1); rc=$?

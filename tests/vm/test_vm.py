@@ -32,6 +32,9 @@ def test_vagrant_up_gives_a_student_a_working_lab_vm():
     assert "PASS cgroup v2 is mounted" in out, out[-30000:]
     assert "PASS 256 MB over a 64 MB limit: exit 137" in out, out[-30000:]
     assert "PASS containerd is active" in out, out[-30000:]
+    assert "PASS device filter: reading the disk" in out, out[-30000:]
+    assert "PASS --pids-limit 10 stops the 10th fork" in out, out[-30000:]
+    assert "PASS pause: the cgroup is frozen" in out, out[-30000:]
     assert "PASS gophernetes images shows busybox" in out, out[-30000:]
     assert "PASS second provisioning reports changed=0" in out, out[-30000:]
     assert "E2E PASSED" in out
