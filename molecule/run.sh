@@ -100,14 +100,6 @@ PY
   fi
 }
 
-# Whatever a failed or interrupted vm run left: our VMs, then libvirt's daemons we started.
-cleanup_vm() {
-  set +e
-  for dom in $(virsh list --all --name 2>/dev/null | grep '^gophernetes_mol_'); do
-    virsh destroy "$dom" >/dev/null 2>&1; virsh undefine "$dom" --remove-all-storage >/dev/null 2>&1
-  done
-  "$PROJECT/tests/vm/stop-libvirt.sh"
-}
 
 # a snapshot of the source and the labs, taken now: the roles install exactly this, so
 # edits made in the checkout while molecule runs cannot make the idempotence step fail
@@ -122,7 +114,9 @@ export ANSIBLE_COLLECTIONS_PATH=$CACHE/collections
 cd "$PROJECT"
 if [ $# -eq 0 ]; then set -- test; fi
 if [ "$SCENARIO" = vm ]; then
-  trap cleanup_vm EXIT
+  # after `test` or `destroy`, whatever a failed or interrupted run left: our VMs, the pool,
+  # libvirt's daemons we started (after `converge` the VM stays up for `login` and `verify`)
+  case $1 in test|destroy) trap '"$PROJECT/tests/vm/stop-libvirt.sh"' EXIT;; esac
   prepare_vm
   molecule "$@"
 else

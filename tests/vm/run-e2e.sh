@@ -56,9 +56,6 @@ cleanup() {
   timeout 300 vagrant destroy -f >/dev/null 2>&1
   # whatever vagrant could not remove: our domains, then the pool's volumes and the
   # daemons we started
-  for dom in $(virsh list --all --name 2>/dev/null | grep '^gophernetes_ci_'); do
-    virsh destroy "$dom" >/dev/null 2>&1; virsh undefine "$dom" --remove-all-storage >/dev/null 2>&1
-  done
   "$HERE/stop-libvirt.sh"
   rm -rf "$VAGRANT_DOTFILE_PATH"
   report
