@@ -11,7 +11,7 @@
 #     made by debootstrap from Debian's mirror and imported into podman (no registry needed)
 #   - the containers.podman collection, extracted from PyPI's `ansible` wheel (Galaxy is
 #     unreachable; molecule's podman driver needs it)
-#   - for the vm scenario instead: the Debian 12 box (tests/vm/build-box.sh), libvirt's
+#   - for the vm scenario instead: the Debian 12 box (tests/system/vm/build-box.sh), libvirt's
 #     daemons (started for the run, stopped after) and a community.vagrant collection made
 #     from the vagrant module of PyPI's archived molecule-vagrant 2.0.0 (again, no Galaxy)
 # Every run snapshots the source and labs first (see GOPHERNETES_MOLECULE_SOURCE).
@@ -80,9 +80,9 @@ PY
 prepare_vm() {
   export VAGRANT_HOME=$CACHE/vagrant.d VAGRANT_DEFAULT_PROVIDER=libvirt VAGRANT_CHECKPOINT_DISABLE=1
   export LIBVIRT_DEFAULT_URI=qemu:///system
-  "$PROJECT/tests/vm/build-box.sh" >/dev/null
-  "$PROJECT/tests/vm/start-libvirt.sh"
-  "$PROJECT/tests/vm/add-box.sh"
+  "$PROJECT/tests/system/vm/build-box.sh" >/dev/null
+  "$PROJECT/tests/system/vm/start-libvirt.sh"
+  "$PROJECT/tests/system/vm/add-box.sh"
   local collection=$CACHE/collections/ansible_collections/community/vagrant
   if [ ! -f "$collection/plugins/modules/vagrant.py" ]; then
     echo "molecule/run.sh: making community.vagrant from PyPI's molecule-vagrant 2.0.0" >&2
@@ -116,7 +116,7 @@ if [ $# -eq 0 ]; then set -- test; fi
 if [ "$SCENARIO" = vm ]; then
   # after `test` or `destroy`, whatever a failed or interrupted run left: our VMs, the pool,
   # libvirt's daemons we started (after `converge` the VM stays up for `login` and `verify`)
-  case $1 in test|destroy) trap '"$PROJECT/tests/vm/stop-libvirt.sh"' EXIT;; esac
+  case $1 in test|destroy) trap '"$PROJECT/tests/system/vm/stop-libvirt.sh"' EXIT;; esac
   prepare_vm
   molecule "$@"
 else

@@ -19,7 +19,7 @@ import pytest
 from gophernetes.linux.cgroups import detect_version
 from gophernetes.linux.privileges import cgroup_problem, check_can_make_containers, missing_capabilities
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHECK = ("from gophernetes.errors import PermissionDenied\n"
          "from gophernetes.linux.privileges import check_can_make_containers\n"
          "try:\n"

@@ -8,8 +8,8 @@ import pytest
 
 from gophernetes.image.manifest import host_platform
 from gophernetes.image.store import ImageStore
-from tests.images import oci
-from tests.images.conftest import base_layer, gophernetes, store_files
+from tests.system.images import oci
+from tests.system.images.conftest import base_layer, gophernetes, store_files
 
 
 @pytest.fixture(scope="module")

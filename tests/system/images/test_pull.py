@@ -13,7 +13,7 @@ import pytest
 
 from gophernetes.image.manifest import host_platform
 from gophernetes.image.store import ImageStore
-from tests.images.conftest import gophernetes, store_files
+from tests.system.images.conftest import gophernetes, store_files
 
 
 def store(root) -> ImageStore:
@@ -146,7 +146,7 @@ def test_an_unknown_image_is_a_clear_not_found(root, registry):
 
 
 def test_a_stopped_registry_is_reported_with_its_address(root):
-    from tests.images.conftest import free_port
+    from tests.system.images.conftest import free_port
 
     address = f"127.0.0.1:{free_port()}"
     result = gophernetes(root, "pull", f"{address}/x:1")
@@ -194,7 +194,7 @@ def test_rmi_is_refused_while_a_container_uses_the_image(root, pushed, cgroup_pa
 
 def test_a_name_moved_by_a_new_pull_keeps_the_old_image_as_dangling_until_pruned(root, pushed, registry,
                                                                                  tmp_path):
-    from tests.images import oci
+    from tests.system.images import oci
 
     layout = oci.Layout(tmp_path / "layout")
     layout.tag(layout.image([[oci.file("version", "1")]]), "v")

@@ -9,7 +9,7 @@ import stat
 import subprocess
 
 from gophernetes.image.store import ImageStore
-from tests.images.conftest import gophernetes
+from tests.system.images.conftest import gophernetes
 
 
 def test_default_image_is_built_once_and_runs_a_shell(tmp_path):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.engines.conftest import Containerd, cli_for, unmount_under
+from tests.system.engines.conftest import Containerd, cli_for, unmount_under
 
 UNREACHABLE = "gophernetes: cannot reach containerd at {socket}: is it running?"
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from tests.images import oci
-from tests.images.conftest import gophernetes, store_files
+from tests.system.images import oci
+from tests.system.images.conftest import gophernetes, store_files
 
 
 def hostile_cases(outside: str) -> dict[str, tuple[list[oci.Entry], str, str]]:

@@ -10,7 +10,7 @@ import pytest
 
 from gophernetes import labs
 from gophernetes.errors import NotFound, UsageError
-from tests.labs.conftest import LABS, REPO
+from tests.system.labs.conftest import LABS, REPO
 
 README = """# Lab 09: Example
 

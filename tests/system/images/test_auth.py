@@ -6,7 +6,7 @@ import base64
 import json
 import stat
 
-from tests.images.conftest import PASSWORD, USER, gophernetes
+from tests.system.images.conftest import PASSWORD, USER, gophernetes
 
 
 def test_basic_auth_registry_asks_for_a_login_first(root, pushed, registry, basic_registry):

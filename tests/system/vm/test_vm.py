@@ -1,9 +1,9 @@
 """The lab VM for real: `vagrant up` with the project's Vagrantfile, checks inside, idempotent
-re-provisioning, destroy (tests/vm/run-e2e.sh does the work; this test asserts on it).
+re-provisioning, destroy (tests/system/vm/run-e2e.sh does the work; this test asserts on it).
 
 Slow (15-20 minutes on a 2-core CI machine: QEMU without KVM) and heavy: root, libvirt, qemu and
 vagrant-libvirt from Debian (.ci/packages/ansible.txt). Run it alone:
-    python3 -m pytest -m slow tests/vm -s
+    python3 -m pytest -m slow tests/system/vm -s
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def test_every_lab_is_solvable_in_the_lab_vm_on_cgroup_v2():
     for needed in ("vagrant", "virsh", "libvirtd", "qemu-system-x86_64", "debootstrap", "molecule"):
         if not shutil.which(needed):
             pytest.skip(f"{needed} is not installed (.ci/packages/ansible.txt, .ci/requirements-ansible.txt)")
-    result = subprocess.run([str(HERE.parent.parent / "molecule" / "run.sh"), "test", "-s", "vm"],
+    result = subprocess.run([str(HERE.parents[2] / "molecule" / "run.sh"), "test", "-s", "vm"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=2400)
     out = result.stdout
     assert result.returncode == 0, out[-30000:]
-    labs = sorted(p.name[:2] for p in (HERE.parent.parent / "labs").glob("[0-9][0-9]-*"))
+    labs = sorted(p.name[:2] for p in (HERE.parents[2] / "labs").glob("[0-9][0-9]-*"))
     for lab in labs:
         assert f"PROVED lab {lab}:" in out, out[-30000:]
     assert f"{len(labs)} labs proved on cgroup v2" in out, out[-30000:]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gophernetes import labs
-from tests.labs.conftest import LABS
 from tests.support import host_leftovers
+from tests.system.labs.conftest import LABS
 
 ALL = [lab.name for lab in labs.discover(LABS)]
 NEEDS = {"06-images-layers": "registry", "07-containerd": "containerd"}

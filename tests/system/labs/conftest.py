@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LABS = REPO / "labs"
 
 
@@ -89,8 +89,8 @@ def lab_host(lab_netns, lab_bin, tmp_path) -> LabHost:
 def lab_registry(tmp_path_factory):
     """Debian's docker-registry on a free port of 127.0.0.1, holding busybox:latest as the
     lab VM's registry does (one layer: the static busybox and its applet links)."""
-    from tests.images import oci
-    from tests.images.conftest import start_registry
+    from tests.system.images import oci
+    from tests.system.images.conftest import start_registry
 
     workdir = tmp_path_factory.mktemp("lab-registry")
     started = start_registry(workdir, workdir / "storage")
@@ -134,8 +134,8 @@ def registry(lab_registry):
 
 @pytest.fixture(scope="session")
 def lab_containerd(tmp_path_factory):
-    """A containerd of our own, started by hand as tests/engines does (socket in a tmp folder)."""
-    from tests.engines.conftest import Containerd
+    """A containerd of our own, started by hand as tests/system/engines does (socket in a tmp folder)."""
+    from tests.system.engines.conftest import Containerd
 
     daemon = Containerd(tmp_path_factory.mktemp("lab-containerd")).start()
     try:

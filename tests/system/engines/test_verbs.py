@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.engines.conftest import busybox_layer
-from tests.images import oci
 from tests.support import wait_until
+from tests.system.engines.conftest import busybox_layer
+from tests.system.images import oci
 
 COUNTER = "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done"
 

@@ -9,7 +9,7 @@ import pytest
 
 from gophernetes.errors import GophernetesError
 from gophernetes.image import layers
-from tests.images import oci
+from tests.system.images import oci
 
 
 def unpack(tmp_path, blob: bytes) -> tuple[layers.UnpackResult, object]:

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from tests.images import oci
-from tests.images.conftest import gophernetes, store_files
+from tests.system.images import oci
+from tests.system.images.conftest import gophernetes, store_files
 
 
 def push_unique(registry, tmp_path, name: str, size: int = 256 * 1024) -> tuple[str, dict]:

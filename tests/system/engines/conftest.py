@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import oci
-from tests.images.conftest import start_registry
+from tests.system.images import oci
+from tests.system.images.conftest import start_registry
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ENGINES = ["native", "containerd"]
 CONFIG = """version = 2
 root = "{state}/root"
@@ -51,7 +51,7 @@ _netns_counter = itertools.count()
 def pytest_collection_modifyitems(items):
     for tool in ("containerd", "ctr", "runc", "docker-registry", "skopeo"):
         if shutil.which(tool) is None:
-            raise pytest.UsageError(f"tests/engines need {tool}: apt-get install the packages in "
+            raise pytest.UsageError(f"tests/system/engines need {tool}: apt-get install the packages in "
                                     ".ci/packages/containerd.txt")
 
 

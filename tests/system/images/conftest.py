@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import oci
+from tests.system.images import oci
 
 USER, PASSWORD = "alice", "wonderland"
 TOKEN_SERVICE, TOKEN_ISSUER = "gophernetes-test", "gophernetes-test-issuer"
@@ -37,7 +37,7 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def pytest_collection_modifyitems(items):
     for tool in ("docker-registry", "skopeo", "htpasswd", "openssl"):
         if shutil.which(tool) is None:
-            raise pytest.UsageError(f"tests/images need {tool}: apt-get install the packages "
+            raise pytest.UsageError(f"tests/system/images need {tool}: apt-get install the packages "
                                     "in .ci/packages/images.txt")
 
 
@@ -53,7 +53,7 @@ def gophernetes(root: Path, *args: str, input: str | None = None, env: dict | No
     environment = {**os.environ, "GOPHERNETES_ROOT": str(root), **(env or {})}
     environment.setdefault("DOCKER_CONFIG", str(root / "no-docker-config"))
     return subprocess.run([sys.executable, "-m", "gophernetes", *args], capture_output=True, text=True,
-                          input=input, env=environment, timeout=timeout, cwd=Path(__file__).parents[2])
+                          input=input, env=environment, timeout=timeout, cwd=Path(__file__).parents[3])
 
 
 @dataclass

@@ -4,7 +4,7 @@ This host is hybrid: its unified hierarchy at /sys/fs/cgroup/unified takes cgrou
 device programs although the devices controller lives in v1 (the kernel asks both, and
 our processes sit in the v1 root, which allows everything). So a child moved into a v2
 cgroup there meets exactly the filter a container gets on the pure-v2 lab VM. The CLI
-itself always picks v1 on this host; tests/vm/in-vm-checks.sh runs a container on v2.
+itself always picks v1 on this host; tests/system/vm/in-vm-checks.sh runs a container on v2.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs INSIDE the lab VM as root (run-e2e.sh: vagrant ssh -c 'sudo bash /vagrant/tests/vm/in-vm-checks.sh').
+# Runs INSIDE the lab VM as root (run-e2e.sh: vagrant ssh -c 'sudo bash /vagrant/tests/system/vm/in-vm-checks.sh').
 # What a student would try first, each check printed as PASS/FAIL/SKIP. SKIP only for
 # runtime features the installed gophernetes does not offer yet (asked via --help);
 # exits 1 if any check failed.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def run(argv: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
@@ -68,7 +68,7 @@ def test_molecule_converges_idempotently_and_verifies():
 @pytest.mark.parametrize("env", [
     {},                                                        # students: ansible_local
     {"GOPHERNETES_PROVISIONER": "ansible"},                    # the host's ansible
-    {"GOPHERNETES_VAGRANT_OVERLAY": "tests/vm/Vagrantfile.ci", "GOPHERNETES_EXTRA_VARS": '{"x": 1}'},  # CI
+    {"GOPHERNETES_VAGRANT_OVERLAY": "tests/system/vm/Vagrantfile.ci", "GOPHERNETES_EXTRA_VARS": '{"x": 1}'},  # CI
 ], ids=["ansible_local", "host-ansible", "ci-overlay"])
 def test_the_vagrantfile_is_valid_in_each_mode(env, tmp_path):
     vagrant = shutil.which("vagrant")

@@ -3,8 +3,8 @@
 #   1. build (once, cached) a Debian 12 vagrant-libvirt box from Debian packages
 #   2. start libvirtd by hand (no systemd here)
 #   3. `vagrant up` with THE project's Vagrantfile (ansible_local: site.yml inside the VM)
-#      plus tests/vm/Vagrantfile.ci, the CI-only provider settings (QEMU without KVM)
-#   4. inside the VM: tests/vm/in-vm-checks.sh (cgroup v2 memory limit -> exit 137,
+#      plus tests/system/vm/Vagrantfile.ci, the CI-only provider settings (QEMU without KVM)
+#   4. inside the VM: tests/system/vm/in-vm-checks.sh (cgroup v2 memory limit -> exit 137,
 #      containerd, images, bridge network, pull from the VM's registry, labs, banner)
 #   5. `vagrant provision` again must report changed=0
 #   6. `vagrant destroy -f`; everything (VM, volumes, pool, daemons we started) is
@@ -12,8 +12,8 @@
 # Every vagrant call runs under `timeout`: vagrant-libvirt can hang without a word.
 # Output: step timings; exit status 0 only if every step and check passed.
 set -euo pipefail
-PROJECT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$PROJECT/tests/vm
+PROJECT=$(cd "$(dirname "$0")/../../.." && pwd)
+HERE=$PROJECT/tests/system/vm
 export GOPHERNETES_CI_CACHE=${GOPHERNETES_CI_CACHE:-/var/tmp/gophernetes-ci}
 CACHE=$GOPHERNETES_CI_CACHE
 STATE=$CACHE/e2e
@@ -77,7 +77,7 @@ if ! step "vagrant up (provisions with ansible_local)" timeout 1500 vagrant up -
 fi
 
 checks_rc=0
-step "checks inside the VM" timeout 600 vagrant ssh -c 'sudo bash /vagrant/tests/vm/in-vm-checks.sh' \
+step "checks inside the VM" timeout 600 vagrant ssh -c 'sudo bash /vagrant/tests/system/vm/in-vm-checks.sh' \
   > >(tee "$STATE/checks.log") 2>&1 || checks_rc=$?
 
 if ! step "vagrant provision (idempotence)" timeout 900 vagrant provision > >(tee "$STATE/provision.log") 2>&1; then

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CACHE = Path(os.environ.get("GOPHERNETES_CI_CACHE", "/var/tmp/gophernetes-ci"))
 BASE_IMAGE = "localhost/gophernetes-base:bookworm"
 IMAGE = "localhost/gophernetes:test"
