@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prove the labs on THIS host (the lab VM, or a CI machine), as tests/labs does:
+# Prove the labs on THIS host (the lab VM, or a CI machine), as tests/system/labs does:
 # for each lab, reset it, see every check fail, run its solution.sh (the README's
 # steps), see every check pass, reset it, see every check fail again.
 #   sudo bash prove.sh            # every lab
