@@ -8,10 +8,16 @@ the same errors (gophernetes/errors.py).
 
 from __future__ import annotations
 
+import os
+import signal
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from gophernetes.errors import PermissionDenied, UsageError
+from gophernetes.linux.cgroups.base import Limits
+from gophernetes.names import check_name
 from gophernetes.paths import StateRoot
+from gophernetes.runtime import units
 
 
 @dataclass
@@ -157,13 +163,84 @@ class Engine(ABC):
         return {"engine": self.name}
 
 
-def get_engine(name: str, state: StateRoot, containerd_address: str | None = None) -> Engine:
-    """The engine called `name` ("native" or "containerd")."""
-    if name == "native":
-        from gophernetes.engines.native import NativeEngine
-        return NativeEngine(state)
-    if name == "containerd":
-        from gophernetes.engines.containerd import ContainerdEngine
-        return ContainerdEngine(state, containerd_address)
-    from gophernetes.errors import UsageError
-    raise UsageError(f"unknown engine {name!r}: use native or containerd")
+# ---------------------------------------------------------------- request validation
+# What every engine checks before it makes anything: the same request gets the same
+# answer from both engines (and the same one-line error).
+
+
+def require_root() -> None:
+    """Refuse early, in one line, when this process cannot make containers at all."""
+    if os.geteuid() != 0:
+        raise PermissionDenied("making a container needs root (namespaces, mounts, cgroups): "
+                               "run gophernetes with sudo")
+    from gophernetes.linux.privileges import check_can_make_containers
+
+    check_can_make_containers()
+
+
+def check_request(request: RunRequest) -> None:
+    """What can be refused from the request alone, before any image is looked up."""
+    if request.name is not None:
+        check_name(request.name)
+    check_environment(request.env)
+
+
+def check_environment(variables: list[str]) -> None:
+    """-e KEY=VALUE (or KEY=): refuse what execve's environment cannot carry, as docker does."""
+    for variable in variables:
+        key = variable.partition("=")[0]
+        if not key or "\0" in variable:
+            raise UsageError(f"invalid environment variable {variable!r}: use KEY=VALUE with a non-empty KEY")
+
+
+def parse_limits(request: RunRequest) -> Limits:
+    """The resource options as kernel units, refusing bad values before anything is made."""
+    memory = units.parse_size(request.memory, "--memory") if request.memory else None
+    if memory is not None and memory < 6 * 1024 * 1024:
+        raise UsageError("--memory: minimum memory limit allowed is 6MB")
+    swap = units.parse_memory_swap(request.memory_swap) if request.memory_swap else None
+    if swap is not None and memory is None:
+        raise UsageError("--memory-swap needs --memory as well")
+    if swap not in (None, -1) and swap < memory:
+        raise UsageError("--memory-swap must be at least --memory (it counts memory plus swap)")
+    if request.cpu_shares is not None and request.cpu_shares < 2:
+        raise UsageError("--cpu-shares must be at least 2")
+    if request.blkio_weight is not None and not 10 <= request.blkio_weight <= 1000:
+        raise UsageError("--blkio-weight must be between 10 and 1000")
+    return Limits(
+        memory=memory,
+        memory_swap=swap,
+        cpus=units.parse_cpus(request.cpus) if request.cpus else None,
+        cpu_shares=request.cpu_shares,
+        pids=request.pids_limit,
+        blkio_weight=request.blkio_weight,
+    )
+
+
+def container_command(request: RunRequest, config: dict) -> list[str]:
+    """Entrypoint + Cmd as docker combines them: a given command replaces Cmd, not Entrypoint."""
+    entrypoint = [request.entrypoint] if request.entrypoint else config.get("entrypoint", [])
+    if request.entrypoint == "":
+        entrypoint = []
+    command = list(request.command) or ([] if request.entrypoint else config.get("cmd", []))
+    argv = list(entrypoint) + command
+    if not argv:
+        raise UsageError("no command given and the image has none: say what to run, e.g. /bin/sh")
+    return argv
+
+
+def default_etc_files(hostname: str) -> dict[str, str]:
+    """/etc/hostname and a minimal /etc/hosts, as docker writes for every container."""
+    hosts = (f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
+    return {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts}
+
+
+def parse_signal(name: str) -> int:
+    """'TERM', 'SIGTERM', 'term' or '15' -> 15."""
+    text = name.strip().upper()
+    if text.isdigit():
+        return int(text)
+    try:
+        return signal.Signals["SIG" + text.removeprefix("SIG")].value
+    except KeyError:
+        raise UsageError(f"invalid signal {name!r} (e.g. TERM, KILL, HUP or 15)") from None

@@ -117,7 +117,7 @@ class Context:
 
     def engine(self):
         """The engine chosen with --engine, made on first use (containerd's client is not free)."""
-        from gophernetes.engine import get_engine
+        from gophernetes.engines import get_engine
 
         return get_engine(self.engine_name, self.root, self.containerd_address)
 
@@ -184,14 +184,22 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("gophernetes: aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
-        error.show()
-        # docker exits 125 when its own command line is wrong; click's 2 would be
-        # mistaken for the container's status.
+        # One line, as for every other error (not click's usage block), and docker's 125:
+        # click's 2 would be mistaken for the container's status.
+        click.echo(f"gophernetes: {_one_line(error)}", err=True)
         sys.exit(125)
     except KeyboardInterrupt:
         sys.exit(130)
     except SystemExit:
         raise
+    except OSError as error:  # the machine said no (a full disk, a vanished file): one line, not a bug
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        where = f": {error.filename}" if error.filename else ""
+        click.echo(f"gophernetes: {error.strerror or error}{where}", err=True)
+        sys.exit(125)
     except Exception as error:  # noqa: BLE001 — a bug: still one line, unless --debug
         if debug:
             import traceback
@@ -200,3 +208,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"gophernetes: internal error: {type(error).__name__}: {error} "
                    "(run with --debug for the traceback)", err=True)
         sys.exit(125)
+
+
+def _one_line(error: click.ClickException) -> str:
+    """click's message, with the command it is about and where to read more, on one line."""
+    message = " ".join(error.format_message().split())
+    context = getattr(error, "ctx", None)
+    if context is None:
+        return message
+    return f"{context.command_path.removeprefix('gophernetes ')}: {message} (see '{context.command_path} --help')"

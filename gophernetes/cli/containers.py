@@ -161,9 +161,16 @@ def inspect(obj, container: str) -> None:
 
 
 @click.command()
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation (asked only on a terminal).")
 @click.pass_obj
-def prune(obj) -> None:
-    """Remove exited containers and whatever a crash left behind (cgroups, leases, folders)."""
+def prune(obj, force: bool) -> None:
+    """Remove exited containers and whatever a crash left behind (empty cgroups, leases, folders).
+
+    Running containers are never touched, not even those of another state root that
+    shares the cgroup parent.
+    """
+    if not force and sys.stdin.isatty():
+        click.confirm("This removes all stopped containers. Are you sure you want to continue?", abort=True)
     for removed in obj.engine().prune():
         click.echo(removed)
 

@@ -57,7 +57,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gophernetes.engine import ContainerInfo, Engine, ImageInfo, RunRequest
+from gophernetes.engine import (
+    ContainerInfo,
+    Engine,
+    ImageInfo,
+    RunRequest,
+    check_request,
+    container_command,
+    default_etc_files,
+    parse_limits,
+    parse_signal,
+    require_root,
+)
 from gophernetes.engines.containerd_client import PULL_TIMEOUT, Ctr, ImageRecord, Task, error_line
 from gophernetes.errors import CannotRun, CommandNotFound, Conflict, GophernetesError, NotFound, UsageError
 from gophernetes.paths import StateRoot
@@ -260,12 +271,12 @@ class ContainerdEngine(Engine):
 
     def _prepare(self, request: RunRequest, log: bool = False) -> Launch:
         """Validate the request as the native engine does, then make what ctr cannot."""
-        from gophernetes.engines.native import container_command, parse_limits, require_root
         from gophernetes.linux import capabilities
         from gophernetes.runtime.spec import new_container_id
 
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
+        check_request(request)
         check_supported(request)
         require_root()
         ref = full_reference(request.image) if request.image else self._default_image()
@@ -328,8 +339,6 @@ class ContainerdEngine(Engine):
 
         Returns the /etc files the container should see (hostname, hosts, resolv.conf).
         """
-        from gophernetes.engines.native import default_etc_files
-
         etc = default_etc_files(hostname)
         plug = None
         if request.net != "none":
@@ -454,8 +463,6 @@ class ContainerdEngine(Engine):
         self._wait_exit_status(container_id, 5)
 
     def kill(self, name: str, signal_name: str = "KILL") -> None:
-        from gophernetes.engines.native import parse_signal
-
         container_id = self._require_status(name, {"running", "paused"}, "signal")
         self._signal(container_id, str(parse_signal(signal_name)), name)
 
@@ -543,11 +550,11 @@ class ContainerdEngine(Engine):
 
     def _free_name(self, wanted: str | None) -> str:
         """`wanted` if no container has it yet, else Conflict; without one, a docker-style name."""
-        from gophernetes.runtime.records import generate_name, validate_name
+        from gophernetes.names import check_name, generate_name
 
         if not wanted:
             return next(name for name in (generate_name(set()) for _ in range(100)) if not self._holder(name))
-        validate_name(wanted)
+        check_name(wanted)
         holder = self._holder(wanted)
         if holder:
             raise Conflict(f'the container name "{wanted}" is already in use by container {holder[:12]}: '

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from gophernetes.engine import ContainerInfo, Engine, ImageInfo, RunRequest
-from gophernetes.errors import Conflict, NotFound, PermissionDenied, UsageError
+from gophernetes.engine import (
+    ContainerInfo,
+    Engine,
+    ImageInfo,
+    RunRequest,
+    check_request,
+    container_command,
+    default_etc_files,
+    parse_limits,
+    parse_signal,
+    require_root,
+)
+from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
 from gophernetes.linux import capabilities
-from gophernetes.linux.cgroups.base import Limits
 from gophernetes.linux.namespaces import FLAGS
-from gophernetes.runtime import process, units
+from gophernetes.runtime import process
 from gophernetes.runtime.spec import RunSpec, new_container_id
 
 SHAREABLE = {"pid", "ipc", "uts", "cgroup"}
@@ -84,8 +93,16 @@ class NativeEngine(Engine):
         return RecordStore(self.state)
 
     def _current(self, name: str):
-        """The record named `name`, with its state checked against the kernel (see _observe)."""
-        return self._observe(self._records().find(name))
+        """The record named `name`, with its state checked against the kernel (see _observe).
+
+        A record that cannot be read stops every verb but `rm -f` with one line naming it.
+        """
+        from gophernetes.runtime.records import Damaged
+
+        found = self._records().find(name)
+        if isinstance(found, Damaged):
+            raise GophernetesError(str(found))
+        return self._observe(found)
 
     def _observe(self, record):
         """Repair a record whose monitor died (SIGKILL, OOM, reboot of the CLI): the container
@@ -100,7 +117,7 @@ class NativeEngine(Engine):
 
             release_resources(self.state, record)
             if record.auto_remove:
-                shutil.rmtree(record.folder, ignore_errors=True)
+                self._records().delete(record)
                 return None
             self._records().update(record, status=records.EXITED, exit_code=137, finished_at=time.time(),
                                    error="the supervisor died; the container was killed")
@@ -110,15 +127,27 @@ class NativeEngine(Engine):
         from gophernetes.runtime import records
 
         infos = []
-        for record in self._records().all():
+        found, damaged = self._records().scan()
+        for record in found:
             record = self._observe(record)
             if record is None or (not all and record.state.status == records.EXITED):
                 continue
             infos.append(self._info(record))
-        return infos
+        return infos + [self._damaged_info(d) for d in damaged]
+
+    def _damaged_info(self, damaged) -> ContainerInfo:
+        """A container whose record cannot be read: listed, so that it can be found and removed."""
+        return ContainerInfo(id=damaged.id, name=damaged.name or "", image="?", command=[], status="damaged",
+                             created=damaged.folder.stat().st_mtime if damaged.folder.exists() else 0.0,
+                             engine=self.name, details={"error": str(damaged), "folder": str(damaged.folder)})
 
     def inspect(self, name: str) -> ContainerInfo:
-        record = self._current(name)
+        from gophernetes.runtime.records import Damaged
+
+        found = self._records().find(name)
+        if isinstance(found, Damaged):
+            return self._damaged_info(found)
+        record = self._observe(found)
         if record is None:
             raise NotFound(f"no such container: {name}")
         return self._info(record)
@@ -243,7 +272,11 @@ class NativeEngine(Engine):
     def remove(self, name: str, force: bool = False) -> None:
         from gophernetes.runtime import records
 
-        record = self._current(name)
+        found = self._records().find(name)
+        if isinstance(found, records.Damaged):
+            self._remove_damaged(found, force)
+            return
+        record = self._observe(found)
         if record is None:
             raise NotFound(f"no such container: {name}")
         if record.state.status in (records.RUNNING, records.PAUSED):
@@ -253,8 +286,16 @@ class NativeEngine(Engine):
             if record.state.status == records.PAUSED:
                 self._cgroup(record).thaw()
             self._wait_for_exit(record, 10)
-        with self._records().locked():
-            shutil.rmtree(record.folder, ignore_errors=True)
+        self._records().delete(record)
+
+    def _remove_damaged(self, damaged, force: bool) -> None:
+        """rm of a container whose record cannot be read: its cgroup and lease still name it by ID."""
+        from gophernetes.runtime.cleanup import release_by_id
+
+        if self._cgroup(damaged).pids() and not force:
+            raise Conflict(f"{damaged}; it still has processes: use rm -f")
+        release_by_id(self.state, damaged.id)
+        self._records().delete(damaged)
 
     def prune(self) -> list[str]:
         """Remove exited containers and anything a crash left behind; return what was removed."""
@@ -262,16 +303,22 @@ class NativeEngine(Engine):
         from gophernetes.runtime.cleanup import remove_orphans
 
         removed = []
-        for record in self._records().all():
+        found, damaged = self._records().scan()
+        for record in found:
             record = self._observe(record)
             if record is not None and record.state.status == records.EXITED:
-                shutil.rmtree(record.folder, ignore_errors=True)
+                self._records().delete(record)
                 removed.append(record.name)
-        removed += remove_orphans(self.state, {r.id for r in self._records().all()})
+        for broken in damaged:  # only when nothing runs in it any more: prune removes what has stopped
+            if not self._cgroup(broken).pids():
+                self._remove_damaged(broken, force=False)
+                removed.append(broken.name or broken.id[:12])
+        removed += remove_orphans(self.state, set(self._records().ids()))
         return removed
 
     def build_spec(self, request: RunRequest) -> RunSpec:
         """Validate the request completely and turn it into a RunSpec; creates nothing."""
+        check_request(request)
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
         require_root()
@@ -322,40 +369,6 @@ class NativeEngine(Engine):
         }
 
 
-def require_root() -> None:
-    """Refuse early, in one line, when this process cannot make containers at all."""
-    if os.geteuid() != 0:
-        raise PermissionDenied("making a container needs root (namespaces, mounts, cgroups): "
-                               "run gophernetes with sudo")
-    from gophernetes.linux.privileges import check_can_make_containers
-
-    check_can_make_containers()
-
-
-def parse_limits(request: RunRequest) -> Limits:
-    """The resource options as kernel units, refusing bad values before anything is made."""
-    memory = units.parse_size(request.memory, "--memory") if request.memory else None
-    if memory is not None and memory < 6 * 1024 * 1024:
-        raise UsageError("--memory: minimum memory limit allowed is 6MB")
-    swap = units.parse_memory_swap(request.memory_swap) if request.memory_swap else None
-    if swap is not None and memory is None:
-        raise UsageError("--memory-swap needs --memory as well")
-    if swap not in (None, -1) and swap < memory:
-        raise UsageError("--memory-swap must be at least --memory (it counts memory plus swap)")
-    if request.cpu_shares is not None and request.cpu_shares < 2:
-        raise UsageError("--cpu-shares must be at least 2")
-    if request.blkio_weight is not None and not 10 <= request.blkio_weight <= 1000:
-        raise UsageError("--blkio-weight must be between 10 and 1000")
-    return Limits(
-        memory=memory,
-        memory_swap=swap,
-        cpus=units.parse_cpus(request.cpus) if request.cpus else None,
-        cpu_shares=request.cpu_shares,
-        pids=request.pids_limit,
-        blkio_weight=request.blkio_weight,
-    )
-
-
 def namespace_kinds(request: RunRequest) -> list[str]:
     shared = set(request.share_namespaces)
     unknown = shared - SHAREABLE
@@ -364,35 +377,6 @@ def namespace_kinds(request: RunRequest) -> list[str]:
     if request.net == "host":
         shared.add("net")
     return [kind for kind in FLAGS if kind not in shared]
-
-
-def container_command(request: RunRequest, config: dict) -> list[str]:
-    """Entrypoint + Cmd as docker combines them: a given command replaces Cmd, not Entrypoint."""
-    entrypoint = [request.entrypoint] if request.entrypoint else config.get("entrypoint", [])
-    if request.entrypoint == "":
-        entrypoint = []
-    command = list(request.command) or ([] if request.entrypoint else config.get("cmd", []))
-    argv = list(entrypoint) + command
-    if not argv:
-        raise UsageError("no command given and the image has none: say what to run, e.g. /bin/sh")
-    return argv
-
-
-def default_etc_files(hostname: str) -> dict[str, str]:
-    """/etc/hostname and a minimal /etc/hosts, as docker writes for every container."""
-    hosts = (f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
-    return {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts}
-
-
-def parse_signal(name: str) -> int:
-    """'TERM', 'SIGTERM', 'term' or '15' -> 15."""
-    text = name.strip().upper()
-    if text.isdigit():
-        return int(text)
-    try:
-        return signal.Signals["SIG" + text.removeprefix("SIG")].value
-    except KeyError:
-        raise UsageError(f"invalid signal {name!r} (e.g. TERM, KILL, HUP or 15)") from None
 
 
 def _signal(pid: int | None, number: int) -> None:

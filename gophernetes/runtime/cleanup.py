@@ -11,31 +11,48 @@ from __future__ import annotations
 
 import shutil
 
+from gophernetes.errors import GophernetesError
 from gophernetes.linux.cgroups import open_driver
 from gophernetes.paths import StateRoot
 
 
 def release_resources(state: StateRoot, record) -> None:
     """Kill what is left of the container and free its cgroup and network lease."""
-    cgroup = open_driver().open(record.id)
+    release_by_id(state, record.id, networked=record.spec.net not in ("none", "host"))
+
+
+def release_by_id(state: StateRoot, container_id: str, networked: bool = True) -> None:
+    """The same, knowing only the container's ID (its record may be unreadable): the cgroup
+    and the lease are both named by it."""
+    cgroup = open_driver().open(container_id)
     if cgroup.directories():
         cgroup.kill_all()
         cgroup.remove(timeout=5)
-    if record.spec.net not in ("none", "host"):
+    if networked and state.networks.exists():
         from gophernetes import network
 
-        network.release_container(state, record.id)
+        network.release_container(state, container_id)
 
 
 def remove_orphans(state: StateRoot, known_ids: set[str]) -> list[str]:
-    """Remove cgroups, leases and folders that belong to no container record; return what went."""
+    """Remove cgroups, leases and folders that belong to no container record; return what went.
+
+    Several state roots (GOPHERNETES_ROOT) may share one cgroup parent, and a cgroup does
+    not say which root made it. So a cgroup this root has no record of is removed only
+    when it is *empty* — a crash leftover — and never killed: it may be another root's
+    running container. docker's prune, likewise, removes only what has stopped.
+    """
     removed = []
     driver = open_driver()
     for name in _cgroup_names(driver):
         if name not in known_ids:
             cgroup = driver.open(name)
-            cgroup.kill_all()
-            cgroup.remove(timeout=5)
+            if cgroup.pids():
+                continue  # someone's running container: not ours to kill
+            try:
+                cgroup.remove(timeout=0)
+            except GophernetesError:
+                continue  # a process joined meanwhile, or a child cgroup holds one: leave it
             removed.append(f"cgroup {name[:12]}")
     if state.networks.exists():
         from gophernetes import network

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -64,9 +63,9 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
     store = RecordStore(state)
     spec = record.spec
     with ExitStack() as cleanup:
-        cleanup.push(_remove_folder_on_failure(record))
+        cleanup.push(_remove_record_on_failure(store, record))
         if record.auto_remove:
-            cleanup.callback(shutil.rmtree, record.folder, ignore_errors=True)
+            cleanup.callback(store.delete, record)
         dirs = make_directories(record)
         cgroup = make_cgroup(spec, cleanup)
         attachment = allocate_network(state, spec, record.name, cleanup)
@@ -82,10 +81,10 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
         return code
 
 
-def _remove_folder_on_failure(record: Record):
+def _remove_record_on_failure(store: RecordStore, record: Record):
     def exit_handler(exc_type, exc, traceback) -> bool:
         if exc_type is not None:
-            shutil.rmtree(record.folder, ignore_errors=True)
+            store.delete(record)
         return False
     return exit_handler
 

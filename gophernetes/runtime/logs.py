@@ -22,22 +22,60 @@ def timestamp() -> str:
 
 
 def pump(streams: dict[int, str], log_path: Path) -> None:
-    """Copy the container's output pipes into the log file, line by line, until both close."""
+    """Copy the container's output pipes into the log file, line by line, until both close.
+
+    The pipes are always drained, even when the log cannot be written (a full disk): a
+    container must never block, or die of SIGPIPE, because its log has no room. Lines that
+    cannot be written are dropped, as docker's json-file driver drops them.
+    """
     selector = selectors.DefaultSelector()
     pending = {fd: b"" for fd in streams}
     for fd in streams:
         selector.register(fd, selectors.EVENT_READ)
-    with open(log_path, "a", buffering=1) as log:
-        while selector.get_map():
-            for key, _ in selector.select():
-                fd = key.fd
-                data = os.read(fd, 65536)
-                if not data:
-                    selector.unregister(fd)
-                    os.close(fd)
-                    _write_lines(log, streams[fd], pending.pop(fd), final=True)
-                    continue
-                pending[fd] = _write_lines(log, streams[fd], pending[fd] + data)
+    log = _LogFile(log_path)
+    while selector.get_map():
+        for key, _ in selector.select():
+            fd = key.fd
+            data = os.read(fd, 65536)
+            if not data:
+                selector.unregister(fd)
+                os.close(fd)
+                _write_lines(log, streams[fd], pending.pop(fd), final=True)
+                continue
+            pending[fd] = _write_lines(log, streams[fd], pending[fd] + data)
+            if len(pending[fd]) > MAX_LINE:  # a "line" without end: write it in pieces
+                _write_lines(log, streams[fd], pending[fd], final=True)
+                pending[fd] = b""
+    log.close()
+
+
+MAX_LINE = 16 * 1024  # docker's json-file driver splits long lines at 16 KiB too
+
+
+class _LogFile:
+    """The log, opened again after a write failed; what could not be written is dropped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = None
+        self.dropped = 0
+
+    def write(self, text: str) -> None:
+        try:
+            if self.file is None:
+                self.file = open(self.path, "a", buffering=1)
+            self.file.write(text)
+        except OSError:
+            self.dropped += 1
+            self.close()
+
+    def close(self) -> None:
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            self.file = None
 
 
 def _write_lines(log, stream: str, data: bytes, final: bool = False) -> bytes:

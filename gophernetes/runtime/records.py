@@ -19,24 +19,18 @@ import contextlib
 import fcntl
 import json
 import os
-import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from gophernetes.errors import Conflict, NotFound, UsageError
+from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
+from gophernetes.names import generate_name
 from gophernetes.paths import StateRoot
 from gophernetes.runtime import process
 from gophernetes.runtime.spec import ContainerDirs, RunSpec
 
 CREATED, RUNNING, PAUSED, EXITED = "created", "running", "paused", "exited"
-
-_ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty",
-               "bold", "clever", "gentle", "happy", "jolly", "nimble", "proud", "sharp", "tender", "vivid")
-_GOPHERS = ("pike", "thompson", "griesemer", "cox", "fitzpatrick", "taylor", "gerrand", "hudson", "kennedy",
-            "ritchie", "torvalds", "hopper", "lovelace", "turing", "liskov", "knuth", "kernighan", "mccarthy",
-            "hamilton", "borg")
-
 
 @dataclass
 class State:
@@ -83,11 +77,36 @@ class Record:
         return self.folder / "container.log"
 
 
+@dataclass
+class Damaged:
+    """A container folder whose record cannot be read (truncated, deleted, a full disk).
+
+    Its container may still run: its processes are still in the cgroup named by its ID,
+    and its network lease is still keyed by its ID. So it is listed (with the problem and
+    the path), and `rm -f` still removes it, processes included.
+    """
+
+    id: str
+    folder: Path
+    name: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        return (f"the record of container {self.name or self.id[:12]} cannot be read ({self.problem}): "
+                f"gophernetes rm -f {self.id[:12]} removes it")
+
+
 class RecordStore:
-    """All container records under one state root."""
+    """All container records under one state root.
+
+        containers/.lock            the lock every change takes
+        containers/.names/NAME      a symlink -> ID: the name is taken (found without reading records)
+        containers/ID/              one container's record and files
+    """
 
     def __init__(self, state: StateRoot) -> None:
         self.root = state.containers
+        self.names = self.root / ".names"
 
     @contextlib.contextmanager
     def locked(self):
@@ -98,58 +117,119 @@ class RecordStore:
             yield
 
     def create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool) -> Record:
-        """Reserve the name and write the record of a new container (under the lock)."""
+        """Reserve the name and write the record of a new container (under the lock).
+
+        The record is written in a hidden folder and renamed into place, so no reader ever
+        sees half of it; a failure (a full disk) removes what was written and says so.
+        """
         with self.locked():
-            taken = {r.name: r for r in self.all()}
-            if name:
-                validate_name(name)
-                if name in taken:
-                    raise Conflict(f'the container name "{name}" is already in use by container '
-                                   f'{taken[name].id[:12]}: remove it (gophernetes rm {name}) or choose another name')
-            else:
-                name = generate_name(set(taken))
+            self.names.mkdir(exist_ok=True)
+            name = name or self._free_generated_name()
             # Until a supervisor takes over, the command making the container is its keeper:
             # if it dies half-way, the next command sees a dead monitor and cleans up.
             me = os.getpid()
             record = Record(spec=spec, name=name, created=time.time(), detached=detached,
                             auto_remove=auto_remove, folder=self.root / spec.id,
                             state=State(monitor_pid=me, monitor_started=process.start_time(me)))
-            record.folder.mkdir()
-            write_json(record.folder / "config.json", {
-                "spec": json.loads(spec.to_json()), "name": name, "created": record.created,
-                "detached": detached, "auto_remove": auto_remove})
-            write_json(record.folder / "state.json", asdict(record.state))
+            self._claim(name, spec.id)
+            draft = self.root / f".new-{spec.id}"
+            try:
+                draft.mkdir()
+                write_json(draft / "config.json", {
+                    "spec": json.loads(spec.to_json()), "name": name, "created": record.created,
+                    "detached": detached, "auto_remove": auto_remove})
+                write_json(draft / "state.json", asdict(record.state))
+                os.rename(draft, record.folder)
+            except OSError as error:
+                shutil.rmtree(draft, ignore_errors=True)
+                self._release(name)
+                raise GophernetesError(f"cannot write the record of container {name} under {self.root}: "
+                                       f"{error.strerror}") from error
             return record
 
-    def load(self, folder: Path) -> Record | None:
-        """The record in `folder`, or None if it is incomplete (a create that was interrupted)."""
+    def _claim(self, name: str, container_id: str) -> None:
+        """Take `name` for `container_id` (a symlink is created whole, or not at all)."""
+        link = self.names / name
+        try:
+            os.symlink(container_id, link)
+            return
+        except FileExistsError:
+            holder = os.readlink(link)
+        if (self.root / holder).is_dir():
+            raise Conflict(f'the container name "{name}" is already in use by container {holder[:12]}: '
+                           f'remove it (gophernetes rm {name}) or choose another name')
+        os.unlink(link)  # its container is gone (a crash between the two): the name is free
+        os.symlink(container_id, link)
+
+    def _release(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.names / name)
+
+    def _free_generated_name(self) -> str:
+        taken = set(os.listdir(self.names))
+        return generate_name(taken)
+
+    def delete(self, record: Record | Damaged) -> None:
+        """Forget a container: its folder and its name."""
+        with self.locked():
+            shutil.rmtree(record.folder, ignore_errors=True)
+            name = record.name
+            if name and (self.names / name).is_symlink() and os.readlink(self.names / name) == record.id:
+                self._release(name)
+
+    def load(self, folder: Path) -> Record | Damaged:
+        """The record in `folder`, or what is wrong with it."""
         try:
             config = json.loads((folder / "config.json").read_text())
             state = json.loads((folder / "state.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-        return Record(spec=RunSpec.from_json(json.dumps(config["spec"])), name=config["name"],
-                      created=config["created"], detached=config["detached"], auto_remove=config["auto_remove"],
-                      folder=folder, state=State(**state))
+            return Record(spec=RunSpec.from_json(json.dumps(config["spec"])), name=config["name"],
+                          created=config["created"], detached=config["detached"],
+                          auto_remove=config["auto_remove"], folder=folder, state=State(**state))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            problem = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else \
+                f"{type(error).__name__} in {folder}/config.json or state.json"
+            return Damaged(folder.name, folder, self._name_of(folder.name), problem)
 
-    def all(self) -> list[Record]:
+    def _name_of(self, container_id: str) -> str | None:
+        """The name whose link points at `container_id` (a damaged record cannot say it itself)."""
+        if not self.names.is_dir():
+            return None
+        return next((link.name for link in self.names.iterdir()
+                     if link.is_symlink() and os.readlink(link) == container_id), None)
+
+    def ids(self) -> list[str]:
+        """Every container folder's ID, readable or not."""
         if not self.root.exists():
             return []
-        records = [self.load(folder) for folder in self.root.iterdir() if folder.is_dir()]
-        return sorted((r for r in records if r), key=lambda r: r.created)
+        return [entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith(".")]
 
-    def find(self, name_or_id: str) -> Record:
-        """The container called `name_or_id`, or whose ID starts with it (docker's rules)."""
-        records = self.all()
-        for record in records:
-            if record.name == name_or_id or record.id == name_or_id:
-                return record
-        matches = [r for r in records if len(name_or_id) >= 3 and r.id.startswith(name_or_id)]
+    def scan(self) -> tuple[list[Record], list[Damaged]]:
+        """All records, oldest first, and the folders whose record cannot be read."""
+        loaded = [self.load(self.root / container_id) for container_id in self.ids()]
+        records = sorted((r for r in loaded if isinstance(r, Record)), key=lambda r: r.created)
+        return records, [d for d in loaded if isinstance(d, Damaged)]
+
+    def all(self) -> list[Record]:
+        return self.scan()[0]
+
+    def find(self, name_or_id: str) -> Record | Damaged:
+        """The container called `name_or_id`, or whose ID starts with it (docker's rules).
+
+        Names are looked up in the names index and IDs among the folders: no record is read
+        but the one found.
+        """
+        link = self.names / name_or_id
+        if "/" not in name_or_id and link.is_symlink() and (self.root / os.readlink(link)).is_dir():
+            return self.load(self.root / os.readlink(link))
+        ids = self.ids()
+        if name_or_id in ids:
+            return self.load(self.root / name_or_id)
+        matches = [i for i in ids if len(name_or_id) >= 3 and i.startswith(name_or_id)]
         if len(matches) > 1:
             raise UsageError(f"the ID prefix {name_or_id!r} matches {len(matches)} containers: give more of it")
         if not matches:
             raise NotFound(f"no such container: {name_or_id} (see gophernetes list --all)")
-        return matches[0]
+        return self.load(self.root / matches[0])
 
     def save_state(self, record: Record) -> None:
         write_json(record.folder / "state.json", asdict(record.state))
@@ -167,7 +247,7 @@ class RecordStore:
 
     def reload_state(self, record: Record) -> Record:
         fresh = self.load(record.folder)
-        if fresh is None:
+        if not isinstance(fresh, Record):
             raise NotFound(f"no such container: {record.name} (it was removed)")
         return fresh
 
@@ -175,31 +255,25 @@ class RecordStore:
 def find(state: StateRoot, name_or_id: str) -> Record | None:
     """For other packages (network attach): the record, or None when there is no such container."""
     try:
-        return RecordStore(state).find(name_or_id)
+        found = RecordStore(state).find(name_or_id)
     except NotFound:
         return None
-
-
-def validate_name(name: str) -> None:
-    """Docker's rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]*."""
-    if not (name[0].isalnum() and all(c.isalnum() or c in "_.-" for c in name) and name.isascii()):
-        raise UsageError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-
-
-def generate_name(taken: set[str]) -> str:
-    """A docker-style random name (adjective_surname), unused so far."""
-    for _ in range(100):
-        name = f"{random.choice(_ADJECTIVES)}_{random.choice(_GOPHERS)}"
-        if name not in taken:
-            return name
-    return f"{random.choice(_ADJECTIVES)}_{random.choice(_GOPHERS)}{random.randint(10, 9999)}"
+    if isinstance(found, Damaged):
+        raise GophernetesError(str(found))
+    return found
 
 
 def write_json(path: Path, data: dict) -> None:
     """Replace `path` atomically: readers see the old content or the new, never a mix.
 
-    No fsync: the records live on /run, a tmpfs that does not survive a reboot anyway.
+    No fsync: the records live on /run, a tmpfs that does not survive a reboot anyway. If
+    the write fails (a full disk), the old file stays and the temporary one goes.
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data))
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(json.dumps(data))
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise

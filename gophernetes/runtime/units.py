@@ -8,6 +8,7 @@ import re
 from gophernetes.errors import UsageError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+MAX_SIZE = 2**63 - 1  # the kernel keeps byte counts as signed 64-bit numbers
 _FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -18,7 +19,10 @@ def parse_size(text: str, option: str) -> int:
         raise UsageError(f"invalid size {text!r} for {option}: use a number with an optional unit "
                          f"b, k, m or g (e.g. 64m)")
     number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * _FACTORS[unit])
+    size = int(number * _FACTORS[unit])
+    if size > MAX_SIZE:
+        raise UsageError(f"invalid size {text!r} for {option}: at most {MAX_SIZE} bytes (8 EiB), as the kernel counts")
+    return size
 
 
 def parse_memory_swap(text: str) -> int:

@@ -136,34 +136,60 @@ class Cgroup(ABC):
         """A controller's counters (cpu.stat, memory.stat, ...) as a dict."""
 
     def kill_all(self) -> None:
-        """SIGKILL every process in the cgroup (v2 has cgroup.kill; v1 signals one by one)."""
-        for pid in self.pids():
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
+        """SIGKILL every process in the cgroup and its children (v2 has cgroup.kill; v1 signals one by one)."""
+        for directory in self.directories():
+            for cgroup in _depth_first(directory) if directory.exists() else []:
+                _kill_inside(cgroup)
 
     def remove(self, timeout: float = 2.0) -> None:
-        """Delete the cgroup's directories once its processes have gone.
+        """Delete the cgroup's directories, and any child cgroups made inside them, once empty.
 
-        rmdir is the only way to delete a cgroup (its files cannot be unlinked). It fails
-        with EBUSY while a process, even a dying one, is still inside — so we kill what is
-        left and retry briefly.
+        rmdir is the only way to delete a cgroup (its files cannot be unlinked), and it
+        fails with EBUSY while a process, even a dying one, is still inside, and while a
+        child cgroup exists: a container that could write its cgroupfs may have made some.
+        So each directory goes depth-first, the deepest child first, with what is still
+        inside killed and the rmdir retried briefly.
         """
         deadline = time.monotonic() + timeout
         for directory in self.directories():
-            while True:
-                try:
-                    directory.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError as error:
-                    if error.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
-                        raise GophernetesError(f"cannot remove cgroup {directory}: {error.strerror}") from error
-                    self.kill_all()
-                    time.sleep(0.01)
+            for child in _depth_first(directory):
+                _remove_directory(child, deadline)
             _remove_if_empty(directory.parent)
+
+
+def _depth_first(directory: Path) -> list[Path]:
+    """`directory` and every cgroup below it, children before their parents."""
+    found = []
+    for parent, children, _ in os.walk(directory, topdown=False):
+        found += [Path(parent) / child for child in children]
+    return found + [directory]
+
+
+def _kill_inside(directory: Path) -> None:
+    try:
+        with open(directory / "cgroup.procs") as file:
+            pids = [int(pid) for pid in file.read().split()]
+    except OSError:
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+def _remove_directory(directory: Path, deadline: float) -> None:
+    while True:
+        try:
+            directory.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            if error.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
+                raise GophernetesError(f"cannot remove cgroup {directory}: {error.strerror}") from error
+            _kill_inside(directory)
+            time.sleep(0.01)
 
 
 def _remove_if_empty(parent: Path) -> None:
