@@ -17,6 +17,9 @@ from support import REPO, cli_env
     (["--cap-add", "FLY"], "unknown capability 'FLY'"),
     (["--memory-swap", "1g"], "--memory-swap needs --memory"),
     (["--blkio-weight", "5"], "--blkio-weight must be between 10 and 1000"),
+    (["-e", "=x"], "invalid environment variable '=x'"),
+    (["--memory", "99999999999999999999g"], "invalid size '99999999999999999999g' for --memory"),
+    (["--name", ""], "invalid container name ''"),
 ])
 def test_bad_option_values_are_refused_before_anything_is_made(gophernetes, busybox_rootfs, options, message):
     result = gophernetes("run", "--net", "none", *options, "--rootfs", str(busybox_rootfs), "/bin/true")
@@ -66,3 +69,11 @@ def test_debug_adds_the_traceback(gophernetes, busybox_rootfs):
                          "/bin/true")
     assert result.returncode == 125
     assert "Traceback" in result.stderr and "UsageError" in result.stderr
+
+
+def test_a_bad_choice_is_one_line_not_clicks_usage_block(gophernetes):
+    result = gophernetes("ps", "--format", "nope")
+    assert result.returncode == 125
+    assert result.stderr.strip().splitlines() == [
+        "gophernetes: ps: Invalid value for '--format': 'nope' is not one of 'table', 'json'. "
+        "(see 'gophernetes ps --help')"]
