@@ -280,12 +280,14 @@ class ContainerdEngine(Engine):
         check_supported(request)
         require_root()
         ref = full_reference(request.image) if request.image else self._default_image()
-        argv = container_command(request, self._image_config(ref))
+        config = self._image_config(ref)
+        argv = container_command(request, config)
         container_id = new_container_id()
         name = self._free_name(request.name)
         launch = Launch(container_id, name, short_name(ref), ref, argv, remove_on_exit=request.remove_on_exit)
         try:
             launch.flags = self._flags(request, launch, limits, caps, log)
+            launch.flags += default_path_flags(list(config.get("env") or []) + list(request.env))
         except BaseException:
             self._clean_up(container_id)
             raise
@@ -655,6 +657,16 @@ def check_supported(request: RunRequest) -> None:
         raise UsageError("--user: ctr 1.6 cannot choose the user; the image's User is used")
     if request.net == "host" and request.publish:
         raise UsageError("--publish needs a bridge network, not --net host")
+
+
+def default_path_flags(environment: list[str]) -> list[str]:
+    """docker's (and the native engine's) PATH where the image and the user set none: ctr
+    would otherwise start the command with no PATH at all, and `cat` would not be found."""
+    from gophernetes.runtime.spec import DEFAULT_PATH
+
+    if any(variable.startswith("PATH=") for variable in environment):
+        return []
+    return ["--env", f"PATH={DEFAULT_PATH}"]
 
 
 def capability_flags(caps: frozenset[str], privileged: bool) -> list[str]:
