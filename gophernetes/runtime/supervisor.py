@@ -49,7 +49,11 @@ def start_detached(state: StateRoot, record: Record) -> None:
 
 def supervise(state: StateRoot, record: Record, ready_write: int) -> None:
     """The supervisor's whole life. Never returns."""
+    import gc
+
     from gophernetes.runtime.launcher import run_container
+
+    gc.enable()  # the CLI turned the collector off for its few milliseconds; we live as long as the container
 
     _detach_stdio()
     store = RecordStore(state)
