@@ -255,14 +255,24 @@ class NativeEngine(Engine):
             self._wait_for_exit(record, 10)
 
     def _wait_for_exit(self, record, timeout: float) -> bool:
+        """Until the container has exited and its keeper (the supervisor, or a foreground
+        `run`) has recorded it. The keeper writes the exit status and then cleans up, so we
+        first wait for the container's init on a pidfd, then briefly for the record."""
         from gophernetes.runtime import records
 
         deadline = time.monotonic() + timeout
+        process.wait_for_exit(record.pid, record.state.pid_started, timeout)
         while time.monotonic() < deadline:
-            current = self._observe(self._records().reload_state(record)) if record.folder.exists() else None
+            try:
+                current = self._observe(self._records().reload_state(record)) if record.folder.exists() else None
+            except NotFound:
+                return True  # removed meanwhile (run --rm, or a foreground run's cleanup)
             if current is None or current.state.status == records.EXITED:
+                process.wait_for_exit(current.state.monitor_pid if current else None,
+                                      current.state.monitor_started if current else None,
+                                      max(deadline - time.monotonic(), 0))
                 return True
-            time.sleep(0.05)
+            time.sleep(0.005)
         return False
 
     def kill(self, name: str, signal_name: str = "KILL") -> None:

@@ -6,6 +6,8 @@ since boot). A PID plus that start time names one process for the life of the ma
 
 from __future__ import annotations
 
+import os
+
 
 def start_time(pid: int) -> int | None:
     """The start time of process `pid` in clock ticks since boot, or None if there is no such process."""
@@ -32,3 +34,29 @@ def is_alive(pid: int | None, started: int | None) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie has exited; only its parent has not reaped it yet
+
+
+def wait_for_exit(pid: int | None, started: int | None, timeout: float) -> bool:
+    """Wait until process `pid` (the one that started at `started`) has exited; False on timeout.
+
+    A pidfd (pidfd_open(2), Linux 5.3) is a file descriptor that becomes readable when its
+    process exits, so we sleep in poll(2) and wake at that moment: no polling loop, and
+    no mistaking a new process that reused the PID (we check the start time first, and the
+    pidfd keeps naming the process we opened).
+    """
+    import select
+
+    if not is_alive(pid, started):
+        return True
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not is_alive(pid, started):  # it may have gone, and its PID been reused, before we opened it
+            return True
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(timeout, 0) * 1000))
+    finally:
+        os.close(pidfd)
