@@ -12,6 +12,7 @@ import os
 import signal
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 from gophernetes.errors import PermissionDenied, UsageError
 from gophernetes.linux.cgroups.base import Limits
@@ -76,6 +77,17 @@ class ImageInfo:
     id: str            # sha256:...
     created: str       # RFC 3339, or ""
     size: int          # bytes
+    digest: str = ""   # the manifest's digest, where the engine keeps it
+    layers: list[str] = field(default_factory=list)  # unpacked layer folders, where the engine shows them
+
+
+@dataclass
+class Pulled:
+    """What a pull did: the image's name, its manifest digest, and whether anything new came."""
+
+    name: str
+    digest: str = ""
+    downloaded: bool | None = None   # None: the engine does not say
 
 
 class Engine(ABC):
@@ -93,12 +105,35 @@ class Engine(ABC):
 
     # images
     @abstractmethod
-    def pull(self, reference: str, insecure: bool = False) -> str:
-        """Fetch an image; return its normalized name."""
+    def pull(self, reference: str, insecure: bool = False, platform: str | None = None,
+             progress: Any = None) -> Pulled:
+        """Fetch an image (reporting to `progress`, an image.progress.Progress, if the engine can)."""
 
     @abstractmethod
-    def import_archive(self, path: str, name: str | None = None) -> list[str]:
+    def import_archive(self, path: str, name: str | None = None, platform: str | None = None,
+                       progress: Any = None) -> list[str]:
         """Import a `docker save` archive, an OCI layout or an oci-archive; return the image names."""
+
+    def prune_images(self) -> list[str]:
+        """Remove dangling images no container uses; return their names."""
+        return []
+
+    def build_default_image(self, name: str, source: str) -> str:
+        """Build the one-layer busybox image from the host's static busybox, offline."""
+        raise UsageError(f"the {self.name} engine cannot build the default image: use the native engine")
+
+    def login(self, server: str, username: str, password: str, insecure: bool = False) -> str:
+        """Check the credentials against the registry, then keep them for later pulls; return the registry."""
+        from gophernetes.image.auth import Credentials, save
+        from gophernetes.image.reference import Reference
+        from gophernetes.image.registry import RegistryClient
+
+        docker_hub = ("docker.io", "index.docker.io", "https://index.docker.io/v1/")
+        registry = "docker.io" if server in docker_hub else server
+        credentials = Credentials(username, password)
+        RegistryClient(Reference(registry, "library/probe"), insecure=insecure, credentials=credentials).ping()
+        save(registry, credentials, self.state.images / "auth.json")
+        return registry
 
     @abstractmethod
     def images(self) -> list[ImageInfo]:
@@ -153,6 +188,14 @@ class Engine(ABC):
     @abstractmethod
     def remove(self, name: str, force: bool = False) -> None:
         """Delete a stopped container (force: stop it first)."""
+
+    @abstractmethod
+    def attach(self, name: str, network: str) -> tuple[str, str]:
+        """Plug a running container into one more network; return (interface, address/prefix)."""
+
+    @abstractmethod
+    def detach(self, name: str, network: str) -> None:
+        """Unplug a container from a network."""
 
     def prune(self) -> list[str]:
         """Remove exited containers and whatever a crash left behind; return what went."""

@@ -14,20 +14,6 @@ from gophernetes.errors import UsageError
 COLUMNS = ("NAME", "TAG", "IMAGE ID", "CREATED", "SIZE")
 
 
-def _store(obj):
-    from gophernetes.image.store import ImageStore
-
-    return ImageStore(obj.root.images)
-
-
-def _other_engine(obj):
-    """The engine chosen with --engine, unless it is the native one (whose store we use directly,
-    with progress output, platforms and the in-use check); None for native."""
-    if getattr(obj, "engine_name", "native") == "native":
-        return None
-    return obj.engine()
-
-
 @click.command("pull")
 @click.argument("source")
 @click.argument("image", required=False)
@@ -61,23 +47,15 @@ def pull(obj, source: str, image: str | None, insecure: bool, platform: str | No
         raise UsageError(f"unknown source {source!r}: use 'docker' or 'local', or give one reference")
     if archive is None and name:
         raise UsageError("--name is only for `pull local PATH`")
-    engine = _other_engine(obj)
-    if engine is not None:
-        names = engine.import_archive(str(archive), name) if archive else [engine.pull(ref, insecure)]
-        click.echo("".join(f"{n}\n" for n in names), nl=False)
-        return
+    engine = obj.engine()
     if archive is not None:
-        from gophernetes.image.archive import import_archive
-
-        for imported in import_archive(_store(obj), archive, name=name, platform=platform, progress=progress):
-            click.echo(imported.name)
+        for imported in engine.import_archive(str(archive), name, platform=platform, progress=progress):
+            click.echo(imported)
         return
-    from gophernetes.image.pull import pull as pull_image
-
-    pulled, downloaded = pull_image(_store(obj), ref, insecure=insecure, platform=platform, progress=progress)
-    if not quiet:
-        status = "Downloaded newer image for" if downloaded else "Image is up to date for"
-        click.echo(f"Digest: {pulled.manifest_digest}\nStatus: {status} {pulled.name}", err=True)
+    pulled = engine.pull(ref, insecure, platform=platform, progress=progress)
+    if not quiet and pulled.downloaded is not None:
+        status = "Downloaded newer image for" if pulled.downloaded else "Image is up to date for"
+        click.echo(f"Digest: {pulled.digest}\nStatus: {status} {pulled.name}", err=True)
     click.echo(pulled.name)
 
 
@@ -90,8 +68,7 @@ def images(obj, output: str, quiet: bool) -> None:
     """List images: NAME, TAG, IMAGE ID, CREATED, SIZE."""
     from gophernetes.cli.output import table
 
-    engine = _other_engine(obj)
-    found = engine.images() if engine is not None else _store(obj).list()
+    found = obj.engine().images()
     if quiet:
         click.echo("".join(f"{i.id[7:19]}\n" for i in found), nl=False)
     elif output == "json":
@@ -106,24 +83,10 @@ def images(obj, output: str, quiet: bool) -> None:
 @click.pass_obj
 def rmi(obj, refs: tuple[str, ...]) -> None:
     """Remove images by name or IMAGE ID; layers no other image uses are deleted."""
-    engine = _other_engine(obj)
-    if engine is not None:
-        for ref in refs:
-            engine.remove_image(ref)
-            click.echo(f"Untagged: {ref}")
-        return
+    engine = obj.engine()
     for ref in refs:
-        for name in obj.engine().remove_image(ref):
+        for name in engine.remove_image(ref) or [ref]:
             click.echo(f"Untagged: {name}")
-
-
-def _layers_in_use(root) -> dict[str, str]:
-    """Layer directory -> a container (in any state) whose root filesystem stacks it."""
-    try:
-        from gophernetes.runtime.records import RecordStore
-    except ImportError:
-        return {}
-    return {layer: record.name for record in RecordStore(root).all() for layer in record.spec.lower_dirs}
 
 
 @click.command("login")
@@ -136,22 +99,13 @@ def _layers_in_use(root) -> dict[str, str]:
 def login(obj, server: str, username: str, password: str | None, password_stdin: bool,
           insecure: bool) -> None:
     """Log in to SERVER (default Docker Hub); the credentials are checked, then saved."""
-    from gophernetes.image.auth import Credentials, save
-    from gophernetes.image.reference import Reference
-    from gophernetes.image.registry import RegistryClient
-
     if password_stdin:
         if password:
             raise UsageError("give --password or --password-stdin, not both")
         password = sys.stdin.readline().rstrip("\n")
     elif password is None:
         password = click.prompt("Password", hide_input=True)
-    credentials = Credentials(username, password)
-    docker_hub = ("docker.io", "index.docker.io", "https://index.docker.io/v1/")
-    registry = "docker.io" if server in docker_hub else server
-    client = RegistryClient(Reference(registry, "library/probe"), insecure=insecure, credentials=credentials)
-    client.ping()
-    save(registry, credentials, _store(obj).auth_file)
+    obj.engine().login(server, username, password, insecure=insecure)
     click.echo("Login Succeeded")
 
 
@@ -167,18 +121,14 @@ def image() -> None:
 @click.pass_obj
 def build_busybox(obj, name: str, source: str) -> None:
     """Build a one-layer busybox image from the host's busybox, offline."""
-    from gophernetes.image import busybox
-    from gophernetes.image.reference import parse
-
-    built = busybox.build(_store(obj), parse(name).name, Path(source))
-    click.echo(built.name)
+    click.echo(obj.engine().build_default_image(name, source))
 
 
 @image.command("prune")
 @click.pass_obj
 def prune(obj) -> None:
     """Remove dangling images (<none>: their name moved to a newer pull) that no container uses."""
-    for name in _store(obj).prune(_layers_in_use(obj.root)):
+    for name in obj.engine().prune_images():
         click.echo(f"Deleted: {name}")
 
 
@@ -188,12 +138,12 @@ image.add_command(rmi, "rm")
 
 
 def _as_dict(image) -> dict:
-    """An image (the store's Image, or an engine's ImageInfo) for --format json."""
+    """An engine's ImageInfo for --format json."""
     repository, tag = _name_and_tag(image.name)
     data = {"name": image.name, "repository": repository, "tag": tag, "id": image.id,
             "created": image.created, "size": image.size}
-    if hasattr(image, "layer_dirs"):
-        data.update(digest=image.manifest_digest, layers=[str(d) for d in image.layer_dirs])
+    if image.layers:
+        data.update(digest=image.digest, layers=image.layers)
     return data
 
 

@@ -7,7 +7,6 @@ import json
 import click
 
 from gophernetes import network as net
-from gophernetes.errors import NotFound
 
 COLUMNS = ("NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "FIREWALL", "CONTAINERS")
 
@@ -78,9 +77,8 @@ def inspect(obj, names: tuple[str, ...]) -> None:
 @click.pass_obj
 def attach(obj, container: str, network_name: str) -> None:
     """Plug a running CONTAINER into NETWORK as one more interface (eth1, ...)."""
-    found = _find_container(obj.root, container)
-    attachment = net.attach(obj.root, found.id, found.pid, network_name)
-    click.echo(f"{attachment.ifname} {attachment.address}")
+    ifname, address = obj.engine().attach(container, network_name)
+    click.echo(f"{ifname} {address}")
 
 
 @click.command("detach")
@@ -89,20 +87,7 @@ def attach(obj, container: str, network_name: str) -> None:
 @click.pass_obj
 def detach(obj, container: str, network_name: str) -> None:
     """Unplug CONTAINER from NETWORK."""
-    found = _find_container(obj.root, container)
-    net.detach(obj.root, found.id, network_name)
-
-
-def _find_container(root, name_or_id: str):
-    """The container record (with .id and .pid) named `name_or_id`, through the runtime's records."""
-    try:
-        from gophernetes.runtime import records
-    except ImportError:
-        raise NotFound(f"container {name_or_id!r} not found (this build keeps no container records yet)") from None
-    found = records.find(root, name_or_id)
-    if found is None:
-        raise NotFound(f"container {name_or_id!r} not found; see 'gophernetes list'")
-    return found
+    obj.engine().detach(container, network_name)
 
 
 def _table(rows: list[tuple[str, ...]]) -> str:

@@ -83,7 +83,7 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
         if source == "local":
             image = obj.engine().import_archive(image_argument)[0]
         else:
-            image = obj.engine().pull(f"docker.io/{image_argument}")
+            image = obj.engine().pull(f"docker.io/{image_argument}").name
         args, detach = [image], True
     image, command = split_image_and_command(args, rootfs, default_image)
     shared = [kind for kind, mode in (("pid", pid_mode), ("ipc", ipc_mode), ("uts", uts_mode),

@@ -61,6 +61,7 @@ from gophernetes.engine import (
     ContainerInfo,
     Engine,
     ImageInfo,
+    Pulled,
     RunRequest,
     check_request,
     container_command,
@@ -117,21 +118,24 @@ class ContainerdEngine(Engine):
 
     # ------------------------------------------------------------------ images
 
-    def pull(self, reference: str, insecure: bool = False) -> str:
+    def pull(self, reference: str, insecure: bool = False, platform: str | None = None,
+             progress=None) -> Pulled:
         """`ctr images pull`: containerd fetches the blobs into its content store and unpacks
         the layers into overlayfs snapshots (one per layer, each on its parent)."""
         from gophernetes.image.reference import is_local_registry, parse
 
         parsed = parse(reference)
         flags = ["--plain-http"] if insecure or is_local_registry(parsed.registry) else []
+        flags += ["--platform", platform] if platform else []
         try:
             self.ctr.run("images", "pull", *flags, full_reference(reference), timeout=PULL_TIMEOUT,
                          what=f"image {parsed.name}")
         except NotFound:
             raise NotFound(f"{parsed.name}: not found at {parsed.registry}; check the name and tag") from None
-        return parsed.name
+        return Pulled(parsed.name)
 
-    def import_archive(self, path: str, name: str | None = None) -> list[str]:
+    def import_archive(self, path: str, name: str | None = None, platform: str | None = None,
+                       progress=None) -> list[str]:
         """`ctr images import`: a `docker save` tar or an OCI archive (a directory holding an
         OCI layout is tarred on the way). Returns the names that were added or changed."""
         source = Path(path)
@@ -162,6 +166,20 @@ class ContainerdEngine(Engine):
         if not refs:
             raise NotFound(f"image {reference!r} not found; see gophernetes --engine containerd images")
         self.ctr.run("images", "rm", *refs, what=f"image {reference}")
+
+    def attach(self, name: str, network: str) -> tuple[str, str]:
+        """The same bridge networks as the native engine: a veth into the task's namespace."""
+        from gophernetes import network as networks
+
+        container_id = self._require_status(name, {"running"}, "attach")
+        task = self.ctr.tasks()[container_id]
+        attachment = networks.attach(self.state, container_id, task.pid, network)
+        return attachment.ifname, attachment.address
+
+    def detach(self, name: str, network: str) -> None:
+        from gophernetes import network as networks
+
+        networks.detach(self.state, self._lookup(name), network)
 
     def _image_refs(self, reference: str) -> list[str]:
         """The references `reference` means: a name, or (a prefix of) an IMAGE ID, as docker."""

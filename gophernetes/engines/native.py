@@ -13,6 +13,7 @@ from gophernetes.engine import (
     ContainerInfo,
     Engine,
     ImageInfo,
+    Pulled,
     RunRequest,
     check_request,
     container_command,
@@ -40,25 +41,59 @@ class NativeEngine(Engine):
 
         return ImageStore(self.state.images)
 
-    def pull(self, reference: str, insecure: bool = False) -> str:
+    def pull(self, reference: str, insecure: bool = False, platform: str | None = None,
+             progress=None) -> Pulled:
         from gophernetes.image.pull import pull
 
-        pulled, _ = pull(self._store(), reference, insecure=insecure)
-        return pulled.name
+        pulled, downloaded = pull(self._store(), reference, insecure=insecure, platform=platform,
+                                  progress=progress)
+        return Pulled(pulled.name, pulled.manifest_digest, downloaded)
 
-    def import_archive(self, path: str, name: str | None = None) -> list[str]:
+    def import_archive(self, path: str, name: str | None = None, platform: str | None = None,
+                       progress=None) -> list[str]:
         from gophernetes.image.archive import import_archive
 
-        return [image.name for image in import_archive(self._store(), Path(path), name=name)]
+        return [image.name for image in import_archive(self._store(), Path(path), name=name, platform=platform,
+                                                       progress=progress)]
 
     def images(self) -> list[ImageInfo]:
-        return [ImageInfo(name=i.name, id=i.id, created=getattr(i, "created", "") or "", size=getattr(i, "size", 0))
+        return [ImageInfo(name=i.name, id=i.id, created=getattr(i, "created", "") or "", size=getattr(i, "size", 0),
+                          digest=i.manifest_digest, layers=[str(d) for d in i.layer_dirs])
                 for i in self._store().list()]
+
+    def _layers_in_use(self) -> dict[str, str]:
+        """Layer directory -> a container (in any state) whose root filesystem stacks it."""
+        return {layer: record.name for record in self._records().all() for layer in record.spec.lower_dirs}
 
     def remove_image(self, reference: str) -> list[str]:
         """Forget an image, unless a container (in any state) stacks its layers; return the names removed."""
-        in_use = {layer: record.name for record in self._records().all() for layer in record.spec.lower_dirs}
-        return self._store().remove(reference, in_use)
+        return self._store().remove(reference, self._layers_in_use())
+
+    def prune_images(self) -> list[str]:
+        return self._store().prune(self._layers_in_use())
+
+    def build_default_image(self, name: str, source: str) -> str:
+        from gophernetes.image import busybox
+        from gophernetes.image.reference import parse
+
+        return busybox.build(self._store(), parse(name).name, Path(source)).name
+
+    # networks of a running container
+
+    def attach(self, name: str, network: str) -> tuple[str, str]:
+        from gophernetes import network as networks
+
+        record = self._running(name, "attach")
+        attachment = networks.attach(self.state, record.id, record.pid, network)
+        return attachment.ifname, attachment.address
+
+    def detach(self, name: str, network: str) -> None:
+        from gophernetes import network as networks
+
+        record = self._current(name)
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        networks.detach(self.state, record.id, network)
 
     # containers
 

@@ -212,3 +212,18 @@ def test_a_published_port_answers_on_the_hosts_loopback(engine, image):
     answer = subprocess.run(["nsenter", f"--net={engine.netns}", sys.executable, "-c", fetch], capture_output=True,
                             text=True, timeout=30, env={"no_proxy": "*", "PATH": "/usr/bin:/bin"})
     assert answer.stdout == "published\n", answer.stderr
+
+
+def test_attach_and_detach_plug_a_running_container_into_another_network(engine, image):
+    start(engine, "hub", image, "sleep 600")
+    assert engine("network", "create", "side", "--subnet", "10.93.0.0/24").returncode == 0
+
+    attached = engine("attach", "hub", "side")
+
+    assert attached.returncode == 0, attached.stderr
+    assert attached.stdout.split() == ["eth1", "10.93.0.2/24"]
+    assert "10.93.0.2/24" in engine("exec", "hub", "ip", "-4", "addr", "show", "eth1").stdout
+    assert engine("detach", "hub", "side").returncode == 0
+    assert engine("exec", "hub", "ip", "link", "show", "eth1").returncode != 0
+    assert engine("rm", "-f", "hub").returncode == 0
+    assert engine("network", "delete", "side").returncode == 0
