@@ -54,3 +54,19 @@ def container_cgroup(controller: str, cgroup_parent: str, timeout: float = 5) ->
     if not found:
         raise AssertionError(f"no container cgroup under {parent}")
     return found[0]
+
+
+def skip_without_tools(items, folder: Path, tools: tuple[str, ...], packages: str) -> None:
+    """Mark the tests under `folder` to skip, with the reason, when a tool they need is missing
+    (the rest of the session still runs)."""
+    import shutil
+
+    import pytest
+
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return
+    skip = pytest.mark.skip(reason=f"needs {', '.join(missing)}: apt-get install the packages in {packages}")
+    for item in items:
+        if Path(item.fspath).is_relative_to(folder):
+            item.add_marker(skip)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 
 import click
@@ -66,7 +66,7 @@ def pull(obj, source: str, image: str | None, insecure: bool, platform: str | No
 @click.pass_obj
 def images(obj, output: str, quiet: bool) -> None:
     """List images: NAME, TAG, IMAGE ID, CREATED, SIZE."""
-    from gophernetes.cli.output import table
+    from gophernetes.cli.output import format_since, table
 
     found = obj.engine().images()
     if quiet:
@@ -74,7 +74,8 @@ def images(obj, output: str, quiet: bool) -> None:
     elif output == "json":
         click.echo(json.dumps([_as_dict(i) for i in found], indent=2))
     else:
-        rows = [(*_name_and_tag(i.name), i.id[7:19], _ago(i.created), _size(i.size)) for i in found]
+        now = time.time()
+        rows = [(*_name_and_tag(i.name), i.id[7:19], format_since(i.created, now), _size(i.size)) for i in found]
         click.echo(table([COLUMNS, *rows]))
 
 
@@ -154,23 +155,6 @@ def _name_and_tag(name: str) -> tuple[str, str]:
         repository, _, tag = base.rpartition(":")
         return repository, tag
     return base, "<none>"
-
-
-def _ago(created: str) -> str:
-    """An RFC 3339 time as docker shows it: '3 weeks ago'."""
-    try:
-        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
-        return "N/A"
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=UTC)
-    seconds = (datetime.now(UTC) - then).total_seconds()
-    for unit, length in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
-                         ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= 2 * length or (unit in ("hour", "minute") and seconds >= length):
-            count = int(seconds // length)
-            return f"{count} {unit}{'s' if count > 1 else ''} ago"
-    return "Less than a minute ago" if seconds >= 0 else "N/A"
 
 
 def _size(count: int) -> str:

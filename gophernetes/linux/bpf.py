@@ -105,6 +105,27 @@ def exit_program() -> Instruction:
     return Instruction(BPF_JMP | BPF_EXIT)
 
 
+def listing(program: list[Instruction]) -> str:
+    """The program as a student reads it, one instruction a line, in the kernel verifier's
+    notation (what `bpftool prog dump xlated` prints): `0: (61) r2 = *(u32 *)(r1 +0)`."""
+    return "\n".join(f"{number}: ({insn.code:02x}) {_text(insn)}" for number, insn in enumerate(program))
+
+
+def _text(insn: Instruction) -> str:
+    dst, src = f"r{insn.dst}", f"r{insn.src}"
+    operation = insn.code & 0xf0
+    if insn.code == BPF_LDX | BPF_MEM | BPF_W:
+        return f"{dst} = *(u32 *)({src} +{insn.off})"
+    if insn.code & 0x07 == BPF_ALU:
+        operand = src if insn.code & BPF_X else str(insn.imm)
+        symbol = {BPF_AND: "&=", BPF_RSH: ">>=", BPF_MOV: "="}[operation]
+        return f"w{insn.dst} {symbol} {'w' + str(insn.src) if insn.code & BPF_X else operand}"
+    if insn.code == BPF_JMP | BPF_EXIT:
+        return "exit"
+    operand = src if insn.code & BPF_X else str(insn.imm)
+    return f"if {dst} != {operand} goto pc+{insn.off}"
+
+
 # --- The syscall ----------------------------------------------------------------------
 # bpf(2) takes one union bpf_attr; each command reads its own prefix of it. Pointers are
 # passed as u64. Passing only the prefix we fill in is allowed: the kernel treats the

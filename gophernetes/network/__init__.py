@@ -1,6 +1,6 @@
 """Container networking: bridges, veth pairs, IP leases, NAT and published ports.
 
-The runtime calls this module in a fixed order (see DESIGN.md):
+The runtime calls this module in a fixed order:
 
     att = network.allocate(root, container_id, "bridge", publish=["8080:80"], hostname="web")
         # before fork: validate everything, lease an address (nothing in the kernel yet)

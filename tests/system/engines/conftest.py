@@ -16,7 +16,6 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support import skip_without_tools
 
 from tests.system.images import oci
 from tests.system.images.conftest import start_registry
@@ -49,10 +49,8 @@ _netns_counter = itertools.count()
 
 
 def pytest_collection_modifyitems(items):
-    for tool in ("containerd", "ctr", "runc", "docker-registry", "skopeo"):
-        if shutil.which(tool) is None:
-            raise pytest.UsageError(f"tests/system/engines need {tool}: apt-get install the packages in "
-                                    ".ci/packages/containerd.txt")
+    skip_without_tools(items, Path(__file__).parent, ("containerd", "ctr", "runc", "docker-registry", "skopeo"),
+                       ".ci/packages/containerd.txt")
 
 
 # ---------------------------------------------------------------------- containerd

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support import skip_without_tools
 
 from tests.system.images import oci
 
@@ -35,10 +35,8 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def pytest_collection_modifyitems(items):
-    for tool in ("docker-registry", "skopeo", "htpasswd", "openssl"):
-        if shutil.which(tool) is None:
-            raise pytest.UsageError(f"tests/system/images need {tool}: apt-get install the packages "
-                                    "in .ci/packages/images.txt")
+    skip_without_tools(items, Path(__file__).parent, ("docker-registry", "skopeo", "htpasswd", "openssl"),
+                       ".ci/packages/images.txt")
 
 
 def free_port() -> int:
