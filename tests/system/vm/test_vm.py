@@ -47,7 +47,7 @@ def test_every_lab_is_solvable_in_the_lab_vm_on_cgroup_v2():
     proven there by labs/prove.sh: checks fail, solution, checks pass, reset."""
     for needed in ("vagrant", "virsh", "libvirtd", "qemu-system-x86_64", "debootstrap", "molecule"):
         if not shutil.which(needed):
-            pytest.skip(f"{needed} is not installed (.ci/packages/ansible.txt, .ci/requirements-ansible.txt)")
+            pytest.skip(f"{needed} is not installed (.ci/packages/ansible.txt, the [ansible] extra)")
     result = subprocess.run([str(HERE.parents[2] / "molecule" / "run.sh"), "test", "-s", "vm"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=2400)
     out = result.stdout
