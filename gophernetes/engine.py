@@ -153,7 +153,7 @@ class Engine(ABC):
         """Start a container in the background under request.name; return at once."""
 
     @abstractmethod
-    def list(self, all: bool = False) -> list[ContainerInfo]:
+    def containers(self, all: bool = False) -> list[ContainerInfo]:
         """Running (and paused) containers; with all=True exited ones too."""
 
     @abstractmethod
@@ -244,7 +244,7 @@ def parse_limits(request: RunRequest) -> Limits:
     swap = units.parse_memory_swap(request.memory_swap) if request.memory_swap else None
     if swap is not None and memory is None:
         raise UsageError("--memory-swap needs --memory as well")
-    if swap not in (None, -1) and swap < memory:
+    if swap is not None and memory is not None and swap != -1 and swap < memory:
         raise UsageError("--memory-swap must be at least --memory (it counts memory plus swap)")
     if request.cpu_shares is not None and request.cpu_shares < 2:
         raise UsageError("--cpu-shares must be at least 2")

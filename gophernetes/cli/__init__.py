@@ -114,14 +114,16 @@ class Context:
 @click.pass_context
 def help_command(ctx: click.Context, command: str | None) -> None:
     """Show help for gophernetes or for one COMMAND."""
-    group = ctx.parent.command
+    parent = ctx.parent
+    assert parent is not None and isinstance(parent.command, click.Group)  # `help` is a subcommand of the group
+    group = parent.command
     if command is None:
-        click.echo(group.get_help(ctx.parent))
+        click.echo(group.get_help(parent))
         return
     sub = group.get_command(ctx, command)
     if sub is None:
         raise GophernetesError(f"unknown command {command!r}; see 'gophernetes help'")
-    with click.Context(sub, info_name=command, parent=ctx.parent) as sub_ctx:
+    with click.Context(sub, info_name=command, parent=parent) as sub_ctx:
         click.echo(sub.get_help(sub_ctx))
 
 

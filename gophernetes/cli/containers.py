@@ -31,7 +31,7 @@ def list_containers(ctx, show_all: bool, images: bool, quiet: bool, output: str)
 
         ctx.invoke(images_command, output=output)
         return
-    containers = ctx.obj.engine().list(all=show_all)
+    containers = ctx.obj.engine().containers(all=show_all)
     if quiet:
         for container in containers:
             click.echo(container.id[:12])

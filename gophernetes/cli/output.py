@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def table(rows: list[tuple[str, ...]]) -> str:
+
+def table(rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns, three spaces apart, as docker prints them."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)

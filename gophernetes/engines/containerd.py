@@ -413,7 +413,7 @@ class ContainerdEngine(Engine):
 
     # ------------------------------------------------------------------ containers
 
-    def list(self, all: bool = False) -> list[ContainerInfo]:
+    def containers(self, all: bool = False) -> list[ContainerInfo]:
         tasks = self.ctr.tasks()
         found = []
         for container_id in self.ctr.container_ids():
@@ -507,7 +507,7 @@ class ContainerdEngine(Engine):
     def prune(self) -> list[str]:
         """Remove exited containers, then folders of containers containerd no longer has."""
         removed = []
-        for container in self.list(all=True):
+        for container in self.containers(all=True):
             if container.status == "exited":
                 self.remove(container.id)
                 removed.append(container.name)

@@ -158,7 +158,7 @@ class NativeEngine(Engine):
                                    error="the supervisor died; the container was killed")
         return record
 
-    def list(self, all: bool = False) -> list[ContainerInfo]:
+    def containers(self, all: bool = False) -> list[ContainerInfo]:
         from gophernetes.runtime import records
 
         infos = []

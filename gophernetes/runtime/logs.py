@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 
 def timestamp() -> str:
@@ -57,7 +58,7 @@ class _LogFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.file = None
+        self.file: TextIO | None = None
         self.dropped = 0
 
     def write(self, text: str) -> None:

@@ -46,7 +46,7 @@ def wait_for_exit(pid: int | None, started: int | None, timeout: float) -> bool:
     """
     import select
 
-    if not is_alive(pid, started):
+    if pid is None or not is_alive(pid, started):
         return True
     try:
         pidfd = os.pidfd_open(pid)

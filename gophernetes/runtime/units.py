@@ -45,8 +45,9 @@ def parse_cpus(text: str) -> float:
 
 def human_size(size: int) -> str:
     """1073741824 -> '1GiB'."""
+    value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:g}{unit}" if unit == "B" else f"{size:.4g}{unit}"
-        size /= 1024
-    return str(size)
+        if value < 1024 or unit == "GiB":
+            return f"{value:g}{unit}" if unit == "B" else f"{value:.4g}{unit}"
+        value /= 1024
+    return str(value)

@@ -41,7 +41,7 @@ ACCESS_BITS = {"m": 1, "r": 2, "w": 4}         # BPF_DEVCG_ACC_MKNOD, _READ, _WR
 # Where the prologue leaves each value for the rule blocks.
 TYPE, ACCESS, MAJOR, MINOR = R2, R3, R4, R5
 
-NEXT_BLOCK = None  # a jump's offset before we know how far the next block is
+NEXT_BLOCK = -1  # a jump's offset before we know how far the next block is (eBPF jumps forward only here)
 
 PROGRAM_NAME = "gophernetes_dev"  # what bpftool shows (at most 15 characters)
 LICENSE = "MIT"  # the project's; it only matters to programs calling GPL-only helpers, and this one calls none
@@ -81,7 +81,7 @@ def _allow_block(rule: DeviceRule) -> list[Instruction]:
         block.append(bpf.jne_imm(MINOR, rule.minor, NEXT_BLOCK))
     block += [bpf.mov_imm(R0, 1), bpf.exit_program()]
     # A jump skips the instructions after it: to land on the next block, all the rest of this one.
-    return [insn._replace(off=len(block) - i - 1) if insn.off is NEXT_BLOCK else insn for i, insn in enumerate(block)]
+    return [insn._replace(off=len(block) - i - 1) if insn.off == NEXT_BLOCK else insn for i, insn in enumerate(block)]
 
 
 def attach(cgroup: Path, rules: tuple[str, ...] | list[str]) -> None:

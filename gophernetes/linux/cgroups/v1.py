@@ -48,7 +48,7 @@ class CgroupV1(Cgroup):
             warnings += self._apply_swap(limits)
         if limits.cpus is not None:
             write(self._file("cpu", "cpu.cfs_period_us"), CPU_PERIOD_US)
-            write(self._file("cpu", "cpu.cfs_quota_us"), limits.cpu_quota_us())
+            write(self._file("cpu", "cpu.cfs_quota_us"), limits.cpu_quota_us() or -1)
         if limits.cpu_shares is not None:
             write(self._file("cpu", "cpu.shares"), limits.cpu_shares)
         if limits.pids is not None:
@@ -64,9 +64,8 @@ class CgroupV1(Cgroup):
             if limits.memory_swap not in (None, -1):
                 return ["this kernel does not account swap (no memory.memsw.*): --memory-swap ignored"]
             return []
-        swap = limits.memory_swap
-        if swap is None:
-            swap = 2 * limits.memory  # docker's default: as much swap as memory
+        # docker's default: as much swap as memory (only called when a memory limit is set)
+        swap = 2 * (limits.memory or 0) if limits.memory_swap is None else limits.memory_swap
         write(memsw, -1 if swap == -1 else swap)
         return []
 

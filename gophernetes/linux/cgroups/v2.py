@@ -79,10 +79,9 @@ class CgroupV2(Cgroup):
         path = self.path / "memory.swap.max"
         if not path.exists():
             return [] if limits.memory_swap in (None, -1) else ["no swap accounting: --memory-swap ignored"]
-        swap = limits.memory_swap
-        if swap is None:
-            swap = 2 * limits.memory
-        write(path, "max" if swap == -1 else max(swap - limits.memory, 0))
+        memory = limits.memory or 0  # only called when a memory limit is set
+        swap = 2 * memory if limits.memory_swap is None else limits.memory_swap
+        write(path, "max" if swap == -1 else max(swap - memory, 0))
         return []
 
     def _apply_io_weight(self, blkio_weight: int) -> list[str]:

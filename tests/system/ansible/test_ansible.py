@@ -30,7 +30,7 @@ def tool(name: str) -> str:
     beside = Path(sys.executable).with_name(name)
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        pytest.skip(f"{name} is not installed (pip install -e ".[ansible]")")
+        pytest.skip(f"{name} is not installed (pip install -e '.[ansible]')")
     return found
 
 
