@@ -35,6 +35,7 @@ class RunRequest:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     read_only: bool = False
+    security_opt: list[str] = field(default_factory=list)  # --security-opt: seccomp=unconfined|PROFILE.json
     tty: bool = False
     memory: str | None = None
     memory_swap: str | None = None

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -274,6 +275,7 @@ class NativeEngine(Engine):
         """Validate the request completely and turn it into a RunSpec; creates nothing."""
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
+        seccomp, seccomp_profile = seccomp_option(request, caps)
         require_root()
         container_id = new_container_id()
         lower_dirs, config = self.resolve_root(request)
@@ -294,9 +296,15 @@ class NativeEngine(Engine):
             privileged=request.privileged,
             capabilities=sorted(caps),
             read_only=request.read_only,
+            seccomp=seccomp,
+            seccomp_profile=seccomp_profile,
             tty=request.tty,
             limits=limits,
         )
+        if seccomp != "unconfined":
+            from gophernetes.linux.seccomp import cached_program
+
+            spec.seccomp_program = str(cached_program(self.state.lib / "seccomp", seccomp_profile, caps))
         if spec.net != "host":
             spec.etc_files = default_etc_files(spec.hostname or spec.short_id)
         return spec
@@ -354,6 +362,33 @@ def parse_limits(request: RunRequest) -> Limits:
         pids=request.pids_limit,
         blkio_weight=request.blkio_weight,
     )
+
+
+def seccomp_option(request: RunRequest, caps: frozenset[str]) -> tuple[str, dict | None]:
+    """--security-opt seccomp=...: ("default", None), ("unconfined", None) or (FILE, its profile).
+
+    --privileged runs unconfined, whatever else is asked, as docker does. Calls a custom
+    profile names that this machine does not know are ignored with a warning, as runc does.
+    """
+    setting = "default"
+    for option in request.security_opt:
+        key, separator, value = option.partition("=")
+        if key != "seccomp" or not separator or not value:
+            raise UsageError(f"--security-opt {option}: only seccomp=unconfined or seccomp=PROFILE.json "
+                             "is supported")
+        setting = value
+    if request.privileged or setting == "unconfined":
+        return "unconfined", None
+    if setting == "default":
+        return "default", None
+    from gophernetes.linux import seccomp, seccomp_profile
+
+    profile = seccomp_profile.load_file(setting)
+    unknown = seccomp.unknown_names(seccomp_profile.resolve(seccomp_profile.from_json(profile, setting), caps))
+    if unknown:
+        print(f"gophernetes: warning: seccomp profile {setting}: unknown system calls ignored: {', '.join(unknown)}",
+              file=sys.stderr)
+    return os.path.abspath(setting), profile
 
 
 def namespace_kinds(request: RunRequest) -> list[str]:

@@ -276,6 +276,28 @@ def _version(release: str) -> tuple[int, int]:
         raise UsageError(f"seccomp: invalid kernel version {release!r}, expected e.g. \"4.8\"") from None
 
 
+def to_oci(resolved: Resolved) -> dict:
+    """A resolved profile in the OCI runtime spec's form (config.json's linux.seccomp), which
+    runc reads and `ctr run --seccomp-profile FILE` takes: no conditions left, one flat list."""
+    architectures = {abi: name for name, abi in ABIS.items()}
+    syscalls = []
+    for rule in resolved.rules:
+        entry: dict = {"names": list(rule.names), "action": rule.action}
+        if rule.action == "SCMP_ACT_ERRNO":
+            entry["errnoRet"] = EPERM if rule.errno is None else rule.errno
+        if rule.args:
+            entry["args"] = [{"index": a.index, "value": a.value, "valueTwo": a.value_two, "op": a.op}
+                             for a in rule.args]
+        syscalls.append(entry)
+    document = {"defaultAction": resolved.default_action, "architectures": [architectures[abi] for abi in
+                                                                            resolved.abis], "syscalls": syscalls}
+    if resolved.default_action == "SCMP_ACT_ERRNO":
+        document["defaultErrnoRet"] = resolved.default_errno
+    if resolved.flags:
+        document["flags"] = list(resolved.flags)
+    return document
+
+
 # --- Docker's JSON format -----------------------------------------------------------------
 
 def load_file(path: str) -> dict:
