@@ -49,8 +49,8 @@ The shape of the program (the same as libseccomp's):
     ...
     return ERRNO(EPERM)               the profile's default action
 
-man 2 seccomp, Documentation/userspace-api/seccomp_filter.rst, man 7 bpf-helpers is
-*not* relevant (that is eBPF); libseccomp's src/gen_bpf.c is the industrial version.
+man 2 seccomp, Documentation/userspace-api/seccomp_filter.rst, Documentation/networking/
+filter.rst (classic BPF); libseccomp's src/gen_bpf.c is the industrial version.
 """
 
 from __future__ import annotations
@@ -282,12 +282,17 @@ OPERATOR_SIGNS = {"SCMP_CMP_EQ": "==", "SCMP_CMP_NE": "!=", "SCMP_CMP_LT": "<", 
                   "SCMP_CMP_GT": ">", "SCMP_CMP_GE": ">="}
 
 
+VERDICT_NAMES = {SECCOMP_RET_KILL_PROCESS: "KILL_PROCESS", SECCOMP_RET_KILL_THREAD: "KILL_THREAD",
+                 SECCOMP_RET_TRAP: "TRAP", SECCOMP_RET_TRACE: "TRACE", SECCOMP_RET_LOG: "LOG",
+                 SECCOMP_RET_ALLOW: "ALLOW"}
+
+
 def _describe(value: int) -> str:
-    if value & 0xFFFF0000 == SECCOMP_RET_ERRNO:
-        errno = value & 0xFFFF
-        return f"ERRNO({errno}{', ' + os.strerror(errno) if errno else ''})"
-    names = {v: k.removeprefix("SCMP_ACT_") for k, v in ACTIONS.items() if k != "SCMP_ACT_KILL"}
-    return names.get(value & 0xFFFF0000 if value & 0xFFFF0000 == SECCOMP_RET_TRACE else value, hex(value))
+    """A verdict for the listing: the action (high 16 bits) and its data (low 16: the errno)."""
+    action, data = value & 0xFFFF0000, value & 0xFFFF
+    if action == SECCOMP_RET_ERRNO:
+        return f"ERRNO({data}{', ' + os.strerror(data) if data else ''})"
+    return VERDICT_NAMES.get(action, hex(value))
 
 
 def unknown_names(profile: Resolved) -> list[str]:
