@@ -386,19 +386,21 @@ def cached_program(cache: Path, profile: dict | None, capabilities: frozenset[st
     number tables, then ~2000 instructions); a container start should not pay that each
     time. So the program is compiled on first use and kept under the state root as
     KEY.bpf (the bytes the kernel gets) next to KEY.txt (its listing, for students). KEY
-    is a hash of everything the program depends on: the profile, the capabilities, the
-    machine and kernel, and the compiler's own source files (a new version of
-    gophernetes compiles afresh). Later runs only check that the file exists.
+    names everything the program depends on: the profile ("default", or a hash of a
+    custom one), the capabilities (as a bit mask), the machine and kernel, and the
+    compiler's own source files (a new version of gophernetes compiles afresh). Later
+    runs only check that the file exists.
     """
-    import hashlib
-    import json
+    from gophernetes.linux.capabilities import CAPABILITIES
 
     here = Path(__file__).parent
     stamps = [os.stat(here / name) for name in ("seccomp.py", "seccomp_profile.py", "syscall_table.py")]
+    code = f"{max(s.st_mtime_ns for s in stamps):x}.{sum(s.st_size for s in stamps):x}"
+    caps = f"{sum(1 << CAPABILITIES[name] for name in capabilities):x}"
     uname = os.uname()
-    key = hashlib.sha256(json.dumps([profile, sorted(capabilities), uname.machine, uname.release,
-                                     [(s.st_mtime_ns, s.st_size) for s in stamps]]).encode()).hexdigest()[:24]
-    path = cache / f"{key}.bpf"
+    # No hash for docker's default: hashlib is not otherwise imported on the way to a container.
+    name = "default" if profile is None else _digest(profile)
+    path = cache / f"{name}-caps{caps}-{uname.machine}-{uname.release}-{code}.bpf"
     if not path.exists():
         program = compile_for(profile, capabilities)
         cache.mkdir(parents=True, exist_ok=True)
@@ -407,6 +409,13 @@ def cached_program(cache: Path, profile: dict | None, capabilities: frozenset[st
             temporary.write_bytes(data)
             os.replace(temporary, target)  # concurrent runs each write a whole file; the last one wins
     return path
+
+
+def _digest(profile: dict) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def filter_flags(profile: dict | None) -> int:

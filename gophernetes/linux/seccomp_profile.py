@@ -42,7 +42,8 @@ FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER
 EPERM, ENOSYS = 1, 38
 
 # libseccomp's architecture names -> the ABIs gophernetes has number tables for
-# (syscall_table.py). SCMP_ARCH_ARM (32-bit programs on arm64) has no table here.
+# (syscall_table.py). SCMP_ARCH_ARM (32-bit programs on arm64) has no table here, so
+# such programs are killed (docker runs them).
 ABIS = {"SCMP_ARCH_X86_64": "x86_64", "SCMP_ARCH_X86": "i386", "SCMP_ARCH_X32": "x32",
         "SCMP_ARCH_AARCH64": "aarch64"}
 # The machine (uname -m) -> its native architecture, and its name in `includes.arches`
