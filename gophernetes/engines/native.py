@@ -272,7 +272,8 @@ class NativeEngine(Engine):
         return removed
 
     def build_spec(self, request: RunRequest) -> RunSpec:
-        """Validate the request completely and turn it into a RunSpec; creates nothing."""
+        """Validate the request completely and turn it into a RunSpec; creates nothing (but, on
+        the first run of a profile, its compiled seccomp program under the state root)."""
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
         seccomp, seccomp_profile = seccomp_option(request, caps)
