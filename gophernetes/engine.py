@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ class RunRequest:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     read_only: bool = False
+    security_opt: list[str] = field(default_factory=list)  # --security-opt: seccomp=unconfined|PROFILE.json
     tty: bool = False
     memory: str | None = None
     memory_swap: str | None = None
@@ -287,3 +289,30 @@ def parse_signal(name: str) -> int:
         return signal.Signals["SIG" + text.removeprefix("SIG")].value
     except KeyError:
         raise UsageError(f"invalid signal {name!r} (e.g. TERM, KILL, HUP or 15)") from None
+
+
+def seccomp_option(request: RunRequest, caps: frozenset[str]) -> tuple[str, dict | None]:
+    """--security-opt seccomp=...: ("default", None), ("unconfined", None) or (FILE, its profile).
+
+    --privileged runs unconfined, whatever else is asked, as docker does. Calls a custom
+    profile names that this machine does not know are ignored with a warning, as runc does.
+    """
+    setting = "default"
+    for option in request.security_opt:
+        key, separator, value = option.partition("=")
+        if key != "seccomp" or not separator or not value:
+            raise UsageError(f"--security-opt {option}: only seccomp=unconfined or seccomp=PROFILE.json "
+                             "is supported")
+        setting = value
+    if request.privileged or setting == "unconfined":
+        return "unconfined", None
+    if setting == "default":
+        return "default", None
+    from gophernetes.linux import seccomp, seccomp_profile
+
+    profile = seccomp_profile.load_file(setting)
+    unknown = seccomp.unknown_names(seccomp_profile.resolve(seccomp_profile.from_json(profile, setting), caps))
+    if unknown:
+        print(f"gophernetes: warning: seccomp profile {setting}: unknown system calls ignored: {', '.join(unknown)}",
+              file=sys.stderr)
+    return os.path.abspath(setting), profile

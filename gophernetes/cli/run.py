@@ -39,6 +39,9 @@ SOURCES = ("docker", "local")
 @click.option("--cap-add", multiple=True, metavar="CAP", help="Add a capability (e.g. NET_ADMIN, or ALL).")
 @click.option("--cap-drop", multiple=True, metavar="CAP", help="Drop a capability (e.g. NET_RAW, or ALL).")
 @click.option("--read-only", is_flag=True, help="Mount the container's root filesystem read-only.")
+@click.option("--security-opt", multiple=True, metavar="seccomp=unconfined|PROFILE.json",
+              help="Security options: seccomp=unconfined (no filter) or seccomp=FILE (a profile in docker's JSON "
+                   "format) instead of docker's default seccomp profile.")
 @click.option("-m", "--memory", metavar="SIZE", help="Memory limit, e.g. 64m or 1g.")
 @click.option("--memory-swap", metavar="SIZE", help="Memory + swap limit; -1 for unlimited swap.")
 @click.option("--cpus", metavar="N", help="CPUs the container may use, e.g. 0.5 (CFS quota per period).")
@@ -53,7 +56,8 @@ SOURCES = ("docker", "local")
 @click.pass_obj
 def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
         pid_mode, ipc_mode, uts_mode, cgroupns_mode, use_chroot, privileged, cap_add, cap_drop, read_only,
-        memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm, detach):
+        security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm,
+        detach):
     """Run a command in a new container, in the foreground.
 
     \b
@@ -92,8 +96,8 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
         image=image, command=command, rootfs=rootfs, name=name, hostname=hostname, env=list(env),
         working_dir=workdir, user=user, entrypoint=entrypoint, net=net, publish=list(publish),
         share_namespaces=shared, use_chroot=use_chroot, privileged=privileged, cap_add=list(cap_add),
-        cap_drop=list(cap_drop), read_only=read_only, tty=tty, memory=memory, memory_swap=memory_swap,
-        cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
+        cap_drop=list(cap_drop), read_only=read_only, security_opt=list(security_opt), tty=tty, memory=memory,
+        memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
         remove_on_exit=rm,
     )
     if detach:

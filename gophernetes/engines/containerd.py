@@ -34,6 +34,9 @@ of a thing gophernetes has, we add it around containerd and say so:
   exists and leaves alone the limits its spec does not mention. (One difference shows:
   runc's own init, a Go program with a handful of threads, joins the cgroup before the
   command runs and counts against a pids limit set beforehand; keep --pids-limit >= 10.)
+- Seccomp: the native engine's profile, resolved for the container's capabilities, is
+  written as the OCI spec's linux.seccomp and handed to ctr (`--seccomp-profile`); runc
+  compiles it with libseccomp. Both engines thus filter the same calls the same way.
 - Not expressible through ctr 1.6, so refused with a clear error: --user (the image's
   User applies), --rootfs (containerd runs images), `exec -e`, `logs --timestamps`. The
   cgroup namespace is always the host's (ctr's default spec has none).
@@ -328,6 +331,7 @@ class ContainerdEngine(Engine):
         flags += [f"--{flag}" for flag, wanted in (("tty", request.tty), ("read-only", request.read_only),
                                                    ("no-pivot", request.use_chroot)) if wanted]
         flags += capability_flags(caps, request.privileged)
+        flags += seccomp_flags(request, caps, directory)
         flags += limit_flags(limits)
         if needs_cgroup_beforehand(limits):
             self._make_cgroup(launch.id, limits)
@@ -699,6 +703,25 @@ def capability_flags(caps: frozenset[str], privileged: bool) -> list[str]:
     for name in sorted(DOCKER_DEFAULT - caps):
         flags += ["--cap-drop", f"CAP_{name}"]
     return flags
+
+
+def seccomp_flags(request: RunRequest, caps: frozenset[str], directory: Path) -> list[str]:
+    """The native engine's seccomp profile for this container, resolved the same way and
+    written in the OCI form runc reads: `--seccomp --seccomp-profile FILE`. (ctr's own
+    --seccomp alone would apply containerd's copy of docker's profile; ours keeps both
+    engines identical, custom profiles included.) Unconfined and --privileged: no flag."""
+    import json
+
+    from gophernetes.engine import seccomp_option
+    from gophernetes.linux import seccomp_profile
+
+    setting, custom = seccomp_option(request, caps)
+    if setting == "unconfined":
+        return []
+    chosen = seccomp_profile.DEFAULT if custom is None else seccomp_profile.from_json(custom, setting)
+    profile = directory / "seccomp.json"
+    profile.write_text(json.dumps(seccomp_profile.to_oci(seccomp_profile.resolve(chosen, caps))))
+    return ["--seccomp", "--seccomp-profile", str(profile)]
 
 
 def limit_flags(limits) -> list[str]:

@@ -21,6 +21,7 @@ from gophernetes.engine import (
     parse_limits,
     parse_signal,
     require_root,
+    seccomp_option,
 )
 from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
 from gophernetes.linux import capabilities
@@ -362,10 +363,12 @@ class NativeEngine(Engine):
         return removed
 
     def build_spec(self, request: RunRequest) -> RunSpec:
-        """Validate the request completely and turn it into a RunSpec; creates nothing."""
+        """Validate the request completely and turn it into a RunSpec; creates nothing (but, on
+        the first run of a profile, its compiled seccomp program under the state root)."""
         check_request(request)
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
+        seccomp, seccomp_profile = seccomp_option(request, caps)
         require_root()
         container_id = new_container_id()
         lower_dirs, config = self.resolve_root(request)
@@ -386,9 +389,15 @@ class NativeEngine(Engine):
             privileged=request.privileged,
             capabilities=sorted(caps),
             read_only=request.read_only,
+            seccomp=seccomp,
+            seccomp_profile=seccomp_profile,
             tty=request.tty,
             limits=limits,
         )
+        if seccomp != "unconfined":
+            from gophernetes.linux.seccomp import cached_program
+
+            spec.seccomp_program = str(cached_program(self.state.lib / "seccomp", seccomp_profile, caps))
         if spec.net != "host":
             spec.etc_files = default_etc_files(spec.hostname or spec.short_id)
         return spec

@@ -5,7 +5,8 @@ namespace files of the container's init (/proc/PID/ns/{ipc,uts,net,pid,mnt,cgrou
 enters its cgroup, then setns()es into each namespace. Joining a PID namespace, like
 creating one, only applies to children, so we fork once more: that child is a process of
 the container, with the container's root, capabilities and environment, and execs the
-command. `nsenter --target PID --all` does the same by hand (lab 01).
+command. `nsenter --target PID --all` does the same by hand (lab 01). It also joins the
+container's session keyring and, last before execve, gets the container's seccomp filter.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ import json
 import os
 
 from gophernetes.errors import GophernetesError
-from gophernetes.linux import capabilities, syscalls
+from gophernetes.linux import capabilities, keyring, syscalls
 from gophernetes.linux.cgroups import Cgroup
 from gophernetes.runtime import terminal
-from gophernetes.runtime.init import InitError, container_environment, reset_signals, switch_user
+from gophernetes.runtime.init import (
+    InitError,
+    container_environment,
+    install_seccomp,
+    reset_signals,
+    seccomp_program,
+    switch_user,
+)
 from gophernetes.runtime.spec import RunSpec
 
 # Order matters: the mount namespace last, because entering it hides the host's /proc,
@@ -31,6 +39,7 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
 
     With a `console`, the command gets a pseudo-terminal made in the container's devpts.
     """
+    program = seccomp_program(spec)  # the container's filter, read while the host's files are in sight
     error_read, error_write = os.pipe()
     child = os.fork()
     if child == 0:
@@ -39,7 +48,7 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
         if console is not None:
             console.ours.close()
             console_fd = console.theirs.fileno()
-        _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_write)
+        _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_write, program)
     os.close(error_write)
     if console is not None:
         try:
@@ -58,7 +67,7 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
     return 128 - code if code < 0 else code
 
 
-def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_fd) -> None:
+def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_fd, program) -> None:
     """In the forked child: join everything, fork into the PID namespace, exec. Never returns."""
     try:
         namespace_files = {kind: os.open(f"/proc/{init_pid}/ns/{kind}", os.O_RDONLY)
@@ -81,6 +90,7 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
             terminal.attach_new_pty(console_fd)
             terminal.become_session_leader_of(0)
         reset_signals()
+        keyring.join_existing_session(spec.id)
         if not spec.privileged:
             capabilities.restrict_to(frozenset(spec.capabilities))
         switch_user(user or spec.user)
@@ -91,6 +101,7 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
         for item in env:
             key, _, value = item.partition("=")
             environment[key] = value
+        install_seccomp(spec, program)
         _execute(command, environment)
     except InitError as error:
         _report(error_fd, error.code, str(error))

@@ -2,8 +2,9 @@
 
 This is the Python counterpart of the original Go tool's `child` command. In order:
 mount the root filesystem, /proc, /sys and /dev; pivot_root into it (or chroot); set the
-hostname; wait for the parent to finish the outside work (cgroup, network); drop
-capabilities; switch user; and finally execve the user's command, which then *is* PID 1.
+hostname; wait for the parent to finish the outside work (cgroup, network); join a
+session keyring of its own; drop capabilities; switch user; set no_new_privs; install the
+seccomp filter; and finally execve the user's command, which then *is* PID 1.
 
 Every failure is reported to the parent through a pipe as JSON {"code", "message"}; a
 successful execve closes that pipe (it is close-on-exec), and the parent reads EOF.
@@ -16,7 +17,7 @@ import os
 import signal
 from pathlib import Path
 
-from gophernetes.linux import capabilities, devices, loopback, mounts, syscalls
+from gophernetes.linux import capabilities, devices, keyring, loopback, mounts, syscalls
 from gophernetes.runtime.rootfs import mount_root, write_etc_files
 from gophernetes.runtime.spec import DEFAULT_PATH, ContainerDirs, RunSpec
 
@@ -38,6 +39,7 @@ def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | No
     Go tool's `child` did with its chroot directory).
     """
     try:
+        program = seccomp_program(spec)  # read now: after pivot_root the host's files are out of sight
         prepare_filesystem(spec, dirs)
         if console_fd is not None:
             from gophernetes.runtime.terminal import attach_new_pty
@@ -50,6 +52,7 @@ def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | No
         if start_fd is not None:
             wait_for_start(start_fd)
         become_container_process(spec)
+        install_seccomp(spec, program)
         execute(spec)
     except InitError as error:
         report(error_fd, error.code, str(error))
@@ -99,8 +102,9 @@ def wait_for_start(start_fd: int) -> None:
 
 
 def become_container_process(spec: RunSpec) -> None:
-    """Signals, capabilities, user, working directory: the process state the command inherits."""
+    """Signals, keyring, capabilities, user, working directory: the process state the command inherits."""
     reset_signals()
+    keyring.join_new_session(spec.id)
     if spec.tty and os.isatty(0):
         from gophernetes.runtime.terminal import become_session_leader_of
 
@@ -116,6 +120,35 @@ def become_container_process(spec: RunSpec) -> None:
         raise InitError(125, f"cannot enter working directory {spec.working_dir}: {error.strerror}") from error
     # Die with the `gophernetes run` that started us, as `docker run` foreground containers do.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def seccomp_program(spec: RunSpec) -> bytes | None:
+    """The compiled seccomp filter for this container (see linux/seccomp.py); None when unconfined.
+
+    `run` compiled it already (spec.seccomp_program, a file under the state root); a spec
+    without one (`gophernetes child`) is compiled here.
+    """
+    if spec.privileged or spec.seccomp == "unconfined":
+        return None
+    from gophernetes.linux import seccomp
+
+    try:
+        with open(spec.seccomp_program, "rb") as file:
+            return file.read()
+    except OSError:
+        return seccomp.encode(seccomp.compile_for(spec.seccomp_profile, spec.capabilities))
+
+
+def install_seccomp(spec: RunSpec, program: bytes | None) -> None:
+    """The last step before execve: from here on, every system call goes through the filter.
+
+    Last, so that the runtime's own calls (mount, pivot_root, capset, ...) need not be in
+    the profile; after no_new_privs, which lets a process without CAP_SYS_ADMIN install it.
+    """
+    if program is not None:
+        from gophernetes.linux import seccomp
+
+        seccomp.set_mode_filter(program, seccomp.filter_flags(spec.seccomp_profile))
 
 
 def reset_signals() -> None:

@@ -39,6 +39,9 @@ class RunSpec:
     privileged: bool = False
     capabilities: list[str] = field(default_factory=list)
     read_only: bool = False
+    seccomp: str = "default"           # docker's default profile, "unconfined", or a custom profile's file name
+    seccomp_profile: dict | None = None  # that custom profile (docker's JSON format), read once by `run`
+    seccomp_program: str = ""          # the compiled filter (KEY.bpf; its listing is KEY.txt beside it)
     tty: bool = False
     limits: Limits = field(default_factory=Limits)
     etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts etc. written into the rootfs
