@@ -477,6 +477,32 @@ class TinyRegistry:
             request.close_connection = True
         return handle
 
+    def stall(self, body: bytes):
+        """Send the first half of `body`, then nothing until the test ends."""
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/octet-stream")
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body[: len(body) // 2])
+            request.wfile.flush()
+            self.stop.wait(60)
+            request.close_connection = True
+        return handle
+
+    @staticmethod
+    def bearer(realm: str):
+        """Answer 401 asking for a bearer token from `realm`, as Docker Hub does."""
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            if request.headers.get("Authorization", "").startswith("Bearer "):
+                request.send_response(403)
+            else:
+                request.send_response(401)
+                request.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="tiny"')
+            request.send_header("Content-Length", "0")
+            request.end_headers()
+        return handle
+
     def image(self, name: str, tag: str, layers: list[bytes], diff_ids: list[str], *,
               config: dict | None = None, sizes: dict[int, int] | None = None) -> tuple[str, dict]:
         """Serve a one-platform image: layer blobs (as given) and a config naming `diff_ids`.
