@@ -67,7 +67,7 @@ class Descriptor:
     def from_json(cls, data: object, where: str) -> Descriptor:
         """A descriptor object; `where` names it in errors ("lab/app:1: the manifest's layer 2")."""
         if not isinstance(data, dict):
-            raise GophernetesError(f"{where} is {_json_type(data)}, not an object; refusing it")
+            raise GophernetesError(f"{where} is {json_type(data)}, not an object; refusing it")
         digest = field_of(data, "digest", str, where, required=True)
         if not DIGEST.fullmatch(digest):
             raise GophernetesError(f"{where}: unsupported or malformed digest {digest[:80]!r}; "
@@ -84,7 +84,7 @@ class Descriptor:
         annotations = field_of(data, "annotations", dict, where, default={})
         for key, value in annotations.items():
             if not isinstance(value, str):
-                raise GophernetesError(f"{where}: annotation {key[:80]!r} is {_json_type(value)}, not a string")
+                raise GophernetesError(f"{where}: annotation {key[:80]!r} is {json_type(value)}, not a string")
         return cls(field_of(data, "mediaType", str, where, default=""), digest, size, platform_text,
                    annotations)
 
@@ -200,7 +200,7 @@ def json_object(body: bytes, where: str, kind: str) -> dict:
     except (ValueError, RecursionError) as error:
         raise GophernetesError(f"{where}: the {kind} is not valid JSON ({error})") from None
     if not isinstance(data, dict):
-        raise GophernetesError(f"{where}: the {kind} is {_json_type(data)}, not a JSON object; refusing it")
+        raise GophernetesError(f"{where}: the {kind} is {json_type(data)}, not a JSON object; refusing it")
     return data
 
 
@@ -212,7 +212,7 @@ def field_of(data: dict, key: str, kind: type, where: str, *, required: bool = F
             raise GophernetesError(f"{where} has no {key!r}; refusing it")
         return default
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise GophernetesError(f"{where}: {key!r} is {_json_type(value)}, not {JSON_TYPES[kind]}; refusing it")
+        raise GophernetesError(f"{where}: {key!r} is {json_type(value)}, not {JSON_TYPES[kind]}; refusing it")
     return value
 
 
@@ -224,11 +224,11 @@ def _strings(data: dict, key: str, where: str, *, one_string: bool = False) -> l
     values = field_of(data, key, list, where, default=[])
     for item in values:
         if not isinstance(item, str):
-            raise GophernetesError(f"{where}: {key!r} holds {_json_type(item)}, not only strings; refusing it")
+            raise GophernetesError(f"{where}: {key!r} holds {json_type(item)}, not only strings; refusing it")
     return list(values)
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
 
 

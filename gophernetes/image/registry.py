@@ -46,7 +46,7 @@ from pathlib import Path
 
 from gophernetes.errors import GophernetesError, NotFound, PermissionDenied
 from gophernetes.image.auth import Credentials
-from gophernetes.image.manifest import ACCEPT, Descriptor, json_object
+from gophernetes.image.manifest import ACCEPT, Descriptor, json_object, json_type
 from gophernetes.image.progress import human_size
 from gophernetes.image.reference import Reference, is_local_registry
 
@@ -279,7 +279,7 @@ class RegistryClient:
         if not token:
             raise GophernetesError(f"{what}: {where} sent no token")
         if not isinstance(token, str):
-            raise GophernetesError(f"{what}: {where} sent a token that is a {type(token).__name__}, "
+            raise GophernetesError(f"{what}: {where} sent a token that is {json_type(token)}, "
                                    "not a string; refusing it")
         return token
 
