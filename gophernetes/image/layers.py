@@ -34,7 +34,7 @@ hardlink to a host file. So every entry is checked before anything is written:
   the root), and there a node 8,0 is the host's disk. So they are skipped, a file of
   the same name in the layer is still removed, and the layer's layer.json lists what
   was skipped. (A 0/0 character device is different: it is the overlayfs whiteout.)
-- memory stays bounded whatever the layer holds: data is streamed a MiB at a time
+- memory stays bounded whatever the layer holds: data is streamed 256 KiB at a time
   (gzip inflated with a bound on each call's output, so a gzip bomb costs disk, not
   RAM), tarfile forgets each header once it is unpacked, and a pax or GNU long-name
   header over 1 MiB is refused rather than read into memory.
@@ -70,9 +70,9 @@ MAX_NAME_BYTES = 255
 KEPT_XATTR_PREFIXES = ("user.", "security.capability")
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-CHUNK = 1 << 20
+CHUNK = 256 << 10  # bytes read, inflated and written at a time: per layer, and 4 layers unpack at once
 ZEROS = bytes(CHUNK)
-MAX_HEADER = CHUNK  # the largest single read: a pax or GNU long-name header (Go's limit too)
+MAX_HEADER = 1 << 20  # the largest single read: a pax or GNU long-name header (Go's limit too)
 
 
 class LayerRefused(GophernetesError):
@@ -89,8 +89,8 @@ class UnpackResult:
 def unpack_file(blob: Path, dest: Path, *, label: str) -> UnpackResult:
     """Unpack the layer blob at `blob` (tar, or gzipped tar) into the empty dir `dest`.
 
-    The blob is read once, front to back, through a LayerStream that inflates it a MiB
-    at a time: memory stays bounded (a few MiB) whatever the layer's size, so a "gzip
+    The blob is read once, front to back, through a LayerStream that inflates it 256 KiB
+    at a time: memory stays bounded (about a MiB) whatever the layer's size, so a "gzip
     bomb" (2 GiB of zeros in 2 MB) costs disk, never RAM. On the way the stream hashes
     the uncompressed bytes: that is the layer's diff_id, for the caller to check against
     the image config's rootfs.diff_ids.
@@ -111,13 +111,13 @@ class LayerStream:
 
     tarfile ("r:" mode) reads 512-byte headers and member data in pieces, and only ever
     seeks forward; so this object hands it the next bytes of the inflated stream,
-    keeping at most about one CHUNK inflated in memory. zlib is asked for at most CHUNK
+    keeping about one CHUNK (256 KiB) inflated in memory. zlib is asked for at most CHUNK
     bytes of output per call (`max_length`): without that bound, a MiB of compressed
     zeros inflates to a GiB in one call.
 
     A gzip file may hold several members back to back (what `cat a.gz b.gz` makes);
     they form one stream, as for `zcat`. A read larger than CHUNK can only be a pax or
-    GNU long-name header (data is read in CHUNK pieces): such a header is refused, as
+    GNU long-name header (data is read in CHUNK pieces): one over 1 MiB is refused, as
     Go's archive/tar (docker, containerd) refuses headers over 1 MiB.
     """
 
@@ -346,7 +346,7 @@ def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path, r
                 state: _State) -> None:
     """Create a regular file (never through a symlink: O_NOFOLLOW, O_EXCL) and set its metadata.
 
-    A MiB that is all zeros is not written but skipped over (lseek), leaving a hole: the
+    A piece that is all zeros is not written but skipped over (lseek), leaving a hole: the
     file reads the same, and a layer of zeros (a disk image, a gzip bomb) takes no disk.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
