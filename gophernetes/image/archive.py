@@ -37,13 +37,15 @@ from gophernetes.image.manifest import (
     Descriptor,
     Index,
     Manifest,
+    check_config_paths,
+    field_of,
     host_platform,
     parse_config,
     parse_document,
     select_platform,
 )
 from gophernetes.image.progress import Progress
-from gophernetes.image.pull import check_layers_match
+from gophernetes.image.pull import check_image
 from gophernetes.image.store import Image, ImageStore, StoreWriter
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -122,6 +124,16 @@ def _import_docker_save(store: ImageStore, source: _Source, name: str | None,
     entries = _json(source.read("manifest.json"), source, "manifest.json")
     if not isinstance(entries, list) or not entries:
         raise GophernetesError(f"{source.path}: manifest.json lists no image")
+    for number, entry in enumerate(entries, 1):
+        where = f"{source.path}: manifest.json's image {number}"
+        if not isinstance(entry, dict):
+            raise GophernetesError(f"{where} is not a JSON object; the archive is malformed")
+        field_of(entry, "Config", str, where, required=True)
+        for key in ("RepoTags", "Layers"):
+            if not all(isinstance(item, str) for item in field_of(entry, key, list, where, default=[])):
+                raise GophernetesError(f"{where}: {key!r} holds something else than strings; "
+                                       "the archive is malformed")
+        entry["Layers"] = entry.get("Layers") or []
     imported: list[str] = []
     with store.writing() as writer:
         for entry in entries:
@@ -131,11 +143,15 @@ def _import_docker_save(store: ImageStore, source: _Source, name: str | None,
             config_body = source.read(entry["Config"])
             config_digest = "sha256:" + hashlib.sha256(config_body).hexdigest()
             config = parse_config(config_body, tags[0])
+            if len(entry["Layers"]) != len(config.diff_ids):  # zip() would drop the extra ones silently
+                raise GophernetesError(f"{source.path}: manifest.json lists {len(entry['Layers'])} layers for "
+                                       f"{tags[0]} but its config {len(config.diff_ids)} diff_ids; the archive "
+                                       "is malformed")
+            check_config_paths(config.image, tags[0])
             progress.begin(tags[0], len(config.diff_ids), verb="importing")
             layers = [_copy_layer(writer, source, layer, diff_id, progress)
-                      for layer, diff_id in zip(entry.get("Layers") or [], config.diff_ids, strict=False)]
+                      for layer, diff_id in zip(entry["Layers"], config.diff_ids, strict=True)]
             manifest = Manifest(OCI_MANIFEST, Descriptor(OCI_CONFIG, config_digest, len(config_body)), layers)
-            check_layers_match(manifest, config, tags[0])
             manifest_body = manifest_json(manifest)
             manifest_digest = "sha256:" + hashlib.sha256(manifest_body).hexdigest()
             writer.put_blob(config_body, config_digest)
@@ -218,7 +234,7 @@ def _import_oci_image(writer: StoreWriter, source: _Source, entry: Descriptor, n
             raise GophernetesError(f"{name}: an index inside an index is not supported")
     config_body = _blob(writer, source, document.config)
     config = parse_config(config_body, name)
-    check_layers_match(document, config, name)
+    check_image(document, config, name)
     progress.begin(name, len(document.layers), sum(layer.size for layer in document.layers), verb="importing")
     for layer, diff_id in zip(document.layers, config.diff_ids, strict=True):
         if writer.store.has_layer(diff_id):

@@ -27,7 +27,17 @@ hardlink to a host file. So every entry is checked before anything is written:
   container's root), but since no later entry may be written through a symlink, it
   can never make us write on the host;
 - a hardlink must point to an entry already unpacked in this layer;
-- device nodes are refused (a 0/0 character device is the overlayfs whiteout itself).
+- device nodes are neither refused nor created: a base layer made by debootstrap holds
+  dev/console (5,1), dev/null (1,3) and more, and docker and containerd accept it. A
+  container's /dev is a fresh tmpfs with its own few nodes, so the layer's nodes would
+  only ever be reachable where /dev is not mounted over (a chroot, a volume, a copy of
+  the root), and there a node 8,0 is the host's disk. So they are skipped, a file of
+  the same name in the layer is still removed, and the layer's layer.json lists what
+  was skipped. (A 0/0 character device is different: it is the overlayfs whiteout.)
+- memory stays bounded whatever the layer holds: data is streamed 256 KiB at a time
+  (gzip inflated with a bound on each call's output, so a gzip bomb costs disk, not
+  RAM), tarfile forgets each header once it is unpacked, and a pax or GNU long-name
+  header over 1 MiB is refused rather than read into memory.
 
 The first bad entry stops the unpack with LayerRefused naming it; the caller removes
 the half-made directory, so nothing of a refused layer stays on disk.
@@ -45,7 +55,6 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +70,9 @@ MAX_NAME_BYTES = 255
 KEPT_XATTR_PREFIXES = ("user.", "security.capability")
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-CHUNK = 1 << 20
-SPOOL_IN_MEMORY = 32 << 20  # per layer, and up to 4 layers unpack at once
+CHUNK = 256 << 10  # bytes read, inflated and written at a time: per layer, and 4 layers unpack at once
+ZEROS = bytes(CHUNK)
+MAX_HEADER = 1 << 20  # the largest single read: a pax or GNU long-name header (Go's limit too)
 
 
 class LayerRefused(GophernetesError):
@@ -73,84 +83,153 @@ class LayerRefused(GophernetesError):
 class UnpackResult:
     diff_id: str  # sha256 of the uncompressed tar stream
     size: int     # bytes of the uncompressed tar stream
+    skipped_devices: list[str] = field(default_factory=list)  # "dev/console (c 5,1)", not created
 
 
-def unpack_file(blob: Path, dest: Path, *, label: str, allow_devices: bool = False) -> UnpackResult:
+def unpack_file(blob: Path, dest: Path, *, label: str) -> UnpackResult:
     """Unpack the layer blob at `blob` (tar, or gzipped tar) into the empty dir `dest`.
 
-    A gzipped blob is first inflated into a scratch buffer (memory up to 32 MiB, then a
-    file beside `dest`): tarfile reads an uncompressed, seekable file much faster than a
-    stream. On the way we hash the uncompressed bytes: that is the layer's diff_id, for
-    the caller to check against the image config's rootfs.diff_ids.
+    The blob is read once, front to back, through a LayerStream that inflates it 256 KiB
+    at a time: memory stays bounded (about a MiB) whatever the layer's size, so a "gzip
+    bomb" (2 GiB of zeros in 2 MB) costs disk, never RAM. On the way the stream hashes
+    the uncompressed bytes: that is the layer's diff_id, for the caller to check against
+    the image config's rootfs.diff_ids.
     """
     with open(blob, "rb") as raw:
         magic = raw.read(4)
         raw.seek(0)
         if magic.startswith(ZSTD_MAGIC):
             raise GophernetesError(f"layer {label} is zstd-compressed, which gophernetes cannot unpack yet")
-        if not magic.startswith(GZIP_MAGIC):
-            result = _hash(raw)
-            raw.seek(0)
-            unpack_tar(raw, dest, label=label, allow_devices=allow_devices)
-            return result
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=dest.parent) as tar:
-            result = _gunzip(raw, tar, label)
-            tar.seek(0)
-            unpack_tar(tar, dest, label=label, allow_devices=allow_devices)
-            return result
+        stream = LayerStream(raw, gzipped=magic.startswith(GZIP_MAGIC), label=label)
+        skipped = unpack_tar(stream, dest, label=label)
+        stream.drain()  # bytes after the tar's end still count in the diff_id
+        return UnpackResult("sha256:" + stream.hasher.hexdigest(), stream.size, skipped)
 
 
-def _hash(stream: BinaryIO) -> UnpackResult:
-    hasher, size = hashlib.sha256(), 0
-    while chunk := stream.read(CHUNK):
-        hasher.update(chunk)
-        size += len(chunk)
-    return UnpackResult("sha256:" + hasher.hexdigest(), size)
+class LayerStream:
+    """A layer's uncompressed tar as a forward-only file for tarfile: inflate, hash, count.
+
+    tarfile ("r:" mode) reads 512-byte headers and member data in pieces, and only ever
+    seeks forward; so this object hands it the next bytes of the inflated stream,
+    keeping about one CHUNK (256 KiB) inflated in memory. zlib is asked for at most CHUNK
+    bytes of output per call (`max_length`): without that bound, a MiB of compressed
+    zeros inflates to a GiB in one call.
+
+    A gzip file may hold several members back to back (what `cat a.gz b.gz` makes);
+    they form one stream, as for `zcat`. A read larger than CHUNK can only be a pax or
+    GNU long-name header (data is read in CHUNK pieces): one over 1 MiB is refused, as
+    Go's archive/tar (docker, containerd) refuses headers over 1 MiB.
+    """
+
+    def __init__(self, raw: BinaryIO, *, gzipped: bool, label: str) -> None:
+        self.raw = raw
+        self.label = label
+        self.hasher = hashlib.sha256()
+        self.size = 0          # uncompressed bytes produced so far
+        self.position = 0      # bytes handed to the reader
+        self._inflate = zlib.decompressobj(wbits=31) if gzipped else None
+        self._input = b""      # compressed bytes read but not yet inflated
+        self._buffer = b""     # the last inflated piece; bytes from _offset on are not yet read
+        self._offset = 0
+        self._done = False
+
+    def read(self, count: int = -1) -> bytes:
+        if count < 0 or count > MAX_HEADER:
+            raise LayerRefused(f"refusing layer {self.label}: a tar header of more than {MAX_HEADER} bytes")
+        end = self._offset + count
+        if end <= len(self._buffer):  # the common case: within the current piece
+            data = self._buffer if count == len(self._buffer) else self._buffer[self._offset:end]
+            self._offset = end
+        else:  # the rest of this piece, then the start of the next ones: one copy
+            parts, have = [memoryview(self._buffer)[self._offset:]], len(self._buffer) - self._offset
+            self._buffer, self._offset = b"", 0
+            while have < count and not self._done:
+                piece = self._produce()
+                self._done = not piece
+                take = min(count - have, len(piece))
+                parts.append(memoryview(piece)[:take])
+                have += take
+                self._buffer, self._offset = piece, take
+            data = b"".join(parts)
+        self.position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move forward only (tarfile skips the data of entries it was not asked to read)."""
+        target = offset if whence == 0 else self.position + offset
+        if whence not in (0, 1) or target < self.position:
+            raise OSError(errno.ESPIPE, "a layer stream only seeks forward")
+        while self.position < target:
+            if not self.read(min(target - self.position, MAX_HEADER)):
+                break
+        return self.position
+
+    def seekable(self) -> bool:
+        return True  # forward; enough for tarfile
+
+    def drain(self) -> None:
+        """Read (and hash) whatever follows the tar's end-of-archive blocks."""
+        self._buffer, self._offset = b"", 0
+        while not self._done:
+            if not self._produce():
+                self._done = True
+
+    def _produce(self) -> bytes:
+        """The next piece (at most CHUNK bytes) of the uncompressed stream, hashed; b"" at its end."""
+        piece = self.raw.read(CHUNK) if self._inflate is None else self._inflate_some()
+        self.hasher.update(piece)
+        self.size += len(piece)
+        return piece
+
+    def _inflate_some(self) -> bytes:
+        try:
+            while True:
+                if not self._input:
+                    self._input = self.raw.read(CHUNK)
+                    if not self._input:
+                        if not self._inflate.eof:
+                            raise zlib.error("the stream ends early")
+                        return b""
+                if self._inflate.eof:  # one gzip member ended and another follows
+                    self._inflate = zlib.decompressobj(wbits=31)
+                piece = self._inflate.decompress(self._input, CHUNK)
+                self._input = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
+                if piece:
+                    return piece
+        except zlib.error as error:
+            raise LayerRefused(f"layer {self.label} is not a valid gzip stream: {error}") from None
 
 
-def _gunzip(source: BinaryIO, out: BinaryIO, label: str) -> UnpackResult:
-    """Inflate gzip `source` into `out` (every member, as `zcat` does), hashing the output."""
-    hasher, size = hashlib.sha256(), 0
-    inflate = zlib.decompressobj(wbits=31)
-    try:
-        while data := source.read(CHUNK):
-            while data:
-                if inflate.eof:  # one gzip member ended and another follows
-                    inflate = zlib.decompressobj(wbits=31)
-                plain = inflate.decompress(data)
-                hasher.update(plain)
-                out.write(plain)
-                size += len(plain)
-                data = inflate.unused_data if inflate.eof else b""
-        if not inflate.eof:
-            raise zlib.error("the stream ends early")
-    except zlib.error as error:
-        raise LayerRefused(f"layer {label} is not a valid gzip stream: {error}") from None
-    return UnpackResult("sha256:" + hasher.hexdigest(), size)
+def unpack_tar(tar: BinaryIO, dest: Path, *, label: str) -> list[str]:
+    """Unpack an uncompressed tar stream into `dest`, entry by entry, refusing hostile ones.
 
-
-def unpack_tar(tar: BinaryIO, dest: Path, *, label: str, allow_devices: bool = False) -> None:
-    """Unpack an uncompressed tar file into `dest`, entry by entry, refusing hostile ones."""
-    state = _State(dest=dest, label=label, allow_devices=allow_devices)
+    Returns the device nodes that were skipped (see the module's docstring).
+    """
+    state = _State(dest=dest, label=label)
     os.chmod(dest, 0o755)  # a temporary dir is 0700; the layer's "./" entry may say otherwise
     try:
         with tarfile.open(fileobj=tar, mode="r:") as archive:
-            for member in archive:
+            while (member := archive.next()) is not None:
+                archive.members.clear()  # tarfile keeps every header read: not for a million entries
                 _unpack_member(archive, member, state)
     except tarfile.TarError as error:
         raise LayerRefused(f"layer {label} is not a valid tar archive: {error}") from None
     for path, member in reversed(state.directories):  # children first touched the parents' mtimes
         _set_metadata(path, member)
+    return state.skipped_devices
 
 
 @dataclass
 class _State:
     dest: Path
     label: str
-    allow_devices: bool
     symlinks: set[str] = field(default_factory=set)   # made in this layer: never write through one
     known_dirs: set[Path] = field(default_factory=set)  # directories known to exist (saves a stat)
     directories: list[tuple[Path, tarfile.TarInfo]] = field(default_factory=list)
+    skipped_devices: list[str] = field(default_factory=list)
 
     def refuse(self, name: str, why: str) -> LayerRefused:
         shown = name if len(name) <= 200 else name[:60] + f"...({len(name)} bytes)"
@@ -222,11 +301,9 @@ def _unpack_member(archive: tarfile.TarFile, member: tarfile.TarInfo, state: _St
         _make_whiteout(path, member.name, state)  # already in overlayfs' own form
         return
     elif member.ischr() or member.isblk():
-        if not state.allow_devices:
-            raise state.refuse(member.name, f"is a device node ({member.devmajor}, {member.devminor}); "
-                                            "layers may not create devices")
-        kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-        os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+        kind = "c" if member.ischr() else "b"
+        state.skipped_devices.append(f"{relative} ({kind} {member.devmajor},{member.devminor})")
+        return  # neutralised: never created (see the module's docstring)
     elif member.isfifo():
         os.mkfifo(path, 0o600)
     else:
@@ -267,7 +344,11 @@ def _clear(path: Path, relative: str, state: _State) -> None:
 
 def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path, relative: str,
                 state: _State) -> None:
-    """Create a regular file (never through a symlink: O_NOFOLLOW, O_EXCL) and set its metadata."""
+    """Create a regular file (never through a symlink: O_NOFOLLOW, O_EXCL) and set its metadata.
+
+    A piece that is all zeros is not written but skipped over (lseek), leaving a hole: the
+    file reads the same, and a layer of zeros (a disk image, a gzip bomb) takes no disk.
+    """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, 0o600)
@@ -277,7 +358,11 @@ def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path, r
     source = archive.extractfile(member)
     with os.fdopen(fd, "wb") as out:
         while chunk := source.read(CHUNK):
-            out.write(chunk)
+            if len(chunk) == CHUNK and chunk == ZEROS:
+                out.seek(CHUNK, os.SEEK_CUR)
+            else:
+                out.write(chunk)
+        out.truncate()  # a file ending in a hole: give it its length
         out.flush()
         _set_metadata(fd, member)  # by descriptor: no second path lookup
 

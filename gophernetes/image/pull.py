@@ -20,6 +20,7 @@ from gophernetes.image.manifest import (
     Descriptor,
     Index,
     Manifest,
+    check_config_paths,
     host_platform,
     parse_config,
     parse_document,
@@ -57,7 +58,7 @@ def pull(store: ImageStore, ref_text: str, *, insecure: bool = False, platform: 
         else client.blob_bytes(manifest.config)
     small_blobs[manifest.config.digest] = config_body
     config = parse_config(config_body, ref.name)
-    check_layers_match(manifest, config, ref.name)
+    check_image(manifest, config, ref.name)
     wanted = platform or host_platform()
     if config.architecture and config.architecture != wanted.split("/")[1]:
         progress.message(f"warning: {ref.name} is built for {config.os}/{config.architecture}, "
@@ -83,11 +84,13 @@ def _already_stored(store: ImageStore, name: str, manifest_digest: str) -> bool:
     return image.manifest_digest == manifest_digest
 
 
-def check_layers_match(manifest: Manifest, config: Config, name: str) -> None:
-    """A manifest lists compressed blobs, the config their diff_ids: one for one."""
+def check_image(manifest: Manifest, config: Config, name: str) -> None:
+    """Before any layer is fetched: blobs and diff_ids match one for one, and the config's
+    paths cannot climb out of the container's root."""
     if len(manifest.layers) != len(config.diff_ids):
         raise GophernetesError(f"{name}: the manifest lists {len(manifest.layers)} layers but the config "
                                f"{len(config.diff_ids)} diff_ids; the image is malformed")
+    check_config_paths(config.image, name)
 
 
 def missing_layers(store: ImageStore, manifest: Manifest, config: Config) -> list[tuple[Descriptor, str]]:

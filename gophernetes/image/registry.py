@@ -17,6 +17,16 @@ HTTP 429/5xx, a body cut short) are retried a few times with a growing pause.
 
 Registries on 127.0.0.0/8 or localhost, and any registry with `insecure=True`, are
 spoken to over plain HTTP; all others over HTTPS.
+
+A registry may also be slow, broken or hostile, so nothing it does is unbounded:
+
+- connecting and every read give up after GOPHERNETES_REGISTRY_TIMEOUT seconds (30)
+  of silence, and a JSON document (manifest, index, config, token) must arrive whole
+  within that time too: a server sending one byte every few seconds is cut off;
+- a blob may not be longer than its descriptor says (a Content-Length that disagrees
+  is refused before reading, and the stream is cut at size + 1 bytes), it must fit on
+  the disk before it is fetched, and it is hashed as it streams in;
+- a whole pull ends after GOPHERNETES_PULL_TIMEOUT seconds (3600).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import re
 import ssl
 import time
@@ -35,7 +46,8 @@ from pathlib import Path
 
 from gophernetes.errors import GophernetesError, NotFound, PermissionDenied
 from gophernetes.image.auth import Credentials
-from gophernetes.image.manifest import ACCEPT, Descriptor
+from gophernetes.image.manifest import ACCEPT, Descriptor, json_object, json_type
+from gophernetes.image.progress import human_size
 from gophernetes.image.reference import Reference, is_local_registry
 
 ATTEMPTS = 4
@@ -44,6 +56,9 @@ TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 MAX_MANIFEST_BYTES = 4 << 20
 CHUNK = 1 << 20
 USER_AGENT = "gophernetes/0.1"
+TIMEOUT_SECONDS = 30.0    # of silence on a connection, and for a whole JSON document
+PULL_TIMEOUT_SECONDS = 3600.0
+MAX_TOKEN_BYTES = 1 << 20
 
 
 class TransientError(GophernetesError):
@@ -54,10 +69,12 @@ class RegistryClient:
     """Talks to one repository on one registry, remembering the auth header it earned."""
 
     def __init__(self, ref: Reference, *, insecure: bool = False,
-                 credentials: Credentials | None = None, timeout: float = 60.0) -> None:
+                 credentials: Credentials | None = None, timeout: float | None = None) -> None:
         self.ref = ref
         self.credentials = credentials
-        self.timeout = timeout
+        self.timeout = timeout or _seconds("GOPHERNETES_REGISTRY_TIMEOUT", TIMEOUT_SECONDS)
+        self.pull_timeout = _seconds("GOPHERNETES_PULL_TIMEOUT", PULL_TIMEOUT_SECONDS)
+        self.deadline = time.monotonic() + self.pull_timeout
         scheme = "http" if insecure or is_local_registry(ref.registry) else "https"
         self.root_url = f"{scheme}://{ref.api_host}/v2/"
         self.repo_url = f"{self.root_url}{ref.repository}/"
@@ -80,11 +97,9 @@ class RegistryClient:
         what = f"{self.ref.repository_name}:{reference}" if ":" not in reference else \
             f"{self.ref.repository_name}@{reference}"
         with self._get(self.repo_url + "manifests/" + reference, accept=ACCEPT, what=what) as response:
-            body = response.read(MAX_MANIFEST_BYTES + 1)
+            body = self._read_document(response, MAX_MANIFEST_BYTES, what, "the manifest")
             media_type = response.headers.get("Content-Type", "")
             announced = response.headers.get("Docker-Content-Digest", "")
-        if len(body) > MAX_MANIFEST_BYTES:
-            raise GophernetesError(f"{what}: manifest larger than {MAX_MANIFEST_BYTES} bytes; refusing it")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         expected = reference if reference.startswith("sha256:") else announced
         if expected.startswith("sha256:") and expected != digest:
@@ -95,29 +110,34 @@ class RegistryClient:
     def blob_bytes(self, descriptor: Descriptor, limit: int = MAX_MANIFEST_BYTES) -> bytes:
         """Fetch a small blob (a config, a child manifest) into memory, verified."""
         with self._get(self.repo_url + "blobs/" + descriptor.digest, what=descriptor.digest) as response:
-            body = response.read(limit + 1)
-        if len(body) > limit:
-            raise GophernetesError(f"blob {descriptor.digest} is larger than {limit} bytes; refusing it")
+            body = self._read_document(response, limit, f"blob {descriptor.digest}", "the blob")
         verify_digest(hashlib.sha256(body), descriptor.digest, len(body), descriptor.size)
         return body
 
     def download_blob(self, descriptor: Descriptor, dest: Path,
                       on_bytes: Callable[[int], None] = lambda n: None) -> None:
-        """Stream a blob into `dest`, hashing as it arrives; retry if the body is cut short."""
+        """Stream a blob into `dest`, hashing as it arrives; retry if the body is cut short.
+
+        Never more than the descriptor's size is accepted, and not at all if it cannot fit.
+        """
+        self._check_room(descriptor, dest.parent)
         for attempt in range(ATTEMPTS):
             received = 0
             try:
                 hasher = hashlib.sha256()
                 url = self.repo_url + "blobs/" + descriptor.digest
                 with self._get(url, what=descriptor.digest) as response, open(dest, "wb") as out:
+                    self._check_length(response, descriptor)
                     while chunk := response.read1(CHUNK):
                         hasher.update(chunk)
                         out.write(chunk)
                         received += len(chunk)
                         on_bytes(len(chunk))
-                        if descriptor.size and received > descriptor.size:
-                            raise GophernetesError(f"blob {descriptor.digest}: the registry sends more "
-                                                   f"than the {descriptor.size} bytes the manifest says")
+                        if received > descriptor.size:
+                            raise GophernetesError(f"blob {descriptor.digest}: the registry {self.ref.registry} "
+                                                   f"sends more than the {descriptor.size} bytes the manifest "
+                                                   "says; refusing it")
+                        self._check_deadline(f"blob {descriptor.digest}")
                 if descriptor.size and received < descriptor.size:
                     raise TransientError(f"blob {descriptor.digest}: connection dropped after "
                                          f"{received} of {descriptor.size} bytes")
@@ -129,6 +149,53 @@ class RegistryClient:
                     raise GophernetesError(f"download of {descriptor.digest} failed after {ATTEMPTS} "
                                            f"attempts: {error}") from None
                 time.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
+
+    # --- bounds ------------------------------------------------------------------------
+
+    def _read_document(self, response: http.client.HTTPResponse, limit: int, what: str, kind: str) -> bytes:
+        """Read a whole small body (at most `limit` bytes) within `timeout` seconds."""
+        ends = min(time.monotonic() + self.timeout, self.deadline)
+        body = bytearray()
+        try:
+            while chunk := response.read1(CHUNK):
+                body += chunk
+                if len(body) > limit:
+                    raise GophernetesError(f"{what}: {kind} from {self.ref.registry} is larger than {limit} "
+                                           "bytes; refusing it")
+                if time.monotonic() > ends:
+                    raise GophernetesError(f"{what}: the registry {self.ref.registry} did not send {kind} "
+                                           f"within {self.timeout:g} s (it trickles); giving up")
+        except (TimeoutError, OSError, http.client.HTTPException) as error:
+            raise self._broken(what, kind, error) from None
+        return bytes(body)
+
+    def _broken(self, what: str, kind: str, error: Exception) -> GophernetesError:
+        if isinstance(error, TimeoutError):
+            return GophernetesError(f"{what}: the registry {self.ref.registry} sent nothing for "
+                                    f"{self.timeout:g} s while sending {kind}; giving up")
+        return GophernetesError(f"{what}: the connection to {self.ref.registry} broke while it sent {kind}: "
+                                f"{error}")
+
+    def _check_deadline(self, what: str) -> None:
+        if time.monotonic() > self.deadline:
+            raise GophernetesError(f"{what}: the pull from {self.ref.registry} took longer than "
+                                   f"{self.pull_timeout:g} s (GOPHERNETES_PULL_TIMEOUT); giving up")
+
+    def _check_length(self, response: http.client.HTTPResponse, descriptor: Descriptor) -> None:
+        """A Content-Length other than the descriptor's size is a lie, or another blob: refuse it now."""
+        length = response.headers.get("Content-Length")
+        if length is not None and length.strip() != str(descriptor.size):
+            raise GophernetesError(f"blob {descriptor.digest}: the registry {self.ref.registry} announces "
+                                   f"{length.strip()} bytes, the manifest says {descriptor.size}; refusing it")
+
+    def _check_room(self, descriptor: Descriptor, directory: Path) -> None:
+        """Refuse a blob larger than the free space, before fetching a byte of it."""
+        stats = os.statvfs(directory)
+        free = stats.f_bavail * stats.f_frsize
+        if descriptor.size > free:
+            raise GophernetesError(f"blob {descriptor.digest}: the manifest from {self.ref.registry} announces "
+                                   f"{human_size(descriptor.size)}, but {directory} has only {human_size(free)} "
+                                   "free; refusing it")
 
     # --- HTTP with auth and retries ---------------------------------------------------
 
@@ -142,6 +209,7 @@ class RegistryClient:
             if self._authorization:
                 # unredirected: a blob redirect to a CDN must not carry our credentials
                 request.add_unredirected_header("Authorization", self._authorization)
+            self._check_deadline(what)
             try:
                 return self._opener.open(request, timeout=self.timeout)
             except urllib.error.HTTPError as error:
@@ -193,9 +261,10 @@ class RegistryClient:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         if self.credentials:
             request.add_unredirected_header("Authorization", self.credentials.basic_header())
+        where = f"the token server {params['realm']} (for {self.ref.registry})"
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                answer = json.loads(response.read(1 << 20))
+                body = self._read_document(response, MAX_TOKEN_BYTES, what, "a token")
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
                 login = "the stored credentials were refused" if self.credentials else "no credentials"
@@ -203,11 +272,15 @@ class RegistryClient:
                                        f"({login}); run: gophernetes login {self.ref.registry}") from None
             raise GophernetesError(f"{what}: token server {params['realm']} answered "
                                    f"HTTP {error.code}") from None
-        except (urllib.error.URLError, OSError, ValueError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             raise GophernetesError(f"{what}: cannot get a token from {params['realm']}: {error}") from None
+        answer = json_object(body, f"{what}: {where}", "answer")
         token = answer.get("token") or answer.get("access_token")
         if not token:
-            raise GophernetesError(f"{what}: the token server {params['realm']} sent no token")
+            raise GophernetesError(f"{what}: {where} sent no token")
+        if not isinstance(token, str):
+            raise GophernetesError(f"{what}: {where} sent a token that is {json_type(token)}, "
+                                   "not a string; refusing it")
         return token
 
     def _http_error(self, error: urllib.error.HTTPError, what: str) -> GophernetesError:
@@ -250,7 +323,21 @@ def _registry_error_detail(error: urllib.error.HTTPError) -> str:
         errors = json.loads(error.read(1 << 16) or b"{}").get("errors") or []
     except (ValueError, OSError, AttributeError):
         return ""
-    if not errors:
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return ""
     first = errors[0]
-    return f" ({first.get('code', '?')}: {first.get('message', '')})"
+    return f" ({str(first.get('code', '?'))[:100]}: {str(first.get('message', ''))[:300]})"
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A timeout from the environment (seconds), or the default."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise GophernetesError(f"{variable}={text!r}: give a number of seconds greater than 0")
+    return value

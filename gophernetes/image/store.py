@@ -6,8 +6,10 @@
       auth.json             credentials saved by `gophernetes login` (0600)
       blobs/sha256/<hex>    manifests, configs and layer blobs, named by their sha256
       layers/<hex>/diff/    an unpacked layer, named by its diff_id; overlayfs lowerdir
-      layers/<hex>/layer.json  its diff_id, blob digest and uncompressed size
-      tmp/                  work in progress; renamed into place only when complete
+      layers/<hex>/layer.json  its diff_id, blob digest, uncompressed size, short link,
+                               and the device nodes its tar held that were not created
+      layers/l/<short>      a short link -> ../<hex>/diff (docker's overlay2 does the same)
+      tmp/write-*/          work in progress; renamed into place only when complete
 
 Everything under blobs/ and layers/ is *content-addressed*: its name is the hash of
 its content, so two images that share a layer share one directory, and a second pull
@@ -17,7 +19,15 @@ A change is made in tmp/ and published by rename(2), which is atomic: a reader s
 the old state or the new one, never half of a layer. An image's name is written to
 index.json last, after all its layers are in place, so a pull that fails or is killed
 leaves no image behind; whatever it left in tmp/, or layers no name uses, is collected
-by the next command that changes the store.
+by the next command that changes the store (pull, rmi, image prune, ...). Each command
+holds a flock on its own tmp/write-* folder while it works, so "stale" is exact: a
+folder nobody holds a lock on belongs to a command that died.
+
+The short links exist for overlayfs: a container's root is mounted with every layer
+in one option string, which must fit in a page (4096 bytes). `layers/<64 hex>/diff`
+costs 70 bytes a layer (57 layers fit); `l/<12 hex>`, given relative to layers/l, 13
+(over 250 fit). The link is named by the diff_id's first 12 hex digits (docker's short
+ID), longer only if another layer already took that name; layer.json records it.
 
 When a pull moves a name to a newer image, the old image stays as `<none>` (docker's
 "dangling" image): containers made from it still stack its layers. `rmi` refuses an
@@ -45,6 +55,8 @@ from gophernetes.image.manifest import Config, ImageConfig, Manifest, parse_conf
 
 DEFAULT_IMAGE = "busybox:latest"
 DANGLING = "<none>"  # the name of an image whose name moved to a newer image
+LINKS = "l"  # layers/l/<short id> -> ../<hex>/diff
+SHORT_LINK = 12  # hex digits of a short link's name, as docker's short IDs
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ class Image:
     name: str               # normalized reference: busybox:latest, 127.0.0.1:5000/alpine:3.19
     id: str                 # sha256:<config digest>, as docker's IMAGE ID
     manifest_digest: str
-    layer_dirs: list[Path]  # bottom layer first; mount as lowerdir=reversed(layer_dirs)
+    layer_dirs: list[Path]  # bottom layer first, as short links; mount as lowerdir=reversed(layer_dirs)
     config: ImageConfig
     created: str            # from the image config, RFC 3339
     size: int               # bytes of all layers uncompressed
@@ -108,8 +120,26 @@ class ImageStore:
         return self.blob_path(digest).read_bytes()
 
     def layer_dir(self, diff_id: str) -> Path:
-        """Where the layer with this diff_id is unpacked (the overlayfs lowerdir)."""
+        """Where the layer with this diff_id is unpacked."""
         return self.layers / _hex(diff_id) / "diff"
+
+    def layer_link(self, diff_id: str) -> Path:
+        """The layer's short link (layers/l/<short> -> ../<hex>/diff), the overlayfs lowerdir.
+
+        A layer stored before short links existed has none: then its own directory.
+        """
+        value = _hex(diff_id)
+        link = self.layers / LINKS / value[:SHORT_LINK]
+        try:
+            if os.readlink(link) == f"../{value}/diff":
+                return link
+        except OSError:
+            pass
+        try:  # a longer name: another layer had this one first
+            name = json.loads((self.layers / value / "layer.json").read_text()).get("link")
+        except (OSError, ValueError):
+            name = None
+        return self.layers / name if name else self.layer_dir(diff_id)
 
     def has_layer(self, diff_id: str) -> bool:
         return (self.layers / _hex(diff_id) / "layer.json").exists()
@@ -120,7 +150,7 @@ class ImageStore:
         except FileNotFoundError:
             raise GophernetesError(f"image {name} is damaged: its config blob is missing; remove it "
                                    f"(gophernetes rmi {name}) and pull it again") from None
-        layer_dirs = [self.layer_dir(diff_id) for diff_id in record["layers"]]
+        layer_dirs = [self.layer_link(diff_id) for diff_id in record["layers"]]
         for directory in layer_dirs:
             if not directory.is_dir():
                 raise GophernetesError(f"image {name} is damaged: layer {directory.parent.name[:12]} is "
@@ -143,18 +173,22 @@ class ImageStore:
     @contextlib.contextmanager
     def writing(self) -> Iterator[StoreWriter]:
         """Lock the store for a change; on failure, collect whatever the change left behind."""
-        for directory in (self.blobs, self.layers, self.tmp):
+        for directory in (self.blobs, self.layers / LINKS, self.tmp):
             directory.mkdir(parents=True, exist_ok=True)
         with open(self.lock_file, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._collect_garbage()  # leftovers of a pull that was killed
             work = Path(tempfile.mkdtemp(prefix="write-", dir=self.tmp))
+            held = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(held, fcntl.LOCK_EX)  # "this folder is in use": released when we exit, or die
             try:
                 yield StoreWriter(self, work)
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 self._collect_garbage()
                 raise
+            finally:
+                os.close(held)
             shutil.rmtree(work, ignore_errors=True)
 
     def remove(self, ref: str, in_use: Mapping[str, str] | None = None) -> list[str]:
@@ -179,18 +213,23 @@ class ImageStore:
         return names
 
     def prune(self, in_use: Mapping[str, str] | None = None) -> list[str]:
-        """Remove the dangling images (<none>: replaced by a newer pull) no container uses."""
+        """Remove the dangling images (<none>: replaced by a newer pull) no container uses,
+        and what killed commands left in tmp/."""
         removed = []
+        used_dirs = _real_paths(in_use or {})
         for image in self.list():
-            used = any(str(d) in (in_use or {}) for d in image.layer_dirs)
+            used = any(os.path.realpath(d) in used_dirs for d in image.layer_dirs)
             if image.name.startswith(DANGLING) and not used:
                 removed += self.remove(image.name, in_use)
+        with self.writing():
+            pass  # taking the lock collects the garbage
         return removed
 
     def _collect_garbage(self) -> None:
-        """Remove tmp/ leftovers and every blob and layer that no image record uses."""
+        """Remove stale tmp/ leftovers and every blob, layer and link no image record uses."""
         for entry in self.tmp.iterdir():
-            _remove(entry)
+            if not _held(entry):
+                _remove(entry)
         records = self._read_index()
         used_blobs = {_hex(d) for record in records.values() for d in record.get("blobs", [])}
         used_layers = {_hex(d) for record in records.values() for d in record["layers"]}
@@ -198,8 +237,11 @@ class ImageStore:
             if blob.name not in used_blobs:
                 _remove(blob)
         for layer in self.layers.iterdir():
-            if layer.name not in used_layers:
+            if layer.name not in used_layers and layer.name != LINKS:
                 _remove(layer)
+        for link in (self.layers / LINKS).iterdir():
+            if not link.exists():  # its layer is gone (or a pull died before publishing it)
+                link.unlink()
 
 
 class StoreWriter:
@@ -241,11 +283,27 @@ class StoreWriter:
         if result.diff_id != diff_id:
             raise GophernetesError(f"layer {blob_digest} unpacks to {result.diff_id}, but the image config "
                                    f"says {diff_id}; refusing the image")
+        link = self._make_link(diff_id)
         (staging / "layer.json").write_text(json.dumps(
-            {"diff_id": diff_id, "blob": blob_digest, "size": result.size}))
+            {"diff_id": diff_id, "blob": blob_digest, "size": result.size, "link": f"{LINKS}/{link}",
+             "skipped": result.skipped_devices}))
         if blob.parent != self.store.blobs:
             os.replace(blob, self.store.blob_path(blob_digest))
         os.rename(staging, self.store.layers / _hex(diff_id))
+
+    def _make_link(self, diff_id: str) -> str:
+        """Make layers/l/<short> -> ../<hex>/diff; returns <short>. Dangles until the layer is published."""
+        value = _hex(diff_id)
+        target = f"../{value}/diff"
+        for length in (SHORT_LINK, 16, 24, 32, 64):
+            link = self.store.layers / LINKS / value[:length]
+            try:
+                os.symlink(target, link)
+                return link.name
+            except FileExistsError:
+                if os.readlink(link) == target:
+                    return link.name
+        raise GophernetesError(f"cannot make a short link for layer {diff_id}")  # 64 digits are unique
 
     def commit(self, name: str, manifest: Manifest, manifest_digest: str, config: Config,
                extra_blobs: tuple[str, ...] = ()) -> None:
@@ -293,8 +351,9 @@ def _keep_replaced_image(records: dict[str, dict], name: str, new_id: str) -> No
 
 
 def _refuse_if_in_use(image: Image, in_use: Mapping[str, str]) -> None:
+    used = _real_paths(in_use)
     for directory in image.layer_dirs:
-        container = in_use.get(str(directory))
+        container = used.get(os.path.realpath(directory))
         if container:
             raise Conflict(f"image {image.name} is used by container {container}; "
                            f"remove the container first: gophernetes rm {container}")
@@ -323,6 +382,27 @@ def _match_id(ref: str, records: dict[str, dict]) -> str | None:
     if len(set(matches.values())) > 1:
         raise Conflict(f"image ID {ref!r} is ambiguous; give more digits")
     return min(matches) if matches else None
+
+
+def _real_paths(in_use: Mapping[str, str]) -> dict[str, str]:
+    """Layer paths as the kernel sees them: a container may name a layer by its short link
+    or (made before short links) by its folder."""
+    return {os.path.realpath(path): container for path, container in in_use.items()}
+
+
+def _held(entry: Path) -> bool:
+    """Whether a live command holds its flock on this tmp/ folder (a dead one holds nothing)."""
+    try:
+        fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False  # a plain file, or already gone: not a work folder
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _remove(path: Path) -> None:

@@ -8,6 +8,7 @@ drop the old root — or, with --chroot, merely chroot (lab 02 shows why that is
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from gophernetes.linux.syscalls import (
     MS_REMOUNT,
 )
 
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")  # the most mount(2) copies of an option string
 # Docker's defaults: files whose contents leak host secrets or control the host.
 MASKED_PATHS = (
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -50,9 +52,12 @@ def mount_overlay(lower_dirs: list[Path], upper: Path, work: Path, target: Path)
     file up into `upper`; a deletion leaves a "whiteout" in `upper`. The image layers are
     never changed, so many containers share them (lab 06).
 
-    The option string must fit in one page (4096 bytes): with ~100-character layer paths
-    that is ~38 layers. Like docker's overlay2, we shorten them — relative to the layers'
-    common folder, made the working directory for the call (~57 layers then fit).
+    The option string must fit in one page (4096 bytes, the kernel copies no more): with
+    absolute `.../layers/<64 hex>/diff` paths only ~38 layers fit. Like docker's overlay2, the image
+    store hands us short links instead (`layers/l/<12 hex>` -> `../<64 hex>/diff`), and we
+    name them relative to their common folder, made the working directory for the call:
+    13 bytes a layer, so over 250 layers fit (overlayfs itself stacks at most 500). The
+    kernel follows the links when it looks the lowerdirs up, once, at mount time.
     """
     common = os.path.commonpath([os.fspath(d) for d in lower_dirs]) if len(lower_dirs) > 1 else ""
     if common and common != "/":
@@ -60,7 +65,11 @@ def mount_overlay(lower_dirs: list[Path], upper: Path, work: Path, target: Path)
         lower = ":".join(os.path.relpath(d, common) for d in lower_dirs)
     else:
         lower = ":".join(os.fspath(d) for d in lower_dirs)
-    syscalls.mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+    options = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    if len(options) >= PAGE_SIZE:
+        raise OSError(errno.E2BIG, f"overlay: {len(lower_dirs)} layers make {len(options)} bytes of mount "
+                                   f"options, over the kernel's limit of one page ({PAGE_SIZE} bytes)")
+    syscalls.mount("overlay", target, "overlay", 0, options)
 
 
 def bind(source: str | Path, target: str | Path, read_only: bool = False) -> None:

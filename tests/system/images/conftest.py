@@ -248,10 +248,23 @@ def root(tmp_path) -> Path:
 
 
 def store_files(root: Path) -> dict[str, list[str]]:
-    """What the image store holds on disk: names of blobs, layers and tmp entries."""
+    """What the image store holds on disk: names of blobs, layers and tmp entries.
+
+    The short links in layers/l are not listed, but a link that does not lead to a stored
+    layer, or a layer without exactly one link, shows up as "l/NAME (...)" among the layers.
+    """
     images = root / "lib" / "images"
-    return {part: sorted(p.name for p in (images / sub).iterdir()) if (images / sub).is_dir() else []
-            for part, sub in (("blobs", "blobs/sha256"), ("layers", "layers"), ("tmp", "tmp"))}
+    files = {part: sorted(p.name for p in (images / sub).iterdir()) if (images / sub).is_dir() else []
+             for part, sub in (("blobs", "blobs/sha256"), ("layers", "layers"), ("tmp", "tmp"))}
+    links = images / "layers" / "l"
+    if "l" in files["layers"]:
+        files["layers"].remove("l")
+        targets = [os.readlink(link) for link in links.iterdir()]
+        files["layers"] += [f"l/{link.name} (leads nowhere)" for link in links.iterdir() if not link.exists()]
+        files["layers"] += [f"l/? ({layer} has {targets.count(f'../{layer}/diff')} links)"
+                            for layer in files["layers"][:] if targets.count(f"../{layer}/diff") != 1
+                            and not layer.startswith("l/")]
+    return files
 
 
 # --- images the tests push ------------------------------------------------------------------
@@ -381,3 +394,146 @@ def proxy(registry):
     started = RegistryProxy(registry.address)
     yield started
     started.stop()
+
+
+class TinyRegistry:
+    """A registry written for one test, speaking just enough of the distribution API for a
+    pull, that serves what the test gives it -- and can lie: a blob longer than its
+    descriptor, a blob that never ends, a manifest sent one byte at a time, a token of
+    the wrong type. Routes map a request path to a handler (see `serve`, `drip`, `endless`).
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, object] = {}
+        self.stop = threading.Event()
+        self.requests: list[str] = []
+        registry = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                registry.requests.append(self.path)
+                route = registry.routes.get(self.path.split("?")[0])
+                try:
+                    if route is None:
+                        self.send_response(404)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    else:
+                        route(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def serve(body: bytes, content_type: str = "application/octet-stream", headers: dict | None = None):
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            request.send_response(200)
+            request.send_header("Content-Type", content_type)
+            request.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                request.send_header(key, value)
+            request.end_headers()
+            request.wfile.write(body)
+        return handle
+
+    def drip(self, body: bytes, interval: float, content_type: str = "application/json"):
+        """Send the headers, then one byte of `body` every `interval` seconds."""
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            request.send_response(200)
+            request.send_header("Content-Type", content_type)
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            for byte in body:
+                if self.stop.wait(interval):
+                    return
+                request.wfile.write(bytes([byte]))
+                request.wfile.flush()
+        return handle
+
+    def endless(self, length_header: int | None = None):
+        """A blob of zeros that never ends (optionally announcing a Content-Length)."""
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/octet-stream")
+            if length_header is not None:
+                request.send_header("Content-Length", str(length_header))
+            else:
+                request.send_header("Connection", "close")
+            request.end_headers()
+            zeros = bytes(1 << 16)
+            while not self.stop.is_set():
+                request.wfile.write(zeros)
+            request.close_connection = True
+        return handle
+
+    def stall(self, body: bytes):
+        """Send the first half of `body`, then nothing until the test ends."""
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/octet-stream")
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body[: len(body) // 2])
+            request.wfile.flush()
+            self.stop.wait(60)
+            request.close_connection = True
+        return handle
+
+    @staticmethod
+    def bearer(realm: str):
+        """Answer 401 asking for a bearer token from `realm`, as Docker Hub does."""
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            if request.headers.get("Authorization", "").startswith("Bearer "):
+                request.send_response(403)
+            else:
+                request.send_response(401)
+                request.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="tiny"')
+            request.send_header("Content-Length", "0")
+            request.end_headers()
+        return handle
+
+    def image(self, name: str, tag: str, layers: list[bytes], diff_ids: list[str], *,
+              config: dict | None = None, sizes: dict[int, int] | None = None) -> tuple[str, dict]:
+        """Serve a one-platform image: layer blobs (as given) and a config naming `diff_ids`.
+
+        `sizes` overrides what the manifest announces for layer N. Returns (reference, manifest).
+        """
+        config_body = json.dumps(config or oci.config_for(diff_ids)).encode()
+        layer_descs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": oci.sha256(blob),
+                        "size": (sizes or {}).get(index, len(blob))} for index, blob in enumerate(layers)]
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                               "digest": oci.sha256(config_body), "size": len(config_body)},
+                    "layers": layer_descs}
+        self.serve_manifest(name, tag, json.dumps(manifest).encode())
+        self.routes[f"/v2/{name}/blobs/{oci.sha256(config_body)}"] = self.serve(config_body)
+        for blob in layers:
+            self.routes[f"/v2/{name}/blobs/{oci.sha256(blob)}"] = self.serve(blob)
+        return f"{self.address}/{name}:{tag}", manifest
+
+    def serve_manifest(self, name: str, tag: str, body: bytes) -> None:
+        handler = self.serve(body, "application/vnd.oci.image.manifest.v1+json",
+                             {"Docker-Content-Digest": oci.sha256(body)})
+        self.routes[f"/v2/{name}/manifests/{tag}"] = handler
+        self.routes[f"/v2/{name}/manifests/{oci.sha256(body)}"] = handler
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def tiny_registry():
+    started = TinyRegistry()
+    yield started
+    started.close()

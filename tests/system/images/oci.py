@@ -142,10 +142,15 @@ class Layout:
         (self.path / "index.json").write_text(json.dumps(index))
 
 
-def docker_save(path: Path, name: str, layers: list[list[Entry]]) -> None:
-    """Write a `docker save` style archive: manifest.json, <config>.json, <n>/layer.tar."""
+def docker_save(path: Path, name: str, layers: list[list[Entry]], *, diff_ids: list[str] | None = None,
+                **config_options) -> None:
+    """Write a `docker save` style archive: manifest.json, <config>.json, <n>/layer.tar.
+
+    `diff_ids` replaces the config's list (to make an archive that lies about its layers).
+    """
     tars = [tar_bytes(entries) for entries in layers]
-    config = json.dumps(config_for([sha256(t) for t in tars])).encode()
+    listed = [sha256(t) for t in tars] if diff_ids is None else diff_ids
+    config = json.dumps(config_for(listed, **config_options)).encode()
     manifest = [{"Config": f"{sha256(config)[7:]}.json", "RepoTags": [name],
                  "Layers": [f"{i}/layer.tar" for i in range(len(tars))]}]
     with tarfile.open(path, "w") as archive:

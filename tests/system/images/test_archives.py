@@ -85,3 +85,30 @@ def test_a_path_that_is_not_an_archive_is_a_clear_error(root, tmp_path):
     result = gophernetes(root, "pull", "local", str(junk))
     assert result.returncode == 125
     assert "is neither a directory nor a tar archive" in result.stderr
+
+
+@pytest.mark.parametrize("listed, kept", [(3, 2), (1, 2)])
+def test_a_docker_save_whose_layers_and_diff_ids_disagree_is_refused(root, tmp_path, listed, kept):
+    """More layers than diff_ids used to import silently with fewer layers; fewer too."""
+    archive = tmp_path / "lying.tar"
+    layers = [[oci.file(f"f{n}", str(n))] for n in range(listed)]
+    diff_ids = [oci.sha256(oci.tar_bytes(entries)) for entries in layers][:kept]
+    diff_ids += [oci.sha256(b"missing")] * (kept - len(diff_ids))
+    oci.docker_save(archive, "lab/lying:1", layers, diff_ids=diff_ids)
+
+    result = gophernetes(root, "pull", "local", str(archive))
+
+    assert result.returncode == 125
+    assert result.stderr.splitlines() == [f"gophernetes: {archive}: manifest.json lists {listed} layers for "
+                                          f"lab/lying:1 but its config {kept} diff_ids; the archive is malformed"]
+    assert store_files(root) == {"blobs": [], "layers": [], "tmp": []}
+
+
+def test_a_docker_save_whose_config_working_dir_climbs_is_refused(root, tmp_path):
+    archive = tmp_path / "climb.tar"
+    oci.docker_save(archive, "lab/climb:1", [[oci.file("f", "x")]], working_dir="../../../tmp/escaped")
+    result = gophernetes(root, "pull", "local", str(archive))
+    assert result.returncode == 125
+    assert result.stderr.splitlines() == ["gophernetes: lab/climb:1: the image config's WorkingDir "
+                                          "'../../../tmp/escaped' climbs with '..'; refusing the image"]
+    assert store_files(root) == {"blobs": [], "layers": [], "tmp": []}
