@@ -41,34 +41,55 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def oci_archive_from_rootfs(rootfs: Path, work: Path, name: str = "docker.io/bench/busybox:latest") -> Path:
-    """A one-layer oci-archive of `rootfs`, for `ctr images import`."""
-    layer_buffer = io.BytesIO()
-    with tarfile.open(fileobj=layer_buffer, mode="w") as layer:
-        for path in sorted(rootfs.rglob("*")):
-            layer.add(path, arcname=str(path.relative_to(rootfs)), recursive=False)
-    layer_bytes = layer_buffer.getvalue()
+def tar_of(folder: Path) -> bytes:
+    """An uncompressed tar of `folder`'s contents (paths relative to it), as a layer."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as layer:
+        for path in sorted(folder.rglob("*")):
+            layer.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return buffer.getvalue()
+
+
+def tar_with_file(name: str, data: bytes) -> bytes:
+    """An uncompressed tar holding one file: a small extra layer."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as layer:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        layer.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def oci_archive(layers: list[bytes], archive: Path, name: str = "docker.io/bench/busybox:latest") -> Path:
+    """An oci-archive (for `ctr images import`, `gophernetes pull local`) of an image whose
+    layers are the uncompressed tars `layers`, bottom first."""
     config = json.dumps({"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
                          "config": {"Cmd": ["/bin/sh"]},
-                         "rootfs": {"type": "layers", "diff_ids": [_digest(layer_bytes)]}}).encode()
+                         "rootfs": {"type": "layers", "diff_ids": [_digest(layer) for layer in layers]}}).encode()
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _digest(config),
                    "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _digest(layer_bytes),
-                    "size": len(layer_bytes)}]}).encode()
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _digest(layer),
+                    "size": len(layer)} for layer in layers]}).encode()
     index = json.dumps({"schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": _digest(manifest),
         "size": len(manifest), "annotations": {"io.containerd.image.name": name,
-                                               "org.opencontainers.image.ref.name": "latest"}}]}).encode()
-    archive = work / "busybox-oci.tar"
+                                               "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]}}]}
+                       ).encode()
+    blobs = {_digest(blob): blob for blob in (*layers, config, manifest)}
     with tarfile.open(archive, "w") as tar:
         for member, data in [("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'), ("index.json", index),
-                             *[(f"blobs/sha256/{_digest(d)[7:]}", d) for d in (layer_bytes, config, manifest)]]:
+                             *[(f"blobs/sha256/{digest[7:]}", blob) for digest, blob in blobs.items()]]:
             info = tarfile.TarInfo(member)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return archive
+
+
+def oci_archive_from_rootfs(rootfs: Path, work: Path, name: str = "docker.io/bench/busybox:latest") -> Path:
+    """A one-layer oci-archive of `rootfs`, for `ctr images import`."""
+    return oci_archive([tar_of(rootfs)], work / "busybox-oci.tar", name)
 
 
 CONTAINERD_CONFIG = """version = 2

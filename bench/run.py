@@ -23,7 +23,7 @@ the process tree, peak RSS and the mean 1-minute load average during its runs.
 
 .pyc files: measured *with* them, as an installed package has them. The bench does not
 precompile; one unmeasured warm-up round (for every tool alike) writes the ones that are
-missing, as a user's first run would. The table says how many were missing.
+missing, as a user's first run would. The notes say how many it wrote.
 
 Everything (runc/crun state, containerd, podman storage, gophernetes' root) lives under one
 temporary folder; cgroups under a parent of the bench's own; a check compares cgroups (also the
@@ -221,6 +221,7 @@ def main() -> None:
                 for order in shuffled_rounds(list(chosen), 1, rng):  # warm-up: page cache, missing .pyc
                     for name in order:
                         measure_in(chosen[name][2], chosen[name][0], chosen[name][1])
+                pyc_written = pyc_missing - missing_pyc()[0]
                 samples: dict[str, list[Sample]] = {name: [] for name in chosen}
                 for order in shuffled_rounds(list(chosen), args.rounds, rng):
                     for name in order:
@@ -235,8 +236,8 @@ def main() -> None:
     load_after = os.getloadavg()
     notes = (f"`run /bin/true`, {args.rounds} shuffled rounds (seed {seed}), {os.cpu_count()} CPUs; "
              f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. "
-             f"Interpreter {sys.executable} ({sys.version.split()[0]}); .pyc: {pyc_missing} of {modules} "
-             f"modules had none before the warm-up round. CPU = user+sys of the process tree "
+             f"Interpreter {sys.executable} ({sys.version.split()[0]}); .pyc files present for the modules a run "
+             f"imports ({pyc_written} of {modules} written by the warm-up round). CPU = user+sys of the process tree "
              f"(daemons — containerd's shim, conmon — not counted). "
              f"Left behind: {', '.join(ours) if ours else 'nothing'}"
              f"{f' ({others} new items of other users of the machine ignored)' if others else ''}.")
