@@ -107,11 +107,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 class Containerd:
     ctr: list[str]      # the ctr command with address and namespace
     image: str
+    pid: int            # the daemon's
 
 
 @contextlib.contextmanager
-def containerd_running(state: Path, archive: Path, name: str = "docker.io/bench/busybox:latest"):
-    """A containerd of our own (config, state and socket under `state`), with `archive` imported.
+def containerd_running(state: Path, archive: Path | None, name: str = "docker.io/bench/busybox:latest",
+                       extra_config: str = ""):
+    """A containerd of our own (config, state and socket under `state`), with `archive`
+    imported (if any), its namespace named MARK; its containers' cgroups are the caller's.
 
     Yields None when containerd is not installed. Stopped and its mounts removed afterwards.
     """
@@ -120,7 +123,7 @@ def containerd_running(state: Path, archive: Path, name: str = "docker.io/bench/
         return
     state.mkdir(parents=True)
     config = state / "config.toml"
-    config.write_text(CONTAINERD_CONFIG.format(state=state))
+    config.write_text(CONTAINERD_CONFIG.format(state=state) + extra_config)
     log = open(state / "containerd.log", "w")
     daemon = subprocess.Popen(["containerd", "--config", str(config)], stdout=log, stderr=log)
     ctr = ["ctr", "--address", str(state / "containerd.sock"), "--namespace", MARK]
@@ -129,8 +132,9 @@ def containerd_running(state: Path, archive: Path, name: str = "docker.io/bench/
             if subprocess.run([*ctr, "version"], capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
-        subprocess.run([*ctr, "images", "import", str(archive)], check=True, capture_output=True)
-        yield Containerd(ctr, name)
+        if archive:
+            subprocess.run([*ctr, "images", "import", str(archive)], check=True, capture_output=True)
+        yield Containerd(ctr, name, daemon.pid)
     finally:
         daemon.terminate()
         daemon.wait(timeout=20)
@@ -216,13 +220,17 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def write_section(path: str | None, title: str, body: str) -> None:
-    """Print a result section; also append it to `path` (bench/all.py collects them)."""
+def write_section(path: str | None, title: str, body: str, summary: dict[str, str] | None = None) -> None:
+    """Print a result section; with `path`, also append it there and its one-line figures
+    (`summary`: measure -> figure) to PATH.summary.jsonl, for bench/all.py's targets table."""
     text = f"### {title}\n\n{body}\n"
     print(text)
     if path:
         with open(path, "a") as out:
             out.write(text + "\n")
+        with open(f"{path}.summary.jsonl", "a") as out:
+            for measure_name, figure in (summary or {}).items():
+                out.write(json.dumps([measure_name, figure]) + "\n")
 
 
 # --- Leaving nothing behind ----------------------------------------------------------------
@@ -351,8 +359,9 @@ runroot = "{state}/run"
 
 def podman_env(state: Path) -> dict:
     """An environment in which podman reads only configs under `state` and keeps its images,
-    containers, locks and network definitions there: the shared /etc/containers/networks of
-    another podman user cannot make it wait (bench rows once stalled ~20 s on it)."""
+    containers, locks and network definitions there (network_config_dir replaces
+    /etc/containers/networks and /etc/cni/net.d): another podman user's networks cannot make
+    it wait (bench rows once stalled ~20 s on a shared one). Use podman_network for a bridge."""
     state.mkdir(parents=True)
     for folder in ("tmp", "networks"):
         (state / folder).mkdir()
@@ -362,6 +371,24 @@ def podman_env(state: Path) -> dict:
     return {**os.environ, "CONTAINERS_CONF": str(state / "containers.conf"),
             "CONTAINERS_STORAGE_CONF": str(state / "storage.conf"),
             "CONTAINERS_REGISTRIES_CONF": str(state / "registries.conf"), "XDG_RUNTIME_DIR": str(state / "run")}
+
+
+def podman_network(env: dict, name: str) -> str:
+    """`podman network create NAME` in the isolated config dir, its IP leases kept there too.
+
+    With the CNI backend (Debian 12's podman 4.3 without netavark) the host-local IPAM plugin
+    keeps leases and a lock under /var/lib/cni/networks/NAME, shared by every podman on the
+    host; the bench points that `dataDir` into its own folder. netavark keeps no such files.
+    """
+    subprocess.run(["podman", "network", "create", name], env=env, check=True, capture_output=True)
+    conflist = Path(env["CONTAINERS_CONF"]).parent / "networks" / f"{name}.conflist"
+    if conflist.exists():
+        config = json.loads(conflist.read_text())
+        for plugin in config["plugins"]:
+            if plugin.get("ipam", {}).get("type") == "host-local":
+                plugin["ipam"]["dataDir"] = str(conflist.parent / "ipam")
+        conflist.write_text(json.dumps(config, indent=1))
+    return name
 
 
 def podman_import(rootfs: Path, image: str, env: dict) -> None:

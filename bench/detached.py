@@ -165,7 +165,16 @@ def main() -> None:
              f"Left behind: {', '.join(ours) if ours else 'nothing'}.")
     body = markdown_table(["who", "start ms", "ps ms", "rm -f all s", f"PSS MiB for {args.n}", "PSS MiB each",
                            "load"], rows)
-    write_section(args.markdown, f"{args.n} detached containers", f"{notes}\n\n{body}")
+    none, bridge = rows[0], rows[1]
+    podman = next((row for row in rows if row[0].startswith("podman")), None)
+    shims = next((row for row in rows if row[0].startswith("containerd")), None)
+    summary = {
+        "supervisor per detached container (PSS)": f"{none[5]} / {bridge[5]} MiB (--net none / bridge)"
+        + (f"; conmon {podman[5]}" if podman else "") + (f"; containerd shim {shims[5]}" if shims else ""),
+        f"`rm -f` {args.n} containers (one call)": f"{none[3]} s" + (f" (podman {podman[3]} s)" if podman else ""),
+        f"`ps` with {args.n} containers": f"{none[2]} ms" + (f" (podman ps {podman[2]} ms)" if podman else ""),
+    }
+    write_section(args.markdown, f"{args.n} detached containers", f"{notes}\n\n{body}", summary)
     if ours:
         sys.exit(1)
 

@@ -75,7 +75,7 @@ def main() -> None:
     interruptible()
     parent = f"{MARK}-layers"
     before, load_before = system_snapshot(), os.getloadavg()
-    rows, most = [], ""
+    rows, most, figure = [], "", "?"
     with tempfile.TemporaryDirectory(prefix=f"{MARK}-layers-") as tmp:
         work = Path(tmp)
         rootfs = work / "rootfs"
@@ -95,9 +95,11 @@ def main() -> None:
                         low = middle
                     else:
                         high = middle
-                most = f" The most layers that start: **{low}**."
-            elif good and not bad:
-                most = f" Every count tried starts (up to {max(good)})."
+                most, figure = f" The most layers that start: **{low}**.", str(low)
+            elif good and bad:
+                figure = f"≥ {max(good)}, < {min(bad)}"
+            elif good:
+                most, figure = f" Every count tried starts (up to {max(good)}).", f"≥ {max(good)}"
         finally:
             unmount_under(work)
             remove_cgroup_tree(parent)
@@ -108,7 +110,8 @@ def main() -> None:
              f"Load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after. "
              f"Left behind: {', '.join(ours) if ours else 'nothing'}.")
     write_section(args.markdown, "Layers per image",
-                  f"{notes}\n\n{markdown_table(['layers', 'starts', 'run ms', 'error'], rows)}")
+                  f"{notes}\n\n{markdown_table(['layers', 'starts', 'run ms', 'error'], rows)}",
+                  {"layers per image": figure})
     if ours:
         sys.exit(1)
 

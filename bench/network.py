@@ -7,7 +7,8 @@ Runs /bin/true in a container on a busybox root filesystem, with:
   gophernetes --net bridge   gophernetes run --net bridge --rootfs ROOTFS /bin/true   (veth, lease, NAT)
   gophernetes -p 8080:80     the same with one published port                        (+ DNAT rules)
   podman --network none      podman run --rm --network none   IMAGE /bin/true
-  podman --network bridge    podman run --rm --network bridge IMAGE /bin/true        (netavark)
+  podman --network bridge    podman run --rm --network NET IMAGE /bin/true   (a bridge network of the bench's
+                             own: CNI or netavark, leases kept in the bench's folder)
 
 Everything runs inside a network namespace made for the benchmark (this process enters it
 first), so no tool touches the host's network. Podman reads only its own containers.conf,
@@ -47,6 +48,7 @@ from common import (  # noqa: E402
     podman_cleanup,
     podman_env,
     podman_import,
+    podman_network,
     remove_cgroup_tree,
     shuffled_rounds,
     system_snapshot,
@@ -68,10 +70,10 @@ def variants(rootfs: Path, env: dict, podman: dict | None, parent: str) -> dict[
                                                 "gophernetes --net none"),
     }
     if podman is not None:
-        for mode in ("none", "bridge"):
-            chosen[f"podman --network {mode}"] = (
-                ["podman", "run", "--rm", "--network", mode, "--cgroup-parent", f"/{parent}/podman", PODMAN_IMAGE,
-                 "/bin/true"], podman, "podman --network none")
+        for mode in ("none", podman_network(podman, f"{MARK}-bridge")):
+            label = "podman --network " + ("none" if mode == "none" else "bridge")
+            chosen[label] = (["podman", "run", "--rm", "--network", mode, "--cgroup-parent", f"/{parent}/podman",
+                              PODMAN_IMAGE, "/bin/true"], podman, "podman --network none")
     return chosen
 
 
@@ -84,6 +86,18 @@ def table(samples: dict[str, list[Sample]], chosen: dict) -> str:
                      ms(statistics.median(s.cpu for s in runs)), f"{max(s.peak_kib for s in runs) / 1024:.1f}",
                      f"{statistics.mean(s.load for s in runs):.2f}"])
     return markdown_table(["variant", "median ms", "ms over its --net none", "CPU ms", "peak RSS MiB", "load"], rows)
+
+
+def extra_ms(samples: dict[str, list[Sample]], chosen: dict, name: str) -> float:
+    base = samples[chosen[name][2]]
+    return 1000 * statistics.median(s.seconds - b.seconds for s, b in zip(samples[name], base, strict=True))
+
+
+def summary(samples: dict[str, list[Sample]], chosen: dict) -> str:
+    text = f"{extra_ms(samples, chosen, 'gophernetes --net bridge'):+.0f} ms"
+    if "podman --network bridge" in samples:
+        text += f" (podman's bridge {extra_ms(samples, chosen, 'podman --network bridge'):+.0f} ms)"
+    return text
 
 
 def main() -> None:
@@ -131,7 +145,8 @@ def main() -> None:
              f"bench's own; podman in its own config/storage/network dirs. Load average "
              f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after. "
              f"Left behind: {', '.join(ours) if ours else 'nothing'}.")
-    write_section(args.markdown, "Network: bridge vs `--net none` vs podman", f"{notes}\n\n{table(samples, chosen)}")
+    write_section(args.markdown, "Network: bridge vs `--net none` vs podman", f"{notes}\n\n{table(samples, chosen)}",
+                  {"bridge network overhead over --net none": summary(samples, chosen)})
     if ours:
         sys.exit(1)
 

@@ -94,7 +94,9 @@ def main() -> None:
              f"in a network namespace of its own. Load average {load_before[0]:.2f} before, "
              f"{os.getloadavg()[0]:.2f} after. Left behind: {', '.join(ours) if ours else 'nothing'}.")
     body = markdown_table(["backend", "ports", "run ms", "CPU ms", "ms per extra port", "load"], rows)
-    write_section(args.markdown, "Published ports", f"{notes}\n\n{body}")
+    summary = {f"published ports, {row[0]} backend": f"{row[4]} ms per port ({counts[0]} → {counts[-1]} ports)"
+               for row in rows if row[4]}
+    write_section(args.markdown, "Published ports", f"{notes}\n\n{body}", summary)
     if ours:
         sys.exit(1)
 

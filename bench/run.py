@@ -188,6 +188,14 @@ def table(samples: dict[str, list[Sample]]) -> str:
     return markdown_table(["tool", "median ms", "× runc", "× runc min–max", "CPU ms", "peak RSS MiB", "load"], rows)
 
 
+def summary(samples: dict[str, list[Sample]]) -> str:
+    """The gophernetes row as one line: × runc, and how far above the floor + click."""
+    ratios = paired_ratios({name: [s.seconds for s in runs] for name, runs in samples.items()}, "runc")
+    median = {name: statistics.median(s.seconds for s in runs) for name, runs in samples.items()}
+    return (f"{ratios['gophernetes run'].median:.2f}× runc ({ms(median['gophernetes run'])} ms; "
+            f"floor + click {ms(median['python floor + import click'])} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
@@ -241,7 +249,8 @@ def main() -> None:
              f"(daemons — containerd's shim, conmon — not counted). "
              f"Left behind: {', '.join(ours) if ours else 'nothing'}"
              f"{f' ({others} new items of other users of the machine ignored)' if others else ''}.")
-    write_section(args.markdown, "Start: `run --net none /bin/true`", f"{notes}\n\n{table(samples)}")
+    write_section(args.markdown, "Start: `run --net none /bin/true`", f"{notes}\n\n{table(samples)}",
+                  {"`run --net none /bin/true`": summary(samples)})
     if ours:
         sys.exit(1)
 
