@@ -36,7 +36,7 @@ BENCHES = [  # (script, arguments for a full run, arguments for --quick)
     ("network.py", ["--rounds", "15"], ["--rounds", "3"]),
     ("exec.py", ["--rounds", "20"], ["--rounds", "5"]),
     ("detached.py", ["--n", "50"], ["--n", "10"]),
-    ("hosts.py", ["--counts", "5,100,200"], ["--counts", "5,30"]),
+    ("hosts.py", ["--counts", "5,50,100"], ["--counts", "5,30"]),
     ("ports.py", ["--rounds", "5", "--ports", "1,10,50"], ["--rounds", "2", "--ports", "1,10"]),
     ("layers.py", ["--layers", "50,100,130"], ["--layers", "50,130", "--no-bisect"]),
     ("pull_rss.py", ["--mib", "1024"], ["--mib", "128"]),
