@@ -12,6 +12,7 @@ import json
 import os
 import random
 import secrets
+import select
 import shutil
 import signal
 import statistics
@@ -430,6 +431,47 @@ def processes_matching(*needles: str) -> list[int]:
 
 def parent_pid(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def wait_for_exit(pids: list[int], timeout: float = 60) -> list[int]:
+    """Wait until every process in `pids` has exited (not our children: a pidfd per process,
+    readable once it is gone); returns those still alive after `timeout` seconds."""
+    deadline, alive = time.monotonic() + timeout, []
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                alive.append(pid)
+        finally:
+            os.close(fd)
+    return alive
+
+
+def supervisors(containers: list[dict]) -> list[int]:
+    """The gophernetes supervisors of `containers` (`ps --format json` entries): each running
+    container's PID 1 is its supervisor's child."""
+    found = []
+    for container in containers:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            found.append(parent_pid(container["pid"]))
+    return found
+
+
+def gophernetes_remove_all(env: dict) -> list[int]:
+    """`rm -f` every container of the state root in `env`, then wait for their supervisors:
+    they may still write (hosts files, logs) under the state root after rm returns, and the
+    bench removes that folder next. Returns the supervisors still alive after 60 s."""
+    listing = subprocess.run(gophernetes_command("ps", "-a", "--format", "json"), env=env, capture_output=True,
+                             text=True).stdout or "[]"
+    containers = json.loads(listing)
+    if not containers:
+        return []
+    pids = supervisors(containers)
+    subprocess.run(gophernetes_command("rm", "-f", *[c["id"] for c in containers]), env=env, capture_output=True)
+    return wait_for_exit(pids)
 
 
 def gophernetes_command(*args: str, root: Path | None = None) -> list[str]:

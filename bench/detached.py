@@ -38,6 +38,7 @@ from common import (  # noqa: E402
     containerd_running,
     gophernetes_command,
     gophernetes_env,
+    gophernetes_remove_all,
     inside_new_netns,
     interruptible,
     leftovers,
@@ -45,15 +46,16 @@ from common import (  # noqa: E402
     measure,
     ms,
     oci_archive_from_rootfs,
-    parent_pid,
     podman_cleanup,
     podman_env,
     podman_import,
     processes_matching,
     pss_kib,
     remove_cgroup_tree,
+    supervisors,
     system_snapshot,
     unmount_under,
+    wait_for_exit,
     write_section,
 )
 
@@ -73,10 +75,12 @@ def gophernetes_row(label: str, n: int, rootfs: Path, env: dict, network: str) -
     containers = json.loads(listing)
     if len(containers) != n:
         raise RuntimeError(f"{label}: ps shows {len(containers)} containers, not {n}")
-    supervisors = [parent_pid(container["pid"]) for container in containers]
-    pss = sum(pss_kib(pid) for pid in supervisors)
+    pids = supervisors(containers)
+    pss = sum(pss_kib(pid) for pid in pids)
     ps = [measure(gophernetes_command("ps"), env) for _ in range(5)]
     remove = measure(gophernetes_command("rm", "-f", *[c["id"] for c in containers]), env)
+    if wait_for_exit(pids):
+        raise RuntimeError(f"{label}: supervisors still running 60 s after rm -f")
     return [label, ms(statistics.median(s.seconds for s in starts)), ms(statistics.median(s.seconds for s in ps)),
             f"{remove.seconds:.2f}", mib(pss), mib(pss / n), f"{statistics.mean(s.load for s in starts):.2f}"]
 
@@ -148,10 +152,7 @@ def main() -> None:
                         if containerd:
                             rows.append(containerd_row(args.n, containerd, parent))
                 finally:
-                    ids = subprocess.run(gophernetes_command("ps", "-aq"), env=env, capture_output=True,
-                                         text=True).stdout.split()
-                    if ids:
-                        subprocess.run(gophernetes_command("rm", "-f", *ids), env=env, capture_output=True)
+                    gophernetes_remove_all(env)
                     if podman is not None:
                         podman_cleanup(podman)
         finally:

@@ -28,6 +28,7 @@ from common import (  # noqa: E402
     build_busybox_rootfs,
     gophernetes_command,
     gophernetes_env,
+    gophernetes_remove_all,
     interruptible,
     leftovers,
     markdown_table,
@@ -73,7 +74,6 @@ def main() -> None:
         env = gophernetes_env(work / "state", parent)
         runc = ["runc", "--root", str(work / "runc-state")]
         runc_id = f"{MARK}-exec"
-        container = ""
         try:
             container = subprocess.run(
                 gophernetes_command("run", "-d", "--net", "none", "--rootfs", str(rootfs), "sleep", "100000"),
@@ -91,8 +91,7 @@ def main() -> None:
                 for name in order:
                     samples[name].append(measure(commands[name], env))
         finally:
-            if container:
-                subprocess.run(gophernetes_command("rm", "-f", container), env=env, capture_output=True)
+            gophernetes_remove_all(env)
             subprocess.run([*runc, "delete", "-f", runc_id], capture_output=True)
             unmount_under(work)
             remove_cgroup_tree(parent)

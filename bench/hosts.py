@@ -14,10 +14,8 @@ Run as root:  python3 bench/hosts.py [--counts 5,400] [--markdown FILE]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +27,7 @@ from common import (  # noqa: E402
     build_busybox_rootfs,
     gophernetes_command,
     gophernetes_env,
+    gophernetes_remove_all,
     inside_new_netns,
     interruptible,
     leftovers,
@@ -77,11 +76,7 @@ def main() -> None:
                                      ms(last.seconds) if last else "",
                                      f"{statistics.mean(s.load for s in runs):.2f}"])
                 finally:
-                    listing = subprocess.run(gophernetes_command("ps", "-a", "--format", "json"), env=env,
-                                             capture_output=True, text=True).stdout or "[]"
-                    ids = [container["id"] for container in json.loads(listing)]
-                    if ids:
-                        subprocess.run(gophernetes_command("rm", "-f", *ids), env=env, capture_output=True)
+                    gophernetes_remove_all(env)
         finally:
             unmount_under(work)
             remove_cgroup_tree(parent)

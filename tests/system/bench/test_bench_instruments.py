@@ -123,3 +123,43 @@ def test_inside_new_netns_enters_and_deletes_its_namespace():
         assert "lo" in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert os.readlink("/proc/self/ns/net") == host
     assert not os.path.exists(f"/run/netns/{name}")
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an exited orphan that PID 1 has not reaped yet)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_wait_for_exit_returns_once_the_process_is_gone():
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert common.wait_for_exit([sleeper.pid], timeout=0.1) == [sleeper.pid]
+    finally:
+        sleeper.kill()
+    assert common.wait_for_exit([sleeper.pid], timeout=10) == []
+    sleeper.wait()
+
+
+def test_remove_all_waits_for_the_supervisors_so_the_state_folder_can_go(tmp_path):
+    rootfs = tmp_path / "rootfs"
+    build_busybox_rootfs(rootfs)
+    parent = f"{common.MARK}-rm-test"
+    env = common.gophernetes_env(tmp_path / "state", parent)
+    try:
+        for _ in range(2):
+            subprocess.run(common.gophernetes_command("run", "-d", "--net", "none", "--rootfs", str(rootfs), "sleep",
+                                                      "1000"), env=env, check=True, capture_output=True)
+        listing = subprocess.run(common.gophernetes_command("ps", "--format", "json"), env=env, check=True,
+                                 capture_output=True, text=True).stdout
+        pids = common.supervisors(json.loads(listing))
+        assert len(pids) == 2
+        assert common.gophernetes_remove_all(env) == []
+        assert not any(running(pid) for pid in pids)
+        shutil.rmtree(tmp_path / "state")
+    finally:
+        common.gophernetes_remove_all(env)
+        common.unmount_under(tmp_path)
+        common.remove_cgroup_tree(parent)
