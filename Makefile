@@ -3,7 +3,7 @@
 #   sudo make test    installs what is missing, then runs every test
 PYTHON ?= python3
 
-.PHONY: demo test test-only install lint bench
+.PHONY: demo test test-only install lint bench bench-quick bench-readme
 
 install:
 	.ci/install
@@ -21,5 +21,14 @@ test-only:
 lint:
 	ruff check gophernetes tests bench
 
+# every benchmark (< 15 minutes, as root): writes bench/RESULTS.md
 bench:
-	$(PYTHON) bench/run.py
+	$(PYTHON) bench/all.py
+
+# small sizes, to try the benches (~2 minutes)
+bench-quick:
+	$(PYTHON) bench/all.py --quick --output /tmp/gophernetes-bench-quick.md
+
+# a full run that also refreshes README.md's generated table: only from a quiet machine
+bench-readme:
+	$(PYTHON) bench/all.py --readme
