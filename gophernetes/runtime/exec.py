@@ -14,7 +14,7 @@ import json
 import os
 
 from gophernetes.errors import GophernetesError
-from gophernetes.linux import capabilities, syscalls
+from gophernetes.linux import capabilities, inroot, syscalls
 from gophernetes.linux.cgroups import Cgroup
 from gophernetes.runtime import terminal
 from gophernetes.runtime.init import InitError, container_environment, reset_signals, switch_user
@@ -86,7 +86,7 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
         switch_user(user or spec.user)
         if not spec.privileged:
             capabilities.set_no_new_privs()
-        os.chdir(workdir or spec.working_dir or "/")
+        os.chdir(workdir or inroot.clean(spec.working_dir))
         environment = container_environment(spec)
         for item in env:
             key, _, value = item.partition("=")
