@@ -44,6 +44,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
 # openat2(2)'s `resolve` flags, from <linux/openat2.h>.
 RESOLVE_NO_XDEV = 0x01        # never cross a mount point

@@ -14,7 +14,7 @@ import json
 import os
 
 from gophernetes.errors import GophernetesError
-from gophernetes.linux import capabilities, inroot, syscalls
+from gophernetes.linux import capabilities, inroot, sealed_exec, syscalls
 from gophernetes.linux.cgroups import Cgroup
 from gophernetes.runtime import terminal
 from gophernetes.runtime.init import InitError, container_environment, reset_signals, switch_user
@@ -34,6 +34,7 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
     error_read, error_write = os.pipe()
     child = os.fork()
     if child == 0:
+        sealed_exec.make_non_dumpable()  # before we join: /proc/PID/exe of us is out of the container's reach
         os.close(error_read)
         console_fd = None
         if console is not None:
@@ -101,7 +102,7 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
 
 def _execute(command: list[str], environment: dict[str, str]) -> None:
     try:
-        os.execvpe(command[0], command, environment)
+        sealed_exec.exec_command(command, environment)  # the runtime's binary stays out of reach
     except FileNotFoundError:
         raise InitError(127, f'exec: "{command[0]}": executable file not found in $PATH') from None
     except PermissionError:

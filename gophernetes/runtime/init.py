@@ -16,7 +16,7 @@ import os
 import signal
 from pathlib import Path
 
-from gophernetes.linux import capabilities, devices, inroot, loopback, mounts, syscalls
+from gophernetes.linux import capabilities, devices, inroot, loopback, mounts, sealed_exec, syscalls
 from gophernetes.runtime.rootfs import mount_root, write_etc_files
 from gophernetes.runtime.spec import DEFAULT_PATH, ContainerDirs, RunSpec
 
@@ -212,7 +212,7 @@ def execute(spec: RunSpec) -> None:
     env = container_environment(spec)
     program = spec.command[0]
     try:
-        os.execvpe(program, spec.command, env)
+        sealed_exec.exec_command(spec.command, env)  # the runtime's binary stays out of reach
     except FileNotFoundError:
         where = "" if "/" in program else " in $PATH"
         raise InitError(127, f'exec: "{program}": executable file not found{where}') from None
