@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 from gophernetes.errors import GophernetesError
 from gophernetes.linux import capabilities, inroot, sealed_exec, syscalls
@@ -23,13 +24,18 @@ from gophernetes.runtime.spec import RunSpec
 # Order matters: the mount namespace last, because entering it hides the host's /proc,
 # where the other namespace files and the container's root are opened from.
 JOIN_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
+# Passed on to the command (Ctrl-C reaches only us: the command has a session of its own).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: list[str], env: list[str],
-                      user: str, workdir: str, console: terminal.Console | None = None) -> int:
+                      user: str, workdir: str, console: terminal.Console | None = None,
+                      relay: terminal.Relay | None = None) -> int:
     """Run `command` in the container whose init is `init_pid`; return its exit status.
 
-    With a `console`, the command gets a pseudo-terminal made in the container's devpts.
+    With a `console`, the command gets a pseudo-terminal made in the container's devpts;
+    with a `relay`, pipes in place of our terminals (runtime/terminal.py). Signals we get
+    are passed on to the command, as `run` does for PID 1.
     """
     error_read, error_write = os.pipe()
     child = os.fork()
@@ -40,14 +46,26 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
         if console is not None:
             console.ours.close()
             console_fd = console.theirs.fileno()
+        if relay is not None:
+            for target, fd in enumerate(relay.stdio):
+                os.dup2(fd, target)
+            for fd in relay.ours():
+                os.close(fd)  # or the command's stdin would never see end-of-file
         _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_write)
     os.close(error_write)
-    if console is not None:
-        try:
-            console.receive_master()
-        except OSError:
-            pass  # the command failed before it had a terminal: its error is in the pipe
-    _, status = os.waitpid(child, 0)
+    if relay is not None:
+        relay.started()
+    previous = {number: signal.signal(number, lambda n, _frame: _forward(child, n)) for number in FORWARDED_SIGNALS}
+    try:
+        if console is not None:
+            try:
+                console.receive_master()
+            except OSError:
+                pass  # the command failed before it had a terminal: its error is in the pipe
+        _, status = os.waitpid(child, 0)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     report = _read_all(error_read)
     os.close(error_read)
     if report:
@@ -76,11 +94,15 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
         os.close(root)
         grandchild = os.fork()
         if grandchild:
+            for number in FORWARDED_SIGNALS:
+                signal.signal(number, lambda n, _frame: _forward(grandchild, n))
             _, status = os.waitpid(grandchild, 0)
             os._exit(_exit_code(status))
         if console_fd is not None:
             terminal.attach_new_pty(console_fd)
             terminal.become_session_leader_of(0)
+        else:
+            os.setsid()  # no controlling terminal: /dev/tty in the container cannot reach ours
         reset_signals()
         if not spec.privileged:
             capabilities.restrict_to(frozenset(spec.capabilities))
@@ -107,6 +129,13 @@ def _execute(command: list[str], environment: dict[str, str]) -> None:
         raise InitError(127, f'exec: "{command[0]}": executable file not found in $PATH') from None
     except PermissionError:
         raise InitError(126, f'exec: "{command[0]}": permission denied') from None
+
+
+def _forward(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
 
 
 def _exit_code(status: int) -> int:

@@ -21,22 +21,7 @@ from pathlib import Path
 import pytest
 from support import wait_until
 
-ATTACKS = Path(__file__).parent / "attacks"
-
-pytestmark = [
-    pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc (with static libc) builds the attack programs"),
-    pytest.mark.skipif(platform.machine() != "x86_64", reason="the fake ELF interpreter is x86_64 code"),
-]
-
-
-@pytest.fixture(scope="session")
-def attack_tools(tmp_path_factory) -> Path:
-    """/attack and the fake ld.so, compiled static (the busybox image has no C library)."""
-    out = tmp_path_factory.mktemp("attack-tools")
-    subprocess.run(["gcc", "-static", "-O2", "-o", out / "attack", ATTACKS / "attack.c"], check=True)
-    subprocess.run(["gcc", "-O2", "-fPIE", "-static-pie", "-nostdlib", "-fno-stack-protector",
-                    "-o", out / "fakeld", ATTACKS / "fakeld.c"], check=True)
-    return out
+pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="the fake ELF interpreter is x86_64 code")
 
 
 @pytest.fixture
