@@ -218,6 +218,10 @@ class Relay:
     def _copy_input(self) -> None:
         """Our terminal -> the container's stdin, until our stdin ends (Ctrl-D) or the container's does."""
         while True:
+            if not _in_foreground():  # a background job reading its terminal would be stopped (SIGTTIN)
+                if select.select([self._stop_read], [], [], 0.2)[0]:
+                    return
+                continue
             readable, _, _ = select.select([0, self._stop_read], [], [])
             if self._stop_read in readable:
                 return
@@ -253,3 +257,11 @@ class Relay:
                     del open_fds[fd]
         for fd in open_fds:
             os.close(fd)
+
+
+def _in_foreground() -> bool:
+    """Is our process group the one the terminal on stdin reads for (`fg`, not `&`)?"""
+    try:
+        return os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return True
