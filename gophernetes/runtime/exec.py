@@ -63,6 +63,8 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
             except OSError:
                 pass  # the command failed before it had a terminal: its error is in the pipe
         _, status = os.waitpid(child, 0)
+        if console is not None:
+            console.finish()
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

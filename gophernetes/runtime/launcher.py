@@ -230,6 +230,8 @@ def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
     try:
         _, status = os.waitpid(started.pid, 0)
+        if console is not None:
+            console.finish()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -43,6 +43,7 @@ class Console:
     def __init__(self) -> None:
         self.ours, self.theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.master: int | None = None
+        self.relay: threading.Thread | None = None
 
     def receive_master(self) -> int:
         """Wait for the container's pty master, size it like our terminal, start relaying."""
@@ -53,8 +54,13 @@ class Console:
             raise OSError("the container closed its console socket without sending a terminal")
         self.master = fds[0]
         copy_window_size(0, self.master)
-        relay_in_background(self.master)
+        self.relay = relay_in_background(self.master)
         return self.master
+
+    def finish(self) -> None:
+        """The container side has exited: let the relay write its last output (the echo of "exit")."""
+        if self.relay is not None:
+            self.relay.join(timeout=1)
 
 
 def attach_new_pty(console_fd: int) -> None:
