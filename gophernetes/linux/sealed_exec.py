@@ -32,10 +32,11 @@ runc's two answers, and what we take:
   memfd, ~40 µs to search PATH ourselves (for docker's 126/127 messages), ~0.1 ms of
   CPU for the extra execve of a 290-byte binary — about 0.15 ms for `run` and `exec`.
 
-The program below is 75 bytes of x86_64 machine code and its message, wrapped in the
-smallest valid ELF file (a header and one loadable segment), assembled from the listing
-next to it with `as`. On other architectures `trampoline()` returns None and the
-command is exec'd directly (way 2 stays open there; way 1 is closed everywhere).
+The program below is 75 bytes of x86_64 (or 76 of aarch64) machine code and its message,
+wrapped in the smallest valid ELF file (a header and one loadable segment), assembled
+from the listing next to it with `as` (aarch64-linux-gnu-as; checked under qemu-aarch64).
+On other architectures `trampoline()` returns None and the command is exec'd directly
+(way 2 stays open there; way 1 is closed everywhere).
 """
 
 from __future__ import annotations
@@ -68,6 +69,29 @@ TRAMPOLINE_X86_64 = bytes.fromhex(
     "0f05"                # syscall                   exit(status)
 ) + b"gophernetes: refused: the interpreter of this program is the runtime itself (#!/proc/self/exe)\n"
 
+# aarch64; the process starts with sp -> argc, argv[0..argc-1], NULL, envp...
+TRAMPOLINE_AARCH64 = bytes.fromhex(
+    "e30340f9"            # ldr x3, [sp]              argc
+    "7f0c00f1"            # cmp x3, #3
+    "23010054"            # b.lo refuse               run as "#!/proc/self/exe": not by the runtime
+    "e00b40f9"            # ldr x0, [sp, #16]         path = argv[1]
+    "e1630091"            # add x1, sp, #24           argv = &argv[2]
+    "e26f238b"            # add x2, sp, x3, lsl #3
+    "42400091"            # add x2, x2, #16           envp = &argv[argc+1]
+    "a81b80d2"            # mov x8, #221
+    "010000d4"            # svc #0                    execve(path, argv, envp)
+    "e00f80d2"            # mov x0, #127              the exec failed
+    "07000014"            # b leave
+    "400080d2"            # refuse: mov x0, #2
+    "e1000010"            # adr x1, message
+    "e20b80d2"            # mov x2, #95
+    "080880d2"            # mov x8, #64
+    "010000d4"            # svc #0                    write(2, message, 95)
+    "c00f80d2"            # mov x0, #126
+    "a80b80d2"            # leave: mov x8, #93
+    "010000d4"            # svc #0                    exit(status)
+) + TRAMPOLINE_X86_64[-95:]  # the same message
+
 LOAD_ADDRESS = 0x400000
 ELF_HEADER_SIZE = 64
 PROGRAM_HEADER_SIZE = 56
@@ -89,7 +113,7 @@ def elf_executable(code: bytes, machine: int) -> bytes:
     return header + segment + code
 
 
-PROGRAMS = {"x86_64": (TRAMPOLINE_X86_64, 62)}  # machine name -> (code, ELF e_machine)
+PROGRAMS = {"x86_64": (TRAMPOLINE_X86_64, 62), "aarch64": (TRAMPOLINE_AARCH64, 183)}  # uname -m -> (code, e_machine)
 
 
 def make_non_dumpable() -> None:
