@@ -104,7 +104,12 @@ class NativeEngine(Engine):
         spec = self.build_spec(request)
         record = self._records().create(spec, request.name, detached=False, auto_remove=True)
         if not (request.tty and os.isatty(0)):
-            return run_container(self.state, record)
+            if not any(os.isatty(fd) for fd in (0, 1, 2)):
+                return run_container(self.state, record)  # files and pipes are handed over as they are
+            from gophernetes.runtime import terminal
+
+            with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
+                return run_container(self.state, record, stdio=tuple(relay.stdio), on_started=relay.started)
         from gophernetes.runtime import terminal
 
         with terminal.raw_mode(0):
@@ -251,7 +256,11 @@ class NativeEngine(Engine):
         record = self._running(name, "exec into")
         cgroup = self._cgroup(record)
         if not (tty and os.isatty(0)):
-            return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir)
+            if not any(os.isatty(fd) for fd in (0, 1, 2)):
+                return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir)
+            with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
+                return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
+                                         relay=relay)
         with terminal.raw_mode(0):
             return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
                                      console=terminal.Console())

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
-from gophernetes.linux import syscalls
+from gophernetes.linux import inroot, syscalls
 from gophernetes.linux.syscalls import MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME
 
 # name -> (major, minor) of the character device; see Documentation/admin-guide/devices.txt
@@ -35,27 +34,50 @@ SYMLINKS = {
 }
 
 
-def populate_dev(root: Path) -> None:
-    """Mount a fresh tmpfs at ROOT/dev and fill it with the container's devices."""
-    dev = root / "dev"
-    dev.mkdir(exist_ok=True)
-    syscalls.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
-    for name, (major, minor) in CHARACTER_DEVICES.items():
-        make_character_device(dev / name, major, minor)
-    for name, target in SYMLINKS.items():
-        os.symlink(target, dev / name)
-    (dev / "pts").mkdir()
-    # newinstance: a devpts of our own, so the container sees only its own terminals.
-    syscalls.mount("devpts", dev / "pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                   "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    (dev / "shm").mkdir()
-    syscalls.mount("shm", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
-    (dev / "mqueue").mkdir()
-    syscalls.mount("mqueue", dev / "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+def populate_dev(root_fd: int) -> None:
+    """Mount a fresh tmpfs at ROOT/dev and fill it with the container's devices.
+
+    Every name is made relative to a descriptor of the new tmpfs (mknodat, symlinkat,
+    mkdirat) and every mount goes onto a descriptor's /proc/self/fd path
+    (linux/inroot.py): an image whose /dev is a link to the host's /dev is refused, not
+    followed.
+    """
+    target = inroot.mount_point(root_fd, "/dev")
+    try:
+        syscalls.mount("tmpfs", inroot.fd_path(target), "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                       "mode=755,size=65536k")
+    finally:
+        os.close(target)
+    dev = inroot.open_in_root(root_fd, "/dev", os.O_PATH | os.O_DIRECTORY)  # now the tmpfs' root
+    try:
+        for name, (major, minor) in CHARACTER_DEVICES.items():
+            make_character_device(dev, name, major, minor)
+        for name, link in SYMLINKS.items():
+            os.symlink(link, name, dir_fd=dev)
+        # newinstance: a devpts of our own, so the container sees only its own terminals.
+        _mount_in(dev, "pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")
+        _mount_in(dev, "shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
+        _mount_in(dev, "mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    finally:
+        os.close(dev)
 
 
-def make_character_device(path: Path, major: int, minor: int) -> None:
-    """Create a character device file (mknod; needs CAP_MKNOD), readable and writable by all."""
-    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-    os.chmod(path, 0o666)  # mknod's mode is masked by the umask
+def _mount_in(dev: int, name: str, source: str, fstype: str, flags: int, data: str | None = None) -> None:
+    """mkdirat DEV/name, then mount onto that very directory through its descriptor."""
+    os.mkdir(name, 0o755, dir_fd=dev)
+    target = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
+    try:
+        syscalls.mount(source, inroot.fd_path(target), fstype, flags, data)
+    finally:
+        os.close(target)
 
+
+def make_character_device(dev: int, name: str, major: int, minor: int) -> None:
+    """Create a character device file in the directory `dev` (mknodat; needs CAP_MKNOD), readable
+    and writable by all."""
+    os.mknod(name, 0o666 | stat.S_IFCHR, os.makedev(major, minor), dir_fd=dev)
+    node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
+    try:
+        os.chmod(inroot.fd_path(node), 0o666)  # mknod's mode is masked by the umask
+    finally:
+        os.close(node)

@@ -83,14 +83,14 @@ def bind(source: str | Path, target: str | Path, read_only: bool = False) -> Non
         syscalls.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def mount_proc(root: Path) -> None:
-    """Mount a procfs at ROOT/proc: it lists the processes of *our* PID namespace."""
-    syscalls.mount("proc", root / "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+def mount_proc(target: str | Path) -> None:
+    """Mount a procfs at `target` (ROOT/proc): it lists the processes of *our* PID namespace."""
+    syscalls.mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def mount_sys(root: Path) -> None:
-    """Mount sysfs read-only at ROOT/sys; in a new network namespace it shows only our devices."""
-    syscalls.mount("sysfs", root / "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+def mount_sys(target: str | Path) -> None:
+    """Mount sysfs read-only at `target` (ROOT/sys); in a new network namespace it shows only our devices."""
+    syscalls.mount("sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def pivot_into(root: Path) -> None:
@@ -118,7 +118,14 @@ def chroot_into(root: Path) -> None:
 
 
 def mask_paths(paths: tuple[str, ...] = MASKED_PATHS) -> None:
-    """Hide host-revealing files: /dev/null over files, an empty read-only tmpfs over directories."""
+    """Hide host-revealing files: /dev/null over files, an empty read-only tmpfs over directories.
+
+    Plain paths are safe here, unlike before pivot_root (linux/inroot.py): we run after
+    pivot_root (or chroot), so "/" is the container's root and no link can lead back to
+    the host; /proc and /sys are real directories (inroot.mount_point refuses links) with
+    the kernel's own filesystems on them, where nobody can make a link, and no other
+    process of the container exists yet to change anything.
+    """
     for path in paths:
         if os.path.isdir(path):
             syscalls.mount("tmpfs", path, "tmpfs", MS_RDONLY)

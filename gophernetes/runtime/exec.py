@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 from gophernetes.errors import GophernetesError
-from gophernetes.linux import capabilities, keyring, syscalls
+from gophernetes.linux import capabilities, inroot, keyring, sealed_exec, syscalls
 from gophernetes.linux.cgroups import Cgroup
 from gophernetes.runtime import terminal
 from gophernetes.runtime.init import (
@@ -31,31 +32,51 @@ from gophernetes.runtime.spec import RunSpec
 # Order matters: the mount namespace last, because entering it hides the host's /proc,
 # where the other namespace files and the container's root are opened from.
 JOIN_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
+# Passed on to the command (Ctrl-C reaches only us: the command has a session of its own).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: list[str], env: list[str],
-                      user: str, workdir: str, console: terminal.Console | None = None) -> int:
+                      user: str, workdir: str, console: terminal.Console | None = None,
+                      relay: terminal.Relay | None = None) -> int:
     """Run `command` in the container whose init is `init_pid`; return its exit status.
 
-    With a `console`, the command gets a pseudo-terminal made in the container's devpts.
+    With a `console`, the command gets a pseudo-terminal made in the container's devpts;
+    with a `relay`, pipes in place of our terminals (runtime/terminal.py). Signals we get
+    are passed on to the command, as `run` does for PID 1.
     """
     program = seccomp_program(spec)  # the container's filter, read while the host's files are in sight
     error_read, error_write = os.pipe()
     child = os.fork()
     if child == 0:
+        sealed_exec.make_non_dumpable()  # before we join: /proc/PID/exe of us is out of the container's reach
         os.close(error_read)
         console_fd = None
         if console is not None:
             console.ours.close()
             console_fd = console.theirs.fileno()
+        if relay is not None:
+            for target, fd in enumerate(relay.stdio):
+                os.dup2(fd, target)
+            for fd in relay.ours():
+                os.close(fd)  # or the command's stdin would never see end-of-file
         _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_write, program)
     os.close(error_write)
-    if console is not None:
-        try:
-            console.receive_master()
-        except OSError:
-            pass  # the command failed before it had a terminal: its error is in the pipe
-    _, status = os.waitpid(child, 0)
+    if relay is not None:
+        relay.started()
+    previous = {number: signal.signal(number, lambda n, _frame: _forward(child, n)) for number in FORWARDED_SIGNALS}
+    try:
+        if console is not None:
+            try:
+                console.receive_master()
+            except OSError:
+                pass  # the command failed before it had a terminal: its error is in the pipe
+        _, status = os.waitpid(child, 0)
+        if console is not None:
+            console.finish()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     report = _read_all(error_read)
     os.close(error_read)
     if report:
@@ -84,11 +105,15 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
         os.close(root)
         grandchild = os.fork()
         if grandchild:
+            for number in FORWARDED_SIGNALS:
+                signal.signal(number, lambda n, _frame: _forward(grandchild, n))
             _, status = os.waitpid(grandchild, 0)
             os._exit(_exit_code(status))
         if console_fd is not None:
             terminal.attach_new_pty(console_fd)
             terminal.become_session_leader_of(0)
+        else:
+            os.setsid()  # no controlling terminal: /dev/tty in the container cannot reach ours
         reset_signals()
         keyring.join_existing_session(spec.id)
         if not spec.privileged:
@@ -96,7 +121,7 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
         switch_user(user or spec.user)
         if not spec.privileged:
             capabilities.set_no_new_privs()
-        os.chdir(workdir or spec.working_dir or "/")
+        os.chdir(workdir or inroot.clean(spec.working_dir))
         environment = container_environment(spec)
         for item in env:
             key, _, value = item.partition("=")
@@ -112,11 +137,18 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
 
 def _execute(command: list[str], environment: dict[str, str]) -> None:
     try:
-        os.execvpe(command[0], command, environment)
+        sealed_exec.exec_command(command, environment)  # the runtime's binary stays out of reach
     except FileNotFoundError:
         raise InitError(127, f'exec: "{command[0]}": executable file not found in $PATH') from None
     except PermissionError:
         raise InitError(126, f'exec: "{command[0]}": permission denied') from None
+
+
+def _forward(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
 
 
 def _exit_code(status: int) -> int:

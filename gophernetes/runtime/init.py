@@ -17,7 +17,7 @@ import os
 import signal
 from pathlib import Path
 
-from gophernetes.linux import capabilities, devices, keyring, loopback, mounts, syscalls
+from gophernetes.linux import capabilities, devices, inroot, keyring, loopback, mounts, sealed_exec, syscalls
 from gophernetes.runtime.rootfs import mount_root, write_etc_files
 from gophernetes.runtime.spec import DEFAULT_PATH, ContainerDirs, RunSpec
 
@@ -72,16 +72,7 @@ def prepare_filesystem(spec: RunSpec, dirs: ContainerDirs | None) -> None:
     else:
         mount_root([Path(d) for d in spec.lower_dirs], dirs)
         root = dirs.rootfs
-    write_etc_files(root, spec.etc_files)
-    if spec.hosts_file and os.path.exists(spec.hosts_file):
-        mounts.bind(spec.hosts_file, root / "etc" / "hosts")
-    for name in ("proc", "sys", "dev"):
-        (root / name).mkdir(exist_ok=True)
-    mounts.mount_proc(root)
-    mounts.mount_sys(root)
-    devices.populate_dev(root)
-    if spec.working_dir:
-        (root / spec.working_dir.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    populate_root(os.fspath(root), spec)
     if spec.use_chroot:
         mounts.chroot_into(root)
     else:
@@ -91,6 +82,41 @@ def prepare_filesystem(spec: RunSpec, dirs: ContainerDirs | None) -> None:
         mounts.make_readonly()
     if spec.read_only:
         syscalls.mount(None, "/", None, syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY)
+
+
+def populate_root(root: str, spec: RunSpec) -> None:
+    """The etc files, /proc, /sys, /dev and the working directory, every path resolved *inside* the root.
+
+    The image decides what its paths are (an /etc that links to a host folder, a working
+    directory with ".."); linux/inroot.py makes sure none of them leads out of the root.
+    """
+    root_fd = inroot.open_root(root)
+    try:
+        _populate(root_fd, spec)
+    except OSError as error:  # one line, e.g. "cannot mount on /dev in the container's root: ..."
+        raise InitError(125, error.strerror or str(error)) from None
+    finally:
+        os.close(root_fd)
+
+
+def _populate(root_fd: int, spec: RunSpec) -> None:
+    write_etc_files(root_fd, spec.etc_files)
+    if spec.hosts_file and os.path.exists(spec.hosts_file):
+        _mount_on(root_fd, "/etc/hosts", lambda target: mounts.bind(spec.hosts_file, target), directory=False)
+    _mount_on(root_fd, "/proc", mounts.mount_proc)
+    _mount_on(root_fd, "/sys", mounts.mount_sys)
+    devices.populate_dev(root_fd)
+    if spec.working_dir:
+        os.close(inroot.make_directories(root_fd, spec.working_dir))
+
+
+def _mount_on(root_fd: int, path: str, mount, directory: bool = True) -> None:
+    """Call `mount(target)` with `path` resolved in the root, as the /proc/self/fd path of its inode."""
+    target = inroot.mount_point(root_fd, path, directory)
+    try:
+        mount(inroot.fd_path(target))
+    finally:
+        os.close(target)
 
 
 def wait_for_start(start_fd: int) -> None:
@@ -115,7 +141,7 @@ def become_container_process(spec: RunSpec) -> None:
     if not spec.privileged:
         capabilities.set_no_new_privs()
     try:
-        os.chdir(spec.working_dir or "/")
+        os.chdir(inroot.clean(spec.working_dir))  # "/a/../b" is "/b", as docker cleans it and as it was made
     except OSError as error:
         raise InitError(125, f"cannot enter working directory {spec.working_dir}: {error.strerror}") from error
     # Die with the `gophernetes run` that started us, as `docker run` foreground containers do.
@@ -219,7 +245,7 @@ def execute(spec: RunSpec) -> None:
     env = container_environment(spec)
     program = spec.command[0]
     try:
-        os.execvpe(program, spec.command, env)
+        sealed_exec.exec_command(spec.command, env)  # the runtime's binary stays out of reach
     except FileNotFoundError:
         where = "" if "/" in program else " in $PATH"
         raise InitError(127, f'exec: "{program}": executable file not found{where}') from None

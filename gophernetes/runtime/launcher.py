@@ -177,6 +177,9 @@ def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, s
               error_fd: int, console_fd: int | None = None) -> None:
     """In the first child: join the cgroup, unshare the namespaces, fork PID 1. Never returns."""
     try:
+        # A session of our own, without a controlling terminal: no process of the container
+        # can open the caller's terminal as /dev/tty (-t gives PID 1 a pty of its own later).
+        os.setsid()
         # Join the cgroup *before* unsharing the cgroup namespace, so that the
         # container's cgroup is the root ("/") of its view (/proc/self/cgroup shows "0::/").
         cgroup.add_process(0)
@@ -226,6 +229,8 @@ def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
     try:
         _, status = os.waitpid(started.pid, 0)
+        if console is not None:
+            console.finish()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -12,7 +12,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from gophernetes.linux import mounts
+from gophernetes.linux import inroot, mounts
 from gophernetes.runtime.spec import ContainerDirs
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -77,11 +77,11 @@ def _copy_entry(source: Path, destination: Path) -> None:
     os.lchown(destination, info.st_uid, info.st_gid)
 
 
-def write_etc_files(root: Path, files: dict[str, str]) -> None:
-    """Write /etc/hosts, /etc/hostname, /etc/resolv.conf into the (writable) root filesystem."""
+def write_etc_files(root_fd: int, files: dict[str, str]) -> None:
+    """Write /etc/hosts, /etc/hostname, /etc/resolv.conf into the (writable) root filesystem.
+
+    Resolved inside the root (linux/inroot.py): an image whose /etc is a link to a host
+    folder gets the files in ROOT/<that folder>, never on the host.
+    """
     for path, content in files.items():
-        target = root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            target.unlink()  # e.g. resolv.conf -> ../run/systemd/...: never write through a link
-        target.write_text(content)
+        inroot.create_file(root_fd, path, content.encode())

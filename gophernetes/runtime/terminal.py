@@ -1,4 +1,15 @@
-"""Terminals: giving a container (or an exec) a pseudo-terminal, as `-it` does.
+"""Terminals: a pseudo-terminal of its own with `-t`; without it, never ours.
+
+Without -t, a container must not get the caller's terminal: a process holding it could
+push keystrokes into the caller's shell (TIOCSTI; dev.tty.legacy_tiocsti=1 on many
+kernels), read what is typed after it exits, or change the terminal's settings. So
+every container process starts in a session of its own, with no controlling terminal
+(setsid: /dev/tty then fails in it), and where our stdin, stdout or stderr is a
+terminal the container gets a pipe that we copy to and from (`Relay`), as docker does.
+Files and pipes we were given are handed over unchanged: they lead back to nothing,
+and passing them costs nothing, which keeps a scripted `run` as fast as before.
+
+With -t:
 
 A pseudo-terminal is a pair: the *slave* side behaves like a real terminal (line editing,
 Ctrl-C turning into SIGINT, a window size) and becomes the container's stdin, stdout and
@@ -32,6 +43,7 @@ class Console:
     def __init__(self) -> None:
         self.ours, self.theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.master: int | None = None
+        self.relay: threading.Thread | None = None
 
     def receive_master(self) -> int:
         """Wait for the container's pty master, size it like our terminal, start relaying."""
@@ -42,8 +54,13 @@ class Console:
             raise OSError("the container closed its console socket without sending a terminal")
         self.master = fds[0]
         copy_window_size(0, self.master)
-        relay_in_background(self.master)
+        self.relay = relay_in_background(self.master)
         return self.master
+
+    def finish(self) -> None:
+        """The container side has exited: let the relay write its last output (the echo of "exit")."""
+        if self.relay is not None:
+            self.relay.join(timeout=1)
 
 
 def attach_new_pty(console_fd: int) -> None:
@@ -135,3 +152,122 @@ def _write_all(fd: int, data: bytes) -> None:
             data = data[os.write(fd, data):]
     except OSError:
         pass  # the other side is gone; the read side will notice
+
+
+class Relay:
+    """Pipes in place of our terminals for a container without -t, copied by two threads.
+
+    `stdio` is what the container gets as 0, 1 and 2: a pipe for each of ours that is a
+    terminal, our own descriptor for the others. Call `started()` once the container
+    holds its ends, and `finish()` (or leave the `with` block) once it has exited.
+    """
+
+    def __init__(self) -> None:
+        self.stdio = [0, 1, 2]
+        self._theirs: list[int] = []
+        self._input: int | None = None  # our end of the container's stdin
+        self._outputs: dict[int, int] = {}  # our end of its stdout/stderr -> our fd 1/2
+        for fd in (0, 1, 2):
+            if not os.isatty(fd):
+                continue
+            read, write = os.pipe()
+            if fd == 0:
+                self.stdio[0], self._input = read, write
+                self._theirs.append(read)
+            else:
+                self.stdio[fd] = write
+                self._outputs[read] = fd
+                self._theirs.append(write)
+        self._stop_read, self._stop_write = os.pipe()
+        self._input_thread: threading.Thread | None = None
+        self._output_thread: threading.Thread | None = None
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.finish()
+
+    def ours(self) -> list[int]:
+        """Our ends: a process that joins the container must close them, or EOF never comes."""
+        return [fd for fd in (self._input, *self._outputs, self._stop_read, self._stop_write) if fd is not None]
+
+    def started(self, _started=None) -> None:
+        """The container holds its ends now: close our copies and start copying."""
+        self._close_theirs()
+        if self._input is not None:
+            self._input_thread = threading.Thread(target=self._copy_input, daemon=True)
+            self._input_thread.start()
+        if self._outputs:
+            self._output_thread = threading.Thread(target=self._copy_outputs, daemon=True)
+            self._output_thread.start()
+
+    def finish(self) -> None:
+        """The container has exited: let its last output through, stop reading our terminal."""
+        self._close_theirs()
+        if self._output_thread is not None:
+            self._output_thread.join(timeout=1)  # EOF comes at once, unless a process it left holds the pipe
+        os.write(self._stop_write, b"x")
+        for thread in (self._input_thread, self._output_thread):
+            if thread is not None:
+                thread.join()
+        for fd in (self._stop_read, self._stop_write, self._input):
+            if fd is not None:
+                os.close(fd)
+        self._input = self._input_thread = self._output_thread = None
+
+    def _close_theirs(self) -> None:
+        for fd in self._theirs:
+            os.close(fd)
+        self._theirs = []
+
+    def _copy_input(self) -> None:
+        """Our terminal -> the container's stdin, until our stdin ends (Ctrl-D) or the container's does."""
+        while True:
+            if not _in_foreground():  # a background job reading its terminal would be stopped (SIGTTIN)
+                if select.select([self._stop_read], [], [], 0.2)[0]:
+                    return
+                continue
+            readable, _, _ = select.select([0, self._stop_read], [], [])
+            if self._stop_read in readable:
+                return
+            try:
+                data = os.read(0, 65536)
+                if not data:
+                    break  # our stdin ended: Ctrl-D on a terminal
+                while data:
+                    data = data[os.write(self._input, data):]
+            except OSError:
+                break  # our terminal went away, or the container closed its stdin
+        fd, self._input = self._input, None
+        os.close(fd)  # the container reads end-of-file
+
+    def _copy_outputs(self) -> None:
+        """The container's stdout and stderr -> ours, until both end (or we are told to stop)."""
+        open_fds = dict(self._outputs)
+        while open_fds:
+            readable, _, _ = select.select([*open_fds, self._stop_read], [], [])
+            if readable == [self._stop_read]:
+                break  # told to stop, and nothing is left to read
+            for fd in readable:
+                if fd == self._stop_read:
+                    continue
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                if data:
+                    _write_all(open_fds[fd], data)
+                else:
+                    os.close(fd)
+                    del open_fds[fd]
+        for fd in open_fds:
+            os.close(fd)
+
+
+def _in_foreground() -> bool:
+    """Is our process group the one the terminal on stdin reads for (`fg`, not `&`)?"""
+    try:
+        return os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return True

@@ -103,3 +103,79 @@ def test_closing_the_terminal_ends_a_foreground_container(gophernetes):
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
     assert wait_until(lambda: gophernetes("list", "--all", "--quiet").stdout == "", timeout=10)
+
+
+# Without -t: the container never holds our terminal (runtime/terminal.py).
+
+@pytest.fixture
+def attack_root(busybox_rootfs, attack_tools, tmp_path):
+    """busybox and /attack, whose `tiocsti TEXT` pushes TEXT into every terminal it can reach."""
+    root = tmp_path / "rootfs"
+    shutil.copytree(busybox_rootfs, root, symlinks=True)
+    shutil.copy(attack_tools / "attack", root / "attack")
+    return root
+
+
+def typed_command_ran(terminal, marker) -> bool:
+    """Let the host shell read whatever was pushed into its input, then look for its trace."""
+    terminal.type("echo done-$((40+2))")
+    assert terminal.shows("done-42")
+    return marker.exists()
+
+
+def test_run_without_t_cannot_type_into_the_host_shell(terminal, gophernetes, attack_root, tmp_path):
+    marker = tmp_path / "typed-by-the-container"
+    terminal.type(f"{sys.executable} -m gophernetes run --net none --rootfs {attack_root} "
+                  f"/attack tiocsti $'touch {marker}\\n'")
+    assert terminal.shows("/dev/tty:")  # the attack ran and reported
+    assert terminal.at_prompt("host#")
+    assert not typed_command_ran(terminal, marker)
+    screen = terminal.screen()
+    assert "fd 0: pushed 0" in screen and "fd 1: pushed 0" in screen and "fd 2: pushed 0" in screen
+    assert "/dev/tty: No such device or address" in screen  # no controlling terminal at all
+
+
+def test_exec_without_t_cannot_type_into_the_host_shell(terminal, gophernetes, attack_root, tmp_path):
+    marker = tmp_path / "typed-by-the-container"
+    started = gophernetes("run", "-d", "--net", "none", "--name", "box", "--rootfs", str(attack_root), "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    try:
+        terminal.type(f"{sys.executable} -m gophernetes exec box /attack tiocsti $'touch {marker}\\n'")
+        assert terminal.shows("/dev/tty:")
+        assert terminal.at_prompt("host#")
+        assert not typed_command_ran(terminal, marker)
+        assert "fd 0: pushed 0" in terminal.screen()
+    finally:
+        gophernetes("rm", "-f", "box")
+
+
+SCRIPT = ("read line; echo \"got: $line\"; trap 'echo interrupted; exit 7' INT; echo waiting; "
+          "while :; do sleep 0.1; done")
+
+
+def stdin_output_and_ctrl_c_flow(terminal) -> None:
+    terminal.type("hello from the host")
+    assert terminal.shows("got: hello from the host")
+    assert terminal.shows("waiting")
+    terminal.type("C-c", enter=False)
+    assert terminal.shows("interrupted")
+    assert terminal.at_prompt("host#")
+    terminal.type("echo status=$?")
+    assert terminal.shows("status=7")
+
+
+def test_run_without_t_still_passes_stdin_output_and_ctrl_c(terminal, gophernetes, busybox_rootfs):
+    terminal.type(f"{sys.executable} -m gophernetes run --net none --rootfs {busybox_rootfs} /bin/sh -c "
+                  f"{shlex.quote(SCRIPT)}")
+    stdin_output_and_ctrl_c_flow(terminal)
+
+
+def test_exec_without_t_still_passes_stdin_output_and_ctrl_c(terminal, gophernetes, busybox_rootfs):
+    started = gophernetes("run", "-d", "--net", "none", "--name", "box", "--rootfs", str(busybox_rootfs),
+                          "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    try:
+        terminal.type(f"{sys.executable} -m gophernetes exec box /bin/sh -c {shlex.quote(SCRIPT)}")
+        stdin_output_and_ctrl_c_flow(terminal)
+    finally:
+        gophernetes("rm", "-f", "box")
