@@ -56,6 +56,21 @@ def populate_dev(root: Path) -> None:
 
 def make_character_device(path: Path, major: int, minor: int) -> None:
     """Create a character device file (mknod; needs CAP_MKNOD), readable and writable by all."""
-    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    except PermissionError:
+        bind_host_device(path)
+        return
     os.chmod(path, 0o666)  # mknod's mode is masked by the umask
+
+
+def bind_host_device(path: Path) -> None:
+    """In a user namespace (--userns auto) mknod is refused: bind the host's node instead, as runc does.
+
+    The kernel only lets CAP_MKNOD of the *host's* user namespace make device nodes; a
+    bind mount of the host's /dev/null onto an empty file is the same device (still
+    governed by the cgroup's device rules). Runs before pivot_root, while /dev is the host's.
+    """
+    path.touch()
+    syscalls.mount(f"/dev/{path.name}", path, None, syscalls.MS_BIND)
 
