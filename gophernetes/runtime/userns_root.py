@@ -13,7 +13,8 @@ them. Two ways to make them appear as root's:
 2. **A chowned copy**: copy every layer, adding B to each owner (what podman's storage
    does without idmapped mounts, and docker's userns-remap for the whole image store).
    It costs the image's size in disk and its copy time for every container (or every
-   distinct B), so it is only the fallback.
+   distinct B), so it is only the fallback. GOPHERNETES_USERNS_LAYERS=copy forces it
+   (to compare the two, as bench/userns.py and the tests do).
 
 Measured on this machine (ext4, kernel 6.18; `python3 bench/userns.py`, medians):
 
@@ -35,8 +36,8 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +73,12 @@ def prepare(mapping: IdMapping, lower_dirs: list[Path], upper: Path, copies: Pat
     directory "/" of the overlay), and what the container writes lands in it as host uid B.
     """
     root = RemappedRoot(mapping, userns.new_user_namespace(mapping.uid_base, mapping.gid_base, mapping.size), [])
+    force_copy = os.environ.get("GOPHERNETES_USERNS_LAYERS") == "copy"
     try:
         for layer in lower_dirs:
             try:
+                if force_copy:
+                    raise OSError(errno.EOPNOTSUPP, "GOPHERNETES_USERNS_LAYERS=copy")
                 root.idmapped[layer] = userns.idmapped_copy(layer, root.userns_fd)
                 root.lower_dirs.append(layer)
             except OSError as error:
@@ -131,40 +135,21 @@ def stage_one(root: RemappedRoot, mount_root) -> None:
 def copy_shifted(source: Path, target: Path, uid_base: int, gid_base: int) -> None:
     """Copy the layer `source` to `target` with every owner moved up by the bases (the fallback).
 
-    Everything overlayfs reads survives: modes (set again after chown, which clears
-    set-user-id bits), times, xattrs (the trusted.overlay.opaque markers), whiteouts
-    (0/0 character devices), symlinks and hard links.
+    `cp -a` keeps everything overlayfs reads — modes, times, xattrs (the trusted.overlay.opaque
+    markers), whiteouts (0/0 character devices), symlinks, hard links — and shares blocks
+    where the filesystem can (--reflink=auto). Then each inode, once, gets its new owner;
+    chown clears set-user-id and set-group-id bits, so the mode is set again after it.
     """
-    seen: dict[tuple[int, int], Path] = {}
-    target.mkdir(parents=True)
-    _shift(source, target, uid_base, gid_base)
-    for directory, subdirs, files in os.walk(source):
-        here = Path(directory)
-        there = target / here.relative_to(source)
-        for name in subdirs + files:
-            src, dst = here / name, there / name
-            info = src.lstat()
-            if stat.S_ISDIR(info.st_mode):
-                dst.mkdir()
-            elif stat.S_ISLNK(info.st_mode):
-                os.symlink(os.readlink(src), dst)
-            elif info.st_nlink > 1 and (info.st_dev, info.st_ino) in seen:
-                os.link(seen[(info.st_dev, info.st_ino)], dst)
-                continue
-            elif stat.S_ISREG(info.st_mode):
-                shutil.copyfile(src, dst)
-                seen[(info.st_dev, info.st_ino)] = dst
-            else:
-                os.mknod(dst, info.st_mode, info.st_rdev)
-            _shift(src, dst, uid_base, gid_base, info)
-    _shift(source, target, uid_base, gid_base)  # its times, after its entries were made
-
-
-def _shift(src: Path, dst: Path, uid_base: int, gid_base: int, info: os.stat_result | None = None) -> None:
-    info = info or src.lstat()
-    os.lchown(dst, info.st_uid + uid_base, info.st_gid + gid_base)
-    if not stat.S_ISLNK(info.st_mode):
-        os.chmod(dst, stat.S_IMODE(info.st_mode))
-        shutil.copystat(src, dst, follow_symlinks=False)  # times and xattrs
-    else:
-        os.utime(dst, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", "--reflink=auto", f"{source}/.", os.fspath(target)], check=True,
+                   capture_output=True)
+    seen: set[int] = set()
+    for directory, subdirs, files in os.walk(target):
+        for path in [directory, *(os.path.join(directory, name) for name in subdirs + files)]:
+            info = os.lstat(path)
+            if info.st_ino in seen or (path != directory and stat.S_ISDIR(info.st_mode)):
+                continue  # a hard link already done, or a directory done when the walk enters it
+            seen.add(info.st_ino)
+            os.lchown(path, info.st_uid + uid_base, info.st_gid + gid_base)
+            if info.st_mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISLNK(info.st_mode):
+                os.chmod(path, stat.S_IMODE(info.st_mode))

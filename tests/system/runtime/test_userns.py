@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -202,3 +203,37 @@ def test_exec_joins_the_user_namespace_as_its_root(cli, ids, rootfs):
     users = subprocess.run(["ps", "-o", "user=", "--ppid", str(info["pid"]), "-p", str(info["pid"])],
                            capture_output=True, text=True).stdout.split()
     assert set(users) == {str(BASE)}
+
+
+def test_the_chowned_copy_keeps_what_overlayfs_reads(tmp_path):
+    from gophernetes.runtime.userns_root import copy_shifted
+
+    layer = tmp_path / "layer"
+    (layer / "data").mkdir(parents=True)
+    os.setxattr(layer / "data", "trusted.overlay.opaque", b"y")
+    os.mknod(layer / "gone", 0o600 | stat.S_IFCHR, 0)  # a whiteout
+    (layer / "tool").write_text("#!/bin/sh\n")
+    os.chown(layer / "tool", 1000, 1000)
+    os.chmod(layer / "tool", 0o4755)
+    os.link(layer / "tool", layer / "data" / "tool-link")
+    os.symlink("tool", layer / "link")
+    copy = tmp_path / "copy"
+    copy_shifted(layer, copy, BASE, BASE + 7)
+    tool = (copy / "tool").lstat()
+    assert (tool.st_uid, tool.st_gid, stat.S_IMODE(tool.st_mode)) == (BASE + 1000, BASE + 7 + 1000, 0o4755)
+    assert tool.st_ino == (copy / "data" / "tool-link").lstat().st_ino
+    assert os.getxattr(copy / "data", "trusted.overlay.opaque") == b"y"
+    gone = (copy / "gone").lstat()
+    assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0 and gone.st_uid == BASE
+    assert os.readlink(copy / "link") == "tool" and (copy / "link").lstat().st_uid == BASE
+    assert (copy.stat().st_uid, (layer / "tool").stat().st_uid) == (BASE, 1000)
+
+
+@pytest.mark.parametrize("layers", ["idmap", "copy"])
+def test_both_ways_of_showing_the_layers_give_the_same_container(cli, ids, rootfs, layers):
+    os.mknod(rootfs / "etc" / "deleted", 0o600 | stat.S_IFCHR, 0)  # a whiteout in the layer: absent inside
+    result = cli("run", "--net", "none", "--userns", "auto", "--rootfs", str(rootfs), "/bin/sh", "-c",
+                 "stat -c %u:%g /bin/busybox /home/user/notes; test -e /etc/deleted || echo no-whiteout; "
+                 "echo x >> /home/user/notes && echo appended", env={**ids, "GOPHERNETES_USERNS_LAYERS": layers})
+    assert result.stdout.split() == ["0:0", "1000:1000", "no-whiteout", "appended"], result.stderr
+    assert (rootfs / "home" / "user" / "notes").read_text() == "mine\n"
