@@ -19,10 +19,10 @@ them. Two ways to make them appear as root's:
 Measured on this machine (ext4, kernel 6.18, a loaded 2-core CI box; `python3 bench/userns.py`,
 medians; the user namespace itself costs 2-7 ms either way):
 
-    | layer                                      | idmapped        | chowned copy     |
-    | busybox (280 files, 2.0 MB)                | 0.15 ms, 0 B    | 65-180 ms, 2.0 MB|
-    | Debian bookworm base (4244 files, 85 MB)   | 0.06-0.08 ms, 0 B | 2.8 s, 85 MB   |
-    | `run --rootfs DEBIAN /bin/true` end to end | as --userns host| +10 s            |
+    | layer                                      | idmapped          | chowned copy      |
+    | busybox (280 files, 2.0 MB)                | 0.06-0.15 ms, 0 B | 65-180 ms, 2.0 MB |
+    | Debian bookworm base (4244 files, 85 MB)   | 0.05-0.08 ms, 0 B | 1.6-2.8 s, 85 MB  |
+    | `run --rootfs DEBIAN /bin/true` end to end | as --userns host  | +8-10 s           |
 
 An idmapped layer costs the same whatever its size; a copy costs its size, per container.
 
