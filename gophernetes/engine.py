@@ -52,6 +52,7 @@ class RunRequest:
     pids_limit: int | None = None
     blkio_weight: int | None = None
     remove_on_exit: bool = False       # --rm for a detached container (a foreground one always goes)
+    userns: str = "host"               # host | auto (root inside = a subordinate uid range outside)
 
 
 @dataclass

@@ -33,6 +33,8 @@ SOURCES = ("docker", "local")
 @click.option("--uts", "uts_mode", type=click.Choice(["host"]), help="Share the host's UTS namespace (hostname).")
 @click.option("--cgroupns", "cgroupns_mode", type=click.Choice(["host", "private"]), default="private",
               help="Share the host's cgroup namespace, or not (default private).")
+@click.option("--userns", "userns_mode", type=click.Choice(["host", "auto"]), default="host", show_default=True,
+              help="auto: root inside is an unprivileged uid range of the host (from /etc/subuid).")
 @click.option("--chroot", "use_chroot", is_flag=True,
               help="Enter the root filesystem with chroot instead of pivot_root (weaker; see lab 02).")
 @click.option("--privileged", is_flag=True, help="Keep all capabilities, mask and protect nothing.")
@@ -55,9 +57,9 @@ SOURCES = ("docker", "local")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
-        pid_mode, ipc_mode, uts_mode, cgroupns_mode, use_chroot, privileged, cap_add, cap_drop, read_only,
-        security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty, rm,
-        detach):
+        pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add, cap_drop,
+        read_only, security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty,
+        rm, detach):
     """Run a command in a new container, in the foreground.
 
     \b
@@ -98,7 +100,7 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
         share_namespaces=shared, use_chroot=use_chroot, privileged=privileged, cap_add=list(cap_add),
         cap_drop=list(cap_drop), read_only=read_only, security_opt=list(security_opt), tty=tty, memory=memory,
         memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
-        remove_on_exit=rm,
+        remove_on_exit=rm, userns=userns_mode,
     )
     if detach:
         click.echo(obj.engine().run_detached(request).id)

@@ -679,6 +679,9 @@ def check_supported(request: RunRequest) -> None:
         raise UsageError("--user: ctr 1.6 cannot choose the user; the image's User is used")
     if request.net == "host" and request.publish:
         raise UsageError("--publish needs a bridge network, not --net host")
+    if request.userns != "host":
+        raise UsageError("--userns auto is for the native engine: ctr 1.6's --uidmap needs a remapped snapshot "
+                         "per range, which gophernetes does not allocate for containerd")
 
 
 def default_path_flags(environment: list[str]) -> list[str]:

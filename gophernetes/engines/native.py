@@ -211,7 +211,8 @@ class NativeEngine(Engine):
             exit_code=state.exit_code, finished=state.finished_at, ports=record.spec.publish,
             networks=list(addresses) or ([] if record.spec.net in ("none", "host") else [record.spec.net]),
             details={"spec": json.loads(record.spec.to_json()), "state": asdict(state), "addresses": addresses,
-                     "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder)})
+                     "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder),
+                     "userns": userns_details(record)})
 
     def _running(self, name: str, verb: str):
         from gophernetes.runtime import records
@@ -402,6 +403,7 @@ class NativeEngine(Engine):
             seccomp_profile=seccomp_profile,
             tty=request.tty,
             limits=limits,
+            userns=userns_mode(request),
         )
         if seccomp != "unconfined":
             from gophernetes.linux.seccomp import cached_program
@@ -432,6 +434,19 @@ class NativeEngine(Engine):
         }
 
 
+def userns_details(record) -> dict:
+    """What `inspect` shows of the user namespace: the maps, as /proc/PID/uid_map and gid_map write them."""
+    if record.spec.userns != "auto":
+        return {"mode": "host", "uid_map": "0 0 4294967295", "gid_map": "0 0 4294967295"}
+    from gophernetes.runtime import subids
+
+    mapping = subids.load(record.folder)
+    if mapping is None:
+        return {"mode": "auto"}
+    return {"mode": "auto", "uid_map": f"0 {mapping.uid_base} {mapping.size}",
+            "gid_map": f"0 {mapping.gid_base} {mapping.size}"}
+
+
 def namespace_kinds(request: RunRequest) -> list[str]:
     shared = set(request.share_namespaces)
     unknown = shared - SHAREABLE
@@ -440,6 +455,18 @@ def namespace_kinds(request: RunRequest) -> list[str]:
     if request.net == "host":
         shared.add("net")
     return [kind for kind in FLAGS if kind not in shared]
+
+
+def userns_mode(request: RunRequest) -> str:
+    """--userns host|auto; auto needs the PID, IPC and network namespaces that /proc, mqueue and /sys belong to."""
+    if request.userns not in ("host", "auto"):
+        raise UsageError(f"--userns {request.userns}: use host or auto")
+    shared = [kind for kind in ("pid", "ipc") if kind in request.share_namespaces] + (
+        ["net"] if request.net == "host" else [])
+    if request.userns == "auto" and shared:
+        raise UsageError(f"--userns auto cannot share the host's {shared[0]} namespace: its root could not mount "
+                         f"the container's {dict(pid='/proc', ipc='/dev/mqueue', net='/sys')[shared[0]]}")
+    return request.userns
 
 
 def _signal(pid: int | None, number: int) -> None:

@@ -74,10 +74,29 @@ def _mount_in(dev: int, name: str, source: str, fstype: str, flags: int, data: s
 
 def make_character_device(dev: int, name: str, major: int, minor: int) -> None:
     """Create a character device file in the directory `dev` (mknodat; needs CAP_MKNOD), readable
-    and writable by all."""
-    os.mknod(name, 0o666 | stat.S_IFCHR, os.makedev(major, minor), dir_fd=dev)
+    and writable by all; in a user namespace, bind the host's node instead (bind_host_device)."""
+    try:
+        os.mknod(name, 0o666 | stat.S_IFCHR, os.makedev(major, minor), dir_fd=dev)
+    except PermissionError:
+        bind_host_device(dev, name)
+        return
     node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
     try:
         os.chmod(inroot.fd_path(node), 0o666)  # mknod's mode is masked by the umask
+    finally:
+        os.close(node)
+
+
+def bind_host_device(dev: int, name: str) -> None:
+    """In a user namespace (--userns auto) mknod is refused: bind the host's node instead, as runc does.
+
+    The kernel only lets CAP_MKNOD of the *host's* user namespace make device nodes; a
+    bind mount of the host's /dev/null onto an empty file is the same device (still
+    governed by the cgroup's device rules). Runs before pivot_root, while /dev is the host's.
+    """
+    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=dev))
+    node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
+    try:
+        syscalls.mount(f"/dev/{name}", inroot.fd_path(node), None, syscalls.MS_BIND)
     finally:
         os.close(node)

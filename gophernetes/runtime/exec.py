@@ -95,6 +95,10 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
                            for kind in JOIN_ORDER if kind in spec.namespaces}
         root = os.open(f"/proc/{init_pid}/root", os.O_RDONLY | os.O_DIRECTORY)
         cgroup.add_process(0)
+        if spec.userns == "auto":  # first: the other namespaces belong to it, and we become its root
+            from gophernetes.linux import userns
+
+            userns.enter(os.open(f"/proc/{init_pid}/ns/user", os.O_RDONLY))
         for fd in namespace_files.values():
             syscalls.setns(fd, 0)
             os.close(fd)

@@ -69,6 +69,11 @@ def prepare_filesystem(spec: RunSpec, dirs: ContainerDirs | None) -> None:
     if dirs is None:
         root = Path(spec.lower_dirs[-1])
         mounts.bind(root, root)  # pivot_root wants a mount point
+    elif spec.userns == "auto":
+        # Stage 1 mounted the overlay as host root (runtime/userns_root.py); our copy of that mount is
+        # locked, and pivot_root refuses a locked root: a bind of our own makes one it accepts.
+        root = dirs.rootfs
+        mounts.bind(root, root)
     else:
         mount_root([Path(d) for d in spec.lower_dirs], dirs)
         root = dirs.rootfs

@@ -24,6 +24,7 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gophernetes.errors import GophernetesError
@@ -39,6 +40,7 @@ from gophernetes.runtime.units import human_size
 
 if TYPE_CHECKING:  # imported when a terminal is asked for: socket and tty cost ~5 ms
     from gophernetes.runtime.terminal import Console
+    from gophernetes.runtime.userns_root import RemappedRoot
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2, signal.SIGWINCH)
@@ -69,8 +71,9 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
         dirs = make_directories(record)
         cgroup = make_cgroup(spec, cleanup)
         attachment = allocate_network(state, spec, record.name, cleanup)
+        remap = remap_ids(store, record) if spec.userns == "auto" else None
         started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None, stdio=stdio,
-                        console=console)
+                        console=console, remap=remap)
         store.update(record, status=RUNNING, pid=started.pid, pid_started=process.start_time(started.pid),
                      started_at=time.time())
         if on_started is not None:
@@ -107,6 +110,19 @@ def make_cgroup(spec: RunSpec, cleanup: ExitStack) -> Cgroup:
     return cgroup
 
 
+def remap_ids(store: RecordStore, record: Record):
+    """--userns auto: a block of subordinate ids (held in the container's folder until it goes),
+    its user namespace, and the layers shown through its map (see runtime/userns_root.py)."""
+    from gophernetes.runtime import subids, userns_root
+
+    with store.locked():
+        mapping = subids.allocate(store.root, record.folder)
+    userns_root.check_reachable([record.dirs.rootfs] + ([Path(record.spec.hosts_file)] if record.spec.hosts_file
+                                                        else []), mapping)
+    return userns_root.prepare(mapping, [Path(d) for d in record.spec.lower_dirs], record.dirs.upper,
+                               record.folder / "layers")
+
+
 def allocate_network(state: StateRoot, spec: RunSpec, name: str, cleanup: ExitStack):
     """Lease an address on a named network (bridge mode); None for --net none/host.
 
@@ -126,7 +142,8 @@ def allocate_network(state: StateRoot, spec: RunSpec, name: str, cleanup: ExitSt
 
 
 def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
-          stdio: tuple[int, int, int] | None = None, console: Console | None = None) -> Started:
+          stdio: tuple[int, int, int] | None = None, console: Console | None = None,
+          remap: RemappedRoot | None = None) -> Started:
     """Fork the two stages, do the outside work, say "go"; return PID 1's host PID.
 
     `stdio`: the files the container gets as 0, 1 and 2 (default: ours). `console`: give
@@ -149,9 +166,11 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
         if console is not None:
             console.ours.close()
         stage_one(spec, dirs, cgroup, pid_write, start_read, error_write,
-                  console.theirs.fileno() if console else None)
+                  console.theirs.fileno() if console else None, remap)
     for fd in (pid_write, start_read, error_write):
         os.close(fd)
+    if remap is not None:
+        remap.close()
     init_pid = None
     try:
         init_pid = read_init_pid(pid_read, stage1, error_read)
@@ -174,7 +193,7 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
 
 
 def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, start_fd: int,
-              error_fd: int, console_fd: int | None = None) -> None:
+              error_fd: int, console_fd: int | None = None, remap: RemappedRoot | None = None) -> None:
     """In the first child: join the cgroup, unshare the namespaces, fork PID 1. Never returns."""
     try:
         # A session of our own, without a controlling terminal: no process of the container
@@ -183,6 +202,11 @@ def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, s
         # Join the cgroup *before* unsharing the cgroup namespace, so that the
         # container's cgroup is the root ("/") of its view (/proc/self/cgroup shows "0::/").
         cgroup.add_process(0)
+        if remap is not None:  # --userns auto: mount the root as host root, then join the user namespace
+            from gophernetes.runtime.rootfs import mount_root
+            from gophernetes.runtime.userns_root import stage_one as remapped_stage_one
+
+            remapped_stage_one(remap, lambda lower_dirs: mount_root(lower_dirs, dirs))
         flags = 0
         for kind in spec.namespaces:
             flags |= FLAGS[kind]

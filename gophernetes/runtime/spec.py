@@ -46,6 +46,7 @@ class RunSpec:
     limits: Limits = field(default_factory=Limits)
     etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts etc. written into the rootfs
     hosts_file: str = ""               # a host file bind-mounted over /etc/hosts (kept current by the network)
+    userns: str = "host"               # host | auto: a user namespace mapping 0.. to a range of subids
 
     @property
     def short_id(self) -> str:

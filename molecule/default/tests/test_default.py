@@ -29,6 +29,11 @@ def test_gophernetes_is_installed_for_root_with_debians_python(host):
     assert "Usage" in helped.stdout
 
 
+@pytest.mark.parametrize("path", ["/etc/subuid", "/etc/subgid"])
+def test_remapped_containers_have_subordinate_ids(host, path):
+    assert "containers:2147483647:2147483648" in host.file(path).content_string.splitlines()
+
+
 def test_the_busybox_root_filesystem_runs_a_shell(host):
     # the link is resolved inside the image, not on the host
     assert host.check_output("readlink /var/lib/gophernetes/rootfs/busybox/bin/sh") == "/bin/busybox"
