@@ -149,11 +149,14 @@ def test_exec_without_t_cannot_type_into_the_host_shell(terminal, gophernetes, a
         gophernetes("rm", "-f", "box")
 
 
-SCRIPT = ("read line; echo \"got: $line\"; trap 'echo interrupted; exit 7' INT; echo waiting; "
+SCRIPT = ("echo ready; read line; echo \"got: $line\"; trap 'echo interrupted; exit 7' INT; echo waiting; "
           "while :; do sleep 0.1; done")
 
 
 def stdin_output_and_ctrl_c_flow(terminal) -> None:
+    # Type only once the container reads: keys typed while the host shell's line editor still
+    # holds the terminal (raw, no ICRNL) arrive as "\r" and never end a line.
+    assert terminal.shows("ready")
     terminal.type("hello from the host")
     assert terminal.shows("got: hello from the host")
     assert terminal.shows("waiting")
