@@ -71,7 +71,7 @@ def prepare_filesystem(spec: RunSpec, dirs: ContainerDirs | None) -> None:
         root = dirs.rootfs
     write_etc_files(root, spec.etc_files)
     if spec.hosts_file and os.path.exists(spec.hosts_file):
-        mounts.bind(spec.hosts_file, root / "etc" / "hosts")
+        mounts.bind(spec.hosts_file, root / "etc" / "hosts", read_only=True)  # shared: see network/hosts.py
     for name in ("proc", "sys", "dev"):
         (root / name).mkdir(exist_ok=True)
     mounts.mount_proc(root)
