@@ -267,6 +267,7 @@ def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoi
             _record_pid(directory, container_id, pid)
         plug = veth.Plug(endpoint.ifname, endpoint.address, network.prefixlen, network.gateway,
                          default_route=endpoint.ifname == "eth0")
+        fw.guard(container_id, endpoint.veth, veth.mac_for(endpoint.address), endpoint.address)
         veth.create(ipr, endpoint.veth, network.bridge, pid, plug)
     if endpoint.ports:
         fw.publish(container_id, endpoint.address, network, endpoint.ports)
@@ -312,8 +313,11 @@ def _unplug(ipr, container_id: str, endpoint: Endpoint) -> None:
     """The endpoint's DNAT rules and veth pair, whatever of them is still there."""
     from gophernetes.network import veth
 
-    if endpoint.ports and endpoint.firewall:
-        firewall.backend(endpoint.firewall).unpublish(container_id)
+    if endpoint.firewall:
+        fw = firewall.backend(endpoint.firewall)
+        if endpoint.ports:
+            fw.unpublish(container_id)
+        fw.unguard(container_id, endpoint.veth)
     veth.remove(ipr, endpoint.veth)
 
 

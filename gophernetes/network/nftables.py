@@ -11,6 +11,18 @@
                             oifname "gophernetes0" ip saddr 10.77.0.0/16 ct status dnat masquerade ... }
         chain forward     { type filter hook forward priority filter;
                             iifname "gophernetes0" oifname != "gophernetes0" oifname @bridges drop ... }
+        chain input       { type filter hook input priority filter;     # CVE-2020-8558, see firewall.py
+                            iifname != "lo" ip daddr 127.0.0.0/8 ct state != { established, related }
+                            ct status & dnat == 0 drop comment "localnet" }
+    }
+
+    table bridge gophernetes {                # anti-spoofing, per container port
+        chain prerouting  { type filter hook prerouting priority filter;
+                            iifname "gv1a2b3c4d5e0" ether saddr != 02:42:0a:4d:00:02 drop comment "container:ID"
+                            iifname "gv1a2b3c4d5e0" ip saddr != 10.77.0.2 drop ...
+                            iifname "gv1a2b3c4d5e0" arp saddr ip != 10.77.0.2 drop ...
+                            iifname "gv1a2b3c4d5e0" arp saddr ether != 02:42:0a:4d:00:02 drop ...
+                            iifname "gv1a2b3c4d5e0" ether type ip6 drop ... }
     }
 
 `fib daddr type local` asks the routing table whether the destination is one of this
@@ -30,6 +42,12 @@ from gophernetes.network.definitions import Network
 from gophernetes.network.ports import PortMapping
 
 TABLE = "ip gophernetes"
+BRIDGE_TABLE = "bridge gophernetes"  # anti-spoofing: sees frames as they enter a bridge port
+BRIDGE_SKELETON = f"""
+table {BRIDGE_TABLE} {{
+    chain prerouting {{ type filter hook prerouting priority filter; policy accept; }}
+}}
+"""
 
 SKELETON = f"""
 table {TABLE} {{
@@ -39,6 +57,9 @@ table {TABLE} {{
     chain published {{ }}
     chain postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
     chain forward {{ type filter hook forward priority filter; policy accept; }}
+    chain input {{ type filter hook input priority filter; policy accept;
+        iifname != "lo" ip daddr 127.0.0.0/8 ct state != {{ established, related }} ct status & dnat == 0 drop
+        comment "localnet"; }}
 }}
 """
 
@@ -70,8 +91,9 @@ class Nftables:
         tag = firewall.network_tag(network)
         others = [rule for rule in rules if rule.get("comment", "").startswith("network:")
                   and rule.get("comment") != tag]
-        if not others:  # the last network: the whole table goes, published ports included
+        if not others:  # the last network: the whole tables go, published ports included
             firewall.run(["nft", f"delete table {TABLE}"], check=False)
+            firewall.run(["nft", f"delete table {BRIDGE_TABLE}"], check=False)
             return
         self._delete(rules, tag)
         # Not an error if the bridge was never in the set (the network was never used here).
@@ -94,17 +116,28 @@ class Nftables:
         if rules:
             self._delete(rules, firewall.container_tag(container_id))
 
-    def _rules(self) -> list[dict] | None:
+    def guard(self, container_id: str, veth: str, mac: str, address: str) -> None:
+        tag, port = firewall.container_tag(container_id), f'{BRIDGE_TABLE} prerouting iifname "{veth}"'
+        _nft_script(BRIDGE_SKELETON + "".join(f'add rule {port} {match} drop comment "{tag}"\n' for match in (
+            f"ether saddr != {mac}", f"ip saddr != {address}", f"arp saddr ip != {address}",
+            f"arp saddr ether != {mac}", "ether type ip6")))
+
+    def unguard(self, container_id: str, veth: str) -> None:
+        rules = self._rules(BRIDGE_TABLE)
+        if rules:
+            self._delete(rules, firewall.container_tag(container_id), BRIDGE_TABLE)
+
+    def _rules(self, table: str = TABLE) -> list[dict] | None:
         """Every rule of our table with its chain, handle and comment; None without a table."""
-        result = firewall.run(["nft", "-j", "-a", f"list table {TABLE}"], check=False)
+        result = firewall.run(["nft", "-j", "-a", f"list table {table}"], check=False)
         if result.returncode != 0:
             return None
         objects = json.loads(result.stdout)["nftables"]
         return [item["rule"] for item in objects if "rule" in item]
 
-    def _delete(self, rules: list[dict], tag: str) -> None:
+    def _delete(self, rules: list[dict], tag: str, table: str = TABLE) -> None:
         """Delete the rules whose comment is `tag`, by handle, in one transaction."""
-        lines = [f"delete rule {TABLE} {rule['chain']} handle {rule['handle']}\n"
+        lines = [f"delete rule {table} {rule['chain']} handle {rule['handle']}\n"
                  for rule in rules if rule.get("comment") == tag]
         if lines:
             _nft_script("".join(lines))

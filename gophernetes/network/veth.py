@@ -37,13 +37,14 @@ def create(ipr: Any, host_end: str, bridge: str, pid: int, plug: Plug) -> None:
         ip link set HOST_END master BRIDGE up
         bridge link set dev HOST_END hairpin on
         ip link set TMP netns PID
-    The peer is created under a temporary name because "eth0" may exist on the host.
+    The peer is created under a temporary name because "eth0" may exist on the host, and
+    with a MAC of our choosing (mac_for), so that the anti-spoofing rules know it in advance.
     Hairpin mode lets the bridge send a frame back out of the port it came in by: needed
     when a container calls its own published port through the host's address, and the
     host's DNAT turns the packet around towards that same container.
     """
     temporary = "gp" + host_end[2:]
-    ipr.link("add", ifname=host_end, kind="veth", peer={"ifname": temporary})
+    ipr.link("add", ifname=host_end, kind="veth", peer={"ifname": temporary, "address": mac_for(plug.address)})
     host_index = netlink.index_of(ipr, host_end)
     ipr.link("set", index=host_index, master=netlink.index_of(ipr, bridge))
     ipr.brport("set", index=host_index, mode=1)  # IFLA_BRPORT_MODE = BRIDGE_MODE_HAIRPIN
@@ -67,6 +68,14 @@ def _configure_inside(ipr: Any, temporary: str, plug: Plug) -> None:
     loopback.bring_up(ipr)
     if plug.default_route:
         ipr.route("add", dst="0.0.0.0/0", gateway=plug.gateway)
+
+
+def mac_for(address: str) -> str:
+    """The container's MAC, made from its IPv4 address as docker does: 10.77.0.2 -> 02:42:0a:4d:00:02.
+
+    02 in the first byte: a "locally administered" unicast address, never a vendor's.
+    """
+    return "02:42:" + ":".join(f"{int(byte):02x}" for byte in address.split("."))
 
 
 def remove(ipr: Any, host_end: str) -> None:
