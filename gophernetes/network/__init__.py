@@ -121,15 +121,31 @@ def _release(directory: Path, container_id: str) -> None:
     lease = ipam.load(directory, container_id)
     if lease is None:
         return
-    from gophernetes.network import netlink
+    if _namespace_is_gone(lease.pid):
+        for endpoint in lease.endpoints:  # the kernel deletes the veths with the namespace
+            _unplug(None, container_id, endpoint)
+    else:
+        from gophernetes.network import netlink
 
-    with netlink.here() as ipr:
-        for endpoint in lease.endpoints:
-            _unplug(ipr, container_id, endpoint)
+        with netlink.here() as ipr:
+            for endpoint in lease.endpoints:
+                _unplug(ipr, container_id, endpoint)
     with store.locked(directory):
         for endpoint in lease.endpoints:
             hosts.remove(_hosts_path(directory, endpoint.network), endpoint.address)
         ipam.drop(directory, container_id)
+
+
+def _namespace_is_gone(pid: int) -> bool:
+    """True when the plugged process (and so its network namespace) is gone, or none ever was.
+
+    A network namespace dies with its last process (unless something pins it, as the
+    containerd engine does until right after this), and the kernel then deletes every
+    interface in it; deleting a veth deletes its peer too. Letting the kernel do it saves
+    a synchronous `ip link del` (~22 ms of RCU waits) and pyroute2's import on the way
+    out. A zombie has no namespaces any more: /proc/PID/ns/net is gone for it too.
+    """
+    return not pid or not os.path.exists(f"/proc/{pid}/ns/net")
 
 
 def attach(state_root: StateRoot, container_id: str, pid: int, network_name: str) -> Attachment:
@@ -267,10 +283,10 @@ def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoi
             _record_pid(directory, container_id, pid)
         plug = veth.Plug(endpoint.ifname, endpoint.address, network.prefixlen, network.gateway,
                          default_route=endpoint.ifname == "eth0")
-        fw.guard(container_id, endpoint.veth, veth.mac_for(endpoint.address), endpoint.address)
+        # Rules first: the port is guarded from its first frame on.
+        fw.plug(container_id, endpoint.veth, veth.mac_for(endpoint.address), endpoint.address, network,
+                endpoint.ports)
         veth.create(ipr, endpoint.veth, network.bridge, pid, plug)
-    if endpoint.ports:
-        fw.publish(container_id, endpoint.address, network, endpoint.ports)
 
 
 def _check_own_namespace(pid: int, ifname: str) -> None:
@@ -310,15 +326,13 @@ def _record_pid(directory: Path, container_id: str, pid: int) -> None:
 
 
 def _unplug(ipr, container_id: str, endpoint: Endpoint) -> None:
-    """The endpoint's DNAT rules and veth pair, whatever of them is still there."""
+    """The endpoint's DNAT and anti-spoofing rules and veth pair (unless `ipr` is None), whatever is still there."""
     from gophernetes.network import veth
 
     if endpoint.firewall:
-        fw = firewall.backend(endpoint.firewall)
-        if endpoint.ports:
-            fw.unpublish(container_id)
-        fw.unguard(container_id, endpoint.veth)
-    veth.remove(ipr, endpoint.veth)
+        firewall.backend(endpoint.firewall).unplug(container_id, endpoint.veth, bool(endpoint.ports))
+    if ipr is not None:
+        veth.remove(ipr, endpoint.veth)
 
 
 def _tear_down(network: Network) -> None:

@@ -61,17 +61,12 @@ class Firewall(Protocol):
     def remove_network(self, network: Network) -> None:
         """Delete the network's rules; delete the table/chains once no network remains."""
 
-    def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
-        """DNAT each host port to `address`:container port."""
+    def plug(self, container_id: str, veth: str, mac: str, address: str, network: Network,
+             ports: list[PortMapping]) -> None:
+        """Guard bridge port `veth` (only `mac` and `address` may send from it); DNAT each host port to `address`."""
 
-    def unpublish(self, container_id: str) -> None:
-        """Delete the container's DNAT rules; nothing if there are none."""
-
-    def guard(self, container_id: str, veth: str, mac: str, address: str) -> None:
-        """Drop frames from bridge port `veth` with a MAC other than `mac` or an IPv4 source other than `address`."""
-
-    def unguard(self, container_id: str, veth: str) -> None:
-        """Delete the anti-spoofing rules of `veth`; nothing if there are none."""
+    def unplug(self, container_id: str, veth: str, published: bool) -> None:
+        """Delete the port's guard and (if `published`) the container's DNAT rules; nothing if gone."""
 
 
 def network_tag(network: Network) -> str:

@@ -112,7 +112,14 @@ class Iptables:
         if not [rule for rule in _tagged(_save()["nat"], prefix="network:")]:
             self._remove_chains()
 
-    def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
+    def plug(self, container_id: str, veth: str, mac: str, address: str, network: Network,
+             ports: list[PortMapping]) -> None:
+        """Anti-spoofing rules (ebtables) for the port, then the container's DNAT rules (iptables)."""
+        _ensure_spoof_chain()
+        rules = [["-i", veth, "-s", "!", mac], ["-p", "IPv4", "-i", veth, "--ip-src", "!", address],
+                 ["-p", "ARP", "-i", veth, "--arp-ip-src", "!", address],
+                 ["-p", "ARP", "-i", veth, "--arp-mac-src", "!", mac], ["-p", "IPv6", "-i", veth]]
+        _ebtables_restore([["-A", SPOOF, *rule, "-j", "DROP"] for rule in rules])
         comment = ["-m", "comment", "--comment", firewall.container_tag(container_id)]
         script: Script = {"nat": [], "filter": []}
         for port in ports:
@@ -123,20 +130,12 @@ class Iptables:
                                      "--dport", str(port.container_port), "-j", "ACCEPT", *comment])
         _restore(script)
 
-    def unpublish(self, container_id: str) -> None:
-        _restore(_deletions(_save(), firewall.container_tag(container_id)))
-
-    def guard(self, container_id: str, veth: str, mac: str, address: str) -> None:
-        _ensure_spoof_chain()
-        rules = [["-i", veth, "-s", "!", mac], ["-p", "IPv4", "-i", veth, "--ip-src", "!", address],
-                 ["-p", "ARP", "-i", veth, "--arp-ip-src", "!", address],
-                 ["-p", "ARP", "-i", veth, "--arp-mac-src", "!", mac], ["-p", "IPv6", "-i", veth]]
-        _ebtables_restore([["-A", SPOOF, *rule, "-j", "DROP"] for rule in rules])
-
-    def unguard(self, container_id: str, veth: str) -> None:
+    def unplug(self, container_id: str, veth: str, published: bool) -> None:
         saved = firewall.run(["ebtables-save"], check=False).stdout.splitlines()
         _ebtables_restore([["-D", *words[1:]] for words in map(str.split, saved)
                            if words[:2] == ["-A", SPOOF] and f"-i {veth} " in " ".join(words) + " "])
+        if published:
+            _restore(_deletions(_save(), firewall.container_tag(container_id)))
 
     def _remove_chains(self) -> None:
         for builtin in ("INPUT", "FORWARD"):

@@ -16,14 +16,18 @@
                             ct status & dnat == 0 drop comment "localnet" }
     }
 
-    table bridge gophernetes {                # anti-spoofing, per container port
-        chain prerouting  { type filter hook prerouting priority filter;
-                            iifname "gv1a2b3c4d5e0" ether saddr != 02:42:0a:4d:00:02 drop comment "container:ID"
-                            iifname "gv1a2b3c4d5e0" ip saddr != 10.77.0.2 drop ...
-                            iifname "gv1a2b3c4d5e0" arp saddr ip != 10.77.0.2 drop ...
-                            iifname "gv1a2b3c4d5e0" arp saddr ether != 02:42:0a:4d:00:02 drop ...
-                            iifname "gv1a2b3c4d5e0" ether type ip6 drop ... }
+    table bridge gophernetes {                # anti-spoofing, one chain per container port
+        map ports         { type ifname : verdict; elements = { "gv1a2b3c4d5e0" : jump port-gv1a2b3c4d5e0 } }
+        chain prerouting  { type filter hook prerouting priority filter; iifname vmap @ports }
+        chain port-gv1a2b3c4d5e0 { ether saddr != 02:42:0a:4d:00:02 drop
+                                   ip saddr != 10.77.0.2 drop
+                                   arp saddr ip != 10.77.0.2 drop
+                                   arp saddr ether != 02:42:0a:4d:00:02 drop
+                                   ether type ip6 drop }
     }
+
+The verdict map sends each frame straight to its port's chain (one lookup however many
+containers), and a port is unplugged by name in one transaction, without listing rules.
 
 `fib daddr type local` asks the routing table whether the destination is one of this
 host's own addresses: only those packets are candidates for a published port. A table
@@ -45,7 +49,8 @@ TABLE = "ip gophernetes"
 BRIDGE_TABLE = "bridge gophernetes"  # anti-spoofing: sees frames as they enter a bridge port
 BRIDGE_SKELETON = f"""
 table {BRIDGE_TABLE} {{
-    chain prerouting {{ type filter hook prerouting priority filter; policy accept; }}
+    map ports {{ type ifname : verdict; }}
+    chain prerouting {{ type filter hook prerouting priority filter; policy accept; iifname vmap @ports; }}
 }}
 """
 
@@ -71,7 +76,7 @@ class Nftables:
 
     def add_network(self, network: Network) -> None:
         tag, bridge = firewall.network_tag(network), network.bridge
-        skeleton = SKELETON if self._rules() is None else ""
+        skeleton = SKELETON + BRIDGE_SKELETON if self._rules() is None else ""
         _nft_script(
             skeleton
             + f'add element {TABLE} bridges {{ "{bridge}" }}\n'
@@ -99,33 +104,32 @@ class Nftables:
         # Not an error if the bridge was never in the set (the network was never used here).
         firewall.run(["nft", f'delete element {TABLE} bridges {{ "{network.bridge}" }}'], check=False)
 
-    def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
-        tag = firewall.container_tag(container_id)
-        lines = []
+    def plug(self, container_id: str, veth: str, mac: str, address: str, network: Network,
+             ports: list[PortMapping]) -> None:
+        """The port's anti-spoofing chain and the container's DNAT rules, in one transaction."""
+        chain, tag = f"port-{veth}", firewall.container_tag(container_id)
+        script = f"add chain {BRIDGE_TABLE} {chain}\n"
+        script += "".join(f"add rule {BRIDGE_TABLE} {chain} {match} drop\n" for match in (
+            f"ether saddr != {mac}", f"ip saddr != {address}", f"arp saddr ip != {address}",
+            f"arp saddr ether != {mac}", "ether type ip6"))
+        script += f'add element {BRIDGE_TABLE} ports {{ "{veth}" : jump {chain} }}\n'
         for port in ports:
             match = f"ip daddr {port.host_ip} " if port.host_ip else ""
-            lines.append(
-                f"add rule {TABLE} published {match}{port.proto} dport {port.host_port}"
-                f' dnat to {address}:{port.container_port} comment "{tag}"'
-            )
-        if lines:
-            _nft_script("\n".join(lines) + "\n")
+            script += (f"add rule {TABLE} published {match}{port.proto} dport {port.host_port}"
+                       f' dnat to {address}:{port.container_port} comment "{tag}"\n')
+        if firewall.run(["nft", "-f", "-"], stdin=script, check=False).returncode != 0:
+            # The bridge table is made with the first network; a table left by an older
+            # gophernetes has none yet. Make it, and try once more (errors surface now).
+            _nft_script(BRIDGE_SKELETON + script)
 
-    def unpublish(self, container_id: str) -> None:
-        rules = self._rules()
+    def unplug(self, container_id: str, veth: str, published: bool) -> None:
+        chain = f"port-{veth}"
+        firewall.run(["nft", "-f", "-"], check=False, stdin=(  # not an error if it is gone already
+            f'delete element {BRIDGE_TABLE} ports {{ "{veth}" }}\n'
+            f"flush chain {BRIDGE_TABLE} {chain}\ndelete chain {BRIDGE_TABLE} {chain}\n"))
+        rules = self._rules() if published else None
         if rules:
             self._delete(rules, firewall.container_tag(container_id))
-
-    def guard(self, container_id: str, veth: str, mac: str, address: str) -> None:
-        tag, port = firewall.container_tag(container_id), f'{BRIDGE_TABLE} prerouting iifname "{veth}"'
-        _nft_script(BRIDGE_SKELETON + "".join(f'add rule {port} {match} drop comment "{tag}"\n' for match in (
-            f"ether saddr != {mac}", f"ip saddr != {address}", f"arp saddr ip != {address}",
-            f"arp saddr ether != {mac}", "ether type ip6")))
-
-    def unguard(self, container_id: str, veth: str) -> None:
-        rules = self._rules(BRIDGE_TABLE)
-        if rules:
-            self._delete(rules, firewall.container_tag(container_id), BRIDGE_TABLE)
 
     def _rules(self, table: str = TABLE) -> list[dict] | None:
         """Every rule of our table with its chain, handle and comment; None without a table."""
