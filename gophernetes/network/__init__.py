@@ -8,7 +8,7 @@ The runtime calls this module in a fixed order:
                        # bridge (if needed), veth pair, eth0 + address + default route, lo up,
                        # masquerade and DNAT rules
     att.etc_files()    # /etc/hosts and /etc/resolv.conf for the container
-    att.hosts_path     # (optional) the same /etc/hosts, kept current: bind-mount it
+    att.hosts_path     # the network's shared /etc/hosts, kept current: bind-mount it read-only
     att.release()      # the container exited (or the run failed half-way): undo all of it
 
     network.attach(root, id, pid, "lab") / network.detach(root, id, "lab")   # eth1, ... hot-plugged
@@ -17,6 +17,17 @@ The runtime calls this module in a fixed order:
 Everything the kernel is asked to do happens in the CALLER's network namespace and in
 the container's; leases live under the state root (ipam.py), keyed by container id, so
 `release_container(root, id)` can undo a container that crashed without cleaning up.
+
+Network state belongs to the network namespace it was made in, like the bridges and
+rules it describes: `root.networks` is `lib/networks` in the host's namespace (PID 1's)
+and `run/netns/INODE/networks` in any other (paths.py; INODE as `readlink
+/proc/self/ns/net` shows it, checked against the namespace's cookie because inodes are
+reused). So a network made and a port published inside lab 05's namespace are invisible
+to the host's `network ls` and never block the host's `-p 8080`, and the same name or
+port can be used in both. We chose this over one state root per namespace because the
+namespace is what really owns a bridge, a veth and a DNAT rule: a second root would
+have to be remembered by the user, while the kernel already tells us where we are.
+Containers and images stay shared by all namespaces.
 A network's bridge and its masquerade rules are made with its first container and stay,
 as docker0 does, until `delete_network`.
 pyroute2 is imported only by `plug`/`release`/`attach`/`detach`: `run --net none`
@@ -48,6 +59,7 @@ class Attachment:
     container_id: str
     network: Network
     endpoint: Endpoint
+    directory: Path  # root.networks as it was in the namespace the lease was made in
 
     @property
     def address(self) -> str:
@@ -60,15 +72,12 @@ class Attachment:
 
     @property
     def hosts_path(self) -> Path:
-        """This container's /etc/hosts as gophernetes keeps it current (bind-mount it to see new neighbours)."""
-        return _hosts_path(self.root.networks, self.container_id)
+        """The network's /etc/hosts as gophernetes keeps it current (bind-mount it read-only, see hosts.py)."""
+        return _hosts_path(self.directory, self.network.name)
 
     def etc_files(self) -> dict[str, str]:
         """{"/etc/hosts": ..., "/etc/resolv.conf": ...} for the container, as text."""
-        leases = ipam.all_leases(self.root.networks)
-        own = next((lease for lease in leases if lease.container_id == self.container_id), None)
-        hosts_text = _hosts_text(own, leases) if own else hosts.hosts_file(self.endpoint.address, [], [])
-        return {"/etc/hosts": hosts_text, "/etc/resolv.conf": hosts.resolv_conf()}
+        return {"/etc/hosts": hosts.read(self.hosts_path), "/etc/resolv.conf": hosts.resolv_conf()}
 
     def plug(self, pid: int) -> None:
         """Wire the network namespace of process `pid` to the network, as `self.endpoint` says."""
@@ -76,7 +85,7 @@ class Attachment:
 
     def release(self) -> None:
         """Undo everything of this container (rules, veths, leases); idempotent."""
-        release_container(self.root, self.container_id)
+        _release(self.directory, self.container_id)
 
 
 def allocate(state_root: StateRoot, container_id: str, network_name: str = DEFAULT_NETWORK,
@@ -99,25 +108,44 @@ def allocate(state_root: StateRoot, container_id: str, network_name: str = DEFAU
         endpoint.ports = mappings
         lease = Lease(container_id, hostname, list(aliases), endpoints=[endpoint])
         ipam.save(directory, lease)
-        _refresh_hosts_files(directory)
-    return Attachment(state_root, container_id, network, endpoint)
+        hosts.add(_hosts_path(directory, network.name), endpoint.address, lease.names())
+    return Attachment(state_root, container_id, network, endpoint, directory)
 
 
 def release_container(state_root: StateRoot, container_id: str) -> None:
     """Remove a container's rules, veths and leases, e.g. after it crashed; never raises for what is gone."""
-    directory = state_root.networks
+    _release(state_root.networks, container_id)
+
+
+def _release(directory: Path, container_id: str) -> None:
     lease = ipam.load(directory, container_id)
     if lease is None:
         return
-    from gophernetes.network import netlink
+    if _namespace_is_gone(lease.pid):
+        for endpoint in lease.endpoints:  # the kernel deletes the veths with the namespace
+            _unplug(None, container_id, endpoint)
+    else:
+        from gophernetes.network import netlink
 
-    with netlink.here() as ipr:
-        for endpoint in lease.endpoints:
-            _unplug(ipr, container_id, endpoint)
+        with netlink.here() as ipr:
+            for endpoint in lease.endpoints:
+                _unplug(ipr, container_id, endpoint)
     with store.locked(directory):
+        for endpoint in lease.endpoints:
+            hosts.remove(_hosts_path(directory, endpoint.network), endpoint.address)
         ipam.drop(directory, container_id)
-        store.remove(_hosts_path(directory, container_id))
-        _refresh_hosts_files(directory)
+
+
+def _namespace_is_gone(pid: int) -> bool:
+    """True when the plugged process (and so its network namespace) is gone, or none ever was.
+
+    A network namespace dies with its last process (unless something pins it, as the
+    containerd engine does until right after this), and the kernel then deletes every
+    interface in it; deleting a veth deletes its peer too. Letting the kernel do it saves
+    a synchronous `ip link del` (~22 ms of RCU waits) and pyroute2's import on the way
+    out. A zombie has no namespaces any more: /proc/PID/ns/net is gone for it too.
+    """
+    return not pid or not os.path.exists(f"/proc/{pid}/ns/net")
 
 
 def attach(state_root: StateRoot, container_id: str, pid: int, network_name: str) -> Attachment:
@@ -134,14 +162,14 @@ def attach(state_root: StateRoot, container_id: str, pid: int, network_name: str
         endpoint = _new_endpoint(network, container_id, index, ipam.all_leases(directory))
         lease.endpoints.append(endpoint)
         ipam.save(directory, lease)
-        _refresh_hosts_files(directory)
+        hosts.add(_hosts_path(directory, network.name), endpoint.address, lease.names())
     try:
         _plug(directory, container_id, network, endpoint, pid)
     except BaseException:
         with contextlib.suppress(Exception):
             detach(state_root, container_id, network_name)
         raise
-    return Attachment(state_root, container_id, network, endpoint)
+    return Attachment(state_root, container_id, network, endpoint, directory)
 
 
 def detach(state_root: StateRoot, container_id: str, network_name: str) -> None:
@@ -158,12 +186,11 @@ def detach(state_root: StateRoot, container_id: str, network_name: str) -> None:
     with store.locked(directory):
         lease = ipam.load(directory, container_id) or Lease(container_id)
         lease.endpoints = [ep for ep in lease.endpoints if ep.network != network_name]
+        hosts.remove(_hosts_path(directory, network_name), endpoint.address)
         if lease.endpoints:
             ipam.save(directory, lease)
         else:
             ipam.drop(directory, container_id)
-            store.remove(_hosts_path(directory, container_id))
-        _refresh_hosts_files(directory)
 
 
 # ---------------------------------------------------------------- networks, for the CLI
@@ -256,9 +283,10 @@ def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoi
             _record_pid(directory, container_id, pid)
         plug = veth.Plug(endpoint.ifname, endpoint.address, network.prefixlen, network.gateway,
                          default_route=endpoint.ifname == "eth0")
+        # Rules first: the port is guarded from its first frame on.
+        fw.plug(container_id, endpoint.veth, veth.mac_for(endpoint.address), endpoint.address, network,
+                endpoint.ports)
         veth.create(ipr, endpoint.veth, network.bridge, pid, plug)
-    if endpoint.ports:
-        fw.publish(container_id, endpoint.address, network, endpoint.ports)
 
 
 def _check_own_namespace(pid: int, ifname: str) -> None:
@@ -298,12 +326,13 @@ def _record_pid(directory: Path, container_id: str, pid: int) -> None:
 
 
 def _unplug(ipr, container_id: str, endpoint: Endpoint) -> None:
-    """The endpoint's DNAT rules and veth pair, whatever of them is still there."""
+    """The endpoint's DNAT and anti-spoofing rules and veth pair (unless `ipr` is None), whatever is still there."""
     from gophernetes.network import veth
 
-    if endpoint.ports and endpoint.firewall:
-        firewall.backend(endpoint.firewall).unpublish(container_id)
-    veth.remove(ipr, endpoint.veth)
+    if endpoint.firewall:
+        firewall.backend(endpoint.firewall).unplug(container_id, endpoint.veth, bool(endpoint.ports))
+    if ipr is not None:
+        veth.remove(ipr, endpoint.veth)
 
 
 def _tear_down(network: Network) -> None:
@@ -316,27 +345,8 @@ def _tear_down(network: Network) -> None:
         firewall.backend(name).remove_network(network)
 
 
-def _hosts_path(directory: Path, container_id: str) -> Path:
-    return directory / "hosts" / container_id
-
-
-def _hosts_text(lease: Lease, leases: list[Lease]) -> str:
-    """/etc/hosts for `lease`: its own names on its first address, then its neighbours on every network."""
-    neighbours: dict[str, list[str]] = {}
-    for endpoint in lease.endpoints:
-        for other in leases:
-            theirs = other.endpoint(endpoint.network)
-            if other.container_id != lease.container_id and theirs:
-                neighbours.setdefault(theirs.address, other.names())
-    return hosts.hosts_file(lease.endpoints[0].address, lease.names(), list(neighbours.items()))
-
-
-def _refresh_hosts_files(directory: Path) -> None:
-    """Rewrite (in place) every container's hosts file that a lease change altered; the caller holds the lock."""
-    leases = ipam.all_leases(directory)
-    for lease in leases:
-        if lease.endpoints:
-            hosts.write_in_place(_hosts_path(directory, lease.container_id), _hosts_text(lease, leases))
+def _hosts_path(directory: Path, network_name: str) -> Path:
+    return directory / "hosts" / network_name
 
 
 def _container_dict(lease: Lease, network: str) -> dict:

@@ -16,6 +16,20 @@ Three things happen to a container's packets in netfilter, the kernel's packet f
   straight from the other container's address and be ignored.
 - Isolation (FORWARD): a packet coming in from one gophernetes bridge and leaving through
   another is dropped, so two networks cannot talk unless a container is attached to both.
+- The host's loopback stays the host's (INPUT; CVE-2020-8558): route_localnet, which the
+  OUTPUT DNAT needs, also lets the kernel accept packets for 127.0.0.0/8 that arrive on
+  the bridge. A container that routes 127.0.0.1 to its gateway (or sends a crafted
+  frame to the host's MAC) would then reach every host service bound to 127.0.0.1,
+  published or not. So, as kube-proxy does, anything for 127.0.0.0/8 that did not come
+  in on `lo` is dropped, unless it belongs to a connection the host itself made or DNATed
+  (conntrack: ESTABLISHED, RELATED, DNAT): the answers of `curl 127.0.0.1:8080` pass.
+- Anti-spoofing (the bridge's own hooks, before any IP routing): a frame that enters a
+  bridge port from a container must carry that container's MAC (fixed by us, see
+  veth.mac_for), its IPv4 packets the container's address, its ARP packets both; IPv6
+  is dropped (gophernetes networks are IPv4 only). Without this a container can take a
+  neighbour's address or poison the ARP caches of the bridge (a "careful CNI" does the
+  same with its spoofcheck). These hooks are nftables' `bridge` family or ebtables; they
+  need no br_netfilter (built in here, and not what filters bridge frames).
 
 Two backends express the same rules: nftables (`nft`, preferred when installed) in its
 own table `ip gophernetes`, and iptables in its own chains GOPHERNETES-*. Neither ever
@@ -47,11 +61,12 @@ class Firewall(Protocol):
     def remove_network(self, network: Network) -> None:
         """Delete the network's rules; delete the table/chains once no network remains."""
 
-    def publish(self, container_id: str, address: str, network: Network, ports: list[PortMapping]) -> None:
-        """DNAT each host port to `address`:container port."""
+    def plug(self, container_id: str, veth: str, mac: str, address: str, network: Network,
+             ports: list[PortMapping]) -> None:
+        """Guard bridge port `veth` (only `mac` and `address` may send from it); DNAT each host port to `address`."""
 
-    def unpublish(self, container_id: str) -> None:
-        """Delete the container's DNAT rules; nothing if there are none."""
+    def unplug(self, container_id: str, veth: str, published: bool) -> None:
+        """Delete the port's guard and (if `published`) the container's DNAT rules; nothing if gone."""
 
 
 def network_tag(network: Network) -> str:
@@ -95,7 +110,11 @@ def backend(name: str = "") -> Firewall:
 
 def run(command: list[str], stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run a firewall command; a failure becomes one line naming the command and its error."""
-    result = subprocess.run(command, input=stdin, capture_output=True, text=True)
+    try:
+        result = subprocess.run(command, input=stdin, capture_output=True, text=True)
+    except FileNotFoundError:
+        package = {"nft": "nftables", "ebtables-save": "ebtables", "ebtables-restore": "ebtables"}.get(command[0])
+        raise GophernetesError(f"{command[0]} is not installed: apt-get install {package or 'iptables'}") from None
     if check and result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or ["failed"])[0]
         raise GophernetesError(f"{' '.join(command[:4])}: {detail}")

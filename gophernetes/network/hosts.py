@@ -1,14 +1,26 @@
-"""/etc/hosts and /etc/resolv.conf for a container, written as text for the runtime to install.
+"""/etc/hosts and /etc/resolv.conf for a container: one shared hosts file per network.
 
 Without a DNS server of its own, a container learns names the old way: /etc/hosts lists
-localhost, the container's own names and address, and the other containers of its
-networks by name. gophernetes also keeps each container's hosts file current under the
-state root (`networks/hosts/ID`), rewritten whenever a neighbour comes or goes; a runtime
-that bind-mounts that file on /etc/hosts gives every container the names of neighbours
-that started after it, too. /etc/resolv.conf points at the
-host's upstream name servers. A resolver listening on 127.0.0.x on the host (systemd-
-resolved's 127.0.0.53, dnsmasq) cannot be used: inside the container's network
-namespace 127.0.0.53 is the container's own loopback, where nobody listens.
+localhost and every container of its network by address and names, its own line among
+them. gophernetes keeps ONE such file per network under the state root
+(`networks/hosts/NETWORK`) and the runtime bind-mounts it READ-ONLY on each container's
+/etc/hosts, so every container sees neighbours that started after it, too.
+
+Why one shared file and not one per container (docker's and podman's way, writable):
+with a file per container, every start and stop must rewrite every neighbour's file
+(400 containers: 400 files of 400 lines, for each start), and a container can grow its
+own file without bound (one grew it to 1.5 GB, and the next update read it all). Docker
+escapes both because it writes a container's file once and leaves names to its DNS
+server; without one, a shared file makes a start cost one appended line and a stop one
+rewrite of a file we alone write, whatever the number of containers and whatever a
+container tries. The price: /etc/hosts is read-only inside (`echo >> /etc/hosts` fails
+with EROFS, where docker's own copy would take it), and a container hot-plugged into a
+second network (`attach`) is listed in that network's file but keeps seeing only the
+names of the network it started on.
+
+/etc/resolv.conf points at the host's upstream name servers. A resolver listening on
+127.0.0.x on the host (systemd-resolved's 127.0.0.53, dnsmasq) cannot be used: inside
+the container's network namespace 127.0.0.53 is the container's own loopback.
 
 man 5 hosts, man 5 resolv.conf
 """
@@ -16,6 +28,7 @@ man 5 hosts, man 5 resolv.conf
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 
@@ -35,32 +48,67 @@ def check_names(names: list[str]) -> None:
             raise UsageError(f"invalid host name {name!r}: letters, digits, '_', '.', '-' (63 at most)")
 
 
-def hosts_file(address: str, own_names: list[str], neighbours: list[tuple[str, list[str]]]) -> str:
-    """The text of /etc/hosts: localhost, this container, then every neighbour (address, names)."""
-    lines = [
-        "127.0.0.1\tlocalhost",
-        "::1\tlocalhost ip6-localhost ip6-loopback",
-        f"{address}\t{' '.join(own_names)}",
-    ]
-    lines += [f"{neighbour}\t{' '.join(names)}" for neighbour, names in neighbours if names]
-    return "\n".join(lines) + "\n"
+HEADER = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
-def write_in_place(path: Path, text: str) -> None:
-    """Replace the content of `path` but keep its inode, unless it already holds `text`.
+def line(address: str, names: list[str]) -> str:
+    """One container's line: "10.77.0.2\tweb 1a2b3c4d5e6f\n"."""
+    return f"{address}\t{' '.join(names)}\n"
 
-    Unlike the rest of the state (write a new file, rename it over the old one), a file
-    bind-mounted into a container must be rewritten in place: the mount holds the inode,
-    and a rename would leave the container looking at the old, unlinked file forever.
+
+def without(text: str, address: str) -> str:
+    """`text` (a hosts file) without the line(s) of `address`."""
+    return "".join(entry for entry in text.splitlines(keepends=True) if entry.split("\t", 1)[0] != address)
+
+
+def add(path: Path, address: str, names: list[str]) -> None:
+    """Append a container's line to the network's hosts file, made with its header if new.
+
+    O_APPEND makes the kernel put the line at the end in one write: a container reading
+    its /etc/hosts meanwhile sees the file with or without it, never half a line moved.
+    The cost is one line, however many containers the file already lists.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
-        handle.seek(0)
-        if handle.read() == text:
-            return
-        handle.seek(0)
-        handle.truncate()
-        handle.write(text)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        entry = line(address, names).encode()
+        os.write(fd, entry if os.fstat(fd).st_size else HEADER.encode() + entry)
+    finally:
+        os.close(fd)
+
+
+def remove(path: Path, address: str) -> None:
+    """Take the line of `address` out of the network's hosts file; delete the file once nobody is left.
+
+    The file is rewritten in place (same inode): every running container has it
+    bind-mounted, and the mount holds the inode, so a new file renamed over it would never
+    be seen. Writing the new text over the old and then cutting the tail (ftruncate)
+    leaves no moment where the file is empty. Only gophernetes writes it (containers see
+    it read-only), so its size is bounded by the number of containers.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        text = os.read(fd, os.fstat(fd).st_size).decode()
+        kept = without(text, address)
+        if kept.strip() == HEADER.strip():
+            os.unlink(path)
+        elif kept != text:
+            data = kept.encode()
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+def read(path: Path) -> str:
+    """The network's hosts file as text (its header alone if nobody is on the network yet)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return HEADER
 
 
 def resolv_conf(candidates: list[Path] = RESOLV_CONF_CANDIDATES) -> str:

@@ -37,6 +37,7 @@ class Endpoint:
     veth: str  # the host end of the veth pair, on the bridge
     bridge: str  # the bridge it is plugged into, kept in case the network is deleted meanwhile
     firewall: str = ""  # the backend that holds its rules, once plugged
+    mac: str = ""  # the MAC of its end inside (veth.mac_for), the only one it may send from
     ports: list[PortMapping] = field(default_factory=list)
 
 

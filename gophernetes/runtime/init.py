@@ -107,7 +107,9 @@ def populate_root(root: str, spec: RunSpec) -> None:
 def _populate(root_fd: int, spec: RunSpec) -> None:
     write_etc_files(root_fd, spec.etc_files)
     if spec.hosts_file and os.path.exists(spec.hosts_file):
+        # the network's file for all its containers, so read-only: see network/hosts.py
         _mount_on(root_fd, "/etc/hosts", lambda target: mounts.bind(spec.hosts_file, target), directory=False)
+        _remount_read_only(root_fd, "/etc/hosts")
     _mount_on(root_fd, "/proc", mounts.mount_proc)
     _mount_on(root_fd, "/sys", mounts.mount_sys)
     devices.populate_dev(root_fd)
@@ -120,6 +122,20 @@ def _mount_on(root_fd: int, path: str, mount, directory: bool = True) -> None:
     target = inroot.mount_point(root_fd, path, directory)
     try:
         mount(inroot.fd_path(target))
+    finally:
+        os.close(target)
+
+
+def _remount_read_only(root_fd: int, path: str) -> None:
+    """Make the bind mount now at `path` read-only.
+
+    The remount must name the new mount's own root, so `path` is opened again in the root:
+    the descriptor used for the bind still points at the file underneath it.
+    """
+    target = inroot.open_in_root(root_fd, path)
+    try:
+        syscalls.mount(None, inroot.fd_path(target), None, syscalls.MS_BIND | syscalls.MS_REMOUNT
+                       | syscalls.MS_RDONLY | syscalls.MS_NOSUID | syscalls.MS_NODEV)
     finally:
         os.close(target)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import time
 from collections.abc import Iterator
 
 import netlab
@@ -111,6 +112,9 @@ def assert_nothing_left(host: netlab.Netns, root: StateRoot) -> None:
     """
     from gophernetes import network
 
+    deadline = time.monotonic() + 5  # a dead container's veth goes with its namespace, a moment later
+    while [link for link in host.links() if link.startswith("gv")] and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert not [link for link in host.links() if link.startswith("gv")], host.links()
     assert "container:" not in host.ruleset() + host.iptables_save()
     assert list((root.networks / "leases").glob("*")) == []

@@ -116,7 +116,8 @@ class Netns:
         return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
     def ruleset(self) -> str:
-        return self.run("nft", "list", "ruleset").stdout
+        """`nft list ruleset` without packet counters (ebtables-nft's rules count what they drop)."""
+        return re.sub(r"counter packets \d+ bytes \d+", "counter", self.run("nft", "list", "ruleset").stdout)
 
     def iptables_save(self) -> str:
         """Every iptables rule, without the comments and packet counters that change by themselves."""

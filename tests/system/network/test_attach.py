@@ -9,7 +9,8 @@ from gophernetes.errors import Conflict, NotFound
 
 
 @pytest.fixture
-def red_and_blue(root):
+def red_and_blue(host, root):
+    """Two networks, defined in the test's host namespace (network state belongs to a namespace)."""
     network.create_network(root, "red", "10.90.0.0/24")
     network.create_network(root, "blue", "10.91.0.0/24")
 

@@ -81,7 +81,7 @@ def test_inspect_lists_the_containers_on_a_network(gophernetes, root, container)
                                     "else)\n"),
     (["network", "delete", "nope"], "gophernetes: network 'nope' not found; see 'gophernetes network ls'\n"),
     (["network", "inspect", "nope"], "gophernetes: network 'nope' not found; see 'gophernetes network ls'\n"),
-    (["attach", "ghost", "a"], "gophernetes: container 'ghost' not found"),
+    (["attach", "ghost", "a"], "gophernetes: no such container: ghost"),
 ])
 def test_bad_input_is_one_line_exit_125_and_changes_nothing(gophernetes, root, arguments, message):
     gophernetes("network", "create", "a", "--subnet", "10.90.0.0/24")
