@@ -61,7 +61,7 @@ def cgroup_mode() -> str:
 
 
 def firewall_backend() -> str:
-    from gophernetes.network.firewall import preferred
+    from gophernetes.network.backends import preferred
 
     try:
         return preferred()

@@ -424,7 +424,9 @@ class NativeEngine(Engine):
 
         store = ImageStore(self.state.images)
         if request.image in (None, "busybox", "busybox:latest"):
-            image = store.default_image()  # built from the host's busybox when missing: no network needed
+            from gophernetes.image.busybox import default_image
+
+            image = default_image(store)  # built from the host's busybox when missing: no network needed
         else:
             image = store.get(request.image)
         config = image.config

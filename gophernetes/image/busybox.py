@@ -34,7 +34,7 @@ from gophernetes.image.manifest import (
     host_platform,
     parse_config,
 )
-from gophernetes.image.store import Image, ImageStore
+from gophernetes.image.store import DEFAULT_IMAGE, Image, ImageStore
 
 HOST_BUSYBOX = Path("/bin/busybox")
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -142,3 +142,11 @@ def sha256_file(path: Path) -> str:
             hasher.update(chunk)
     return hasher.hexdigest()
 
+
+def default_image(store: ImageStore) -> Image:
+    """busybox:latest, built from the host's /bin/busybox the first time it is needed: a
+    fresh, offline machine runs a container at once."""
+    try:
+        return store.get(DEFAULT_IMAGE)
+    except NotFound:
+        return build(store, DEFAULT_IMAGE)

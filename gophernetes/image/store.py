@@ -102,14 +102,6 @@ class ImageStore:
         records = self._read_index()
         return [self._image(name, records[name]) for name in sorted(records)]
 
-    def default_image(self) -> Image:
-        """busybox:latest, built from the host's /bin/busybox the first time it is needed."""
-        try:
-            return self.get(DEFAULT_IMAGE)
-        except NotFound:
-            from gophernetes.image import busybox
-            return busybox.build(self, DEFAULT_IMAGE)
-
     def blob_path(self, digest: str) -> Path:
         return self.blobs / _hex(digest)
 

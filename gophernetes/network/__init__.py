@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gophernetes.errors import Conflict, NotFound, UsageError
-from gophernetes.network import definitions, firewall, hosts, ipam, ports, store
+from gophernetes.network import backends, definitions, firewall, hosts, ipam, ports, store
 from gophernetes.network.definitions import DEFAULT_NETWORK, Network
 from gophernetes.network.ipam import Endpoint, Lease
 from gophernetes.paths import StateRoot
@@ -240,7 +240,7 @@ def list_networks(state_root: StateRoot) -> list[NetworkInfo]:
     with store.locked(directory):
         networks = definitions.all_networks(directory)
         leases = ipam.all_leases(directory)
-    backend = firewall.preferred()
+    backend = backends.preferred()
     return [NetworkInfo(net, "bridge", backend, [lease for lease in leases if lease.endpoint(net.name)])
             for net in networks]
 
@@ -258,7 +258,7 @@ def inspect_network(state_root: StateRoot, name: str) -> NetworkInfo:
 def _new_endpoint(network: Network, container_id: str, index: int, leases: list[Lease]) -> Endpoint:
     return Endpoint(network=network.name, address=ipam.next_free_address(network, leases),
                     ifname=f"eth{index}", veth=ipam.veth_name(container_id, index),
-                    bridge=network.bridge, firewall=firewall.preferred())
+                    bridge=network.bridge, firewall=backends.preferred())
 
 
 def _refuse_published_twice(mappings: list[ports.PortMapping], leases: list[Lease]) -> None:
@@ -276,7 +276,7 @@ def _plug(directory: Path, container_id: str, network: Network, endpoint: Endpoi
     from gophernetes.network import netlink, veth
 
     _check_own_namespace(pid, endpoint.ifname)
-    fw = firewall.backend(endpoint.firewall)
+    fw = backends.backend(endpoint.firewall)
     with netlink.here() as ipr:
         with store.locked(directory):
             _bring_up(ipr, network, fw)
@@ -330,7 +330,7 @@ def _unplug(ipr, container_id: str, endpoint: Endpoint) -> None:
     from gophernetes.network import veth
 
     if endpoint.firewall:
-        firewall.backend(endpoint.firewall).unplug(container_id, endpoint.veth, bool(endpoint.ports))
+        backends.backend(endpoint.firewall).unplug(container_id, endpoint.veth, bool(endpoint.ports))
     if ipr is not None:
         veth.remove(ipr, endpoint.veth)
 
@@ -341,8 +341,8 @@ def _tear_down(network: Network) -> None:
 
     with netlink.here() as ipr:
         bridge.remove(ipr, network)
-    for name in firewall.installed():
-        firewall.backend(name).remove_network(network)
+    for name in backends.installed():
+        backends.backend(name).remove_network(network)
 
 
 def _hosts_path(directory: Path, network_name: str) -> Path:

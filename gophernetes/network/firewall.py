@@ -31,7 +31,7 @@ Three things happen to a container's packets in netfilter, the kernel's packet f
   same with its spoofcheck). These hooks are nftables' `bridge` family or ebtables; they
   need no br_netfilter (built in here, and not what filters bridge frames).
 
-Two backends express the same rules: nftables (`nft`, preferred when installed) in its
+Two backends express the same rules (backends.py chooses): nftables (`nft`, preferred when installed) in its
 own table `ip gophernetes`, and iptables in its own chains GOPHERNETES-*. Neither ever
 flushes a table or chain it did not create. Every rule carries a comment naming its
 owner ("network:NAME" or "container:ID"); removing a network or a container deletes
@@ -40,8 +40,6 @@ exactly the rules with its comment.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from typing import Protocol
 
@@ -75,37 +73,6 @@ def network_tag(network: Network) -> str:
 
 def container_tag(container_id: str) -> str:
     return f"container:{container_id}"
-
-
-def preferred() -> str:
-    """"nft" if the nft command exists, else "iptables"; GOPHERNETES_FIREWALL overrides."""
-    chosen = os.environ.get("GOPHERNETES_FIREWALL", "")
-    if chosen in ("nft", "iptables"):
-        return chosen
-    if chosen:
-        raise GophernetesError(f"GOPHERNETES_FIREWALL={chosen!r}: expected 'nft' or 'iptables'")
-    if shutil.which("nft"):
-        return "nft"
-    if shutil.which("iptables"):
-        return "iptables"
-    raise GophernetesError("neither nft nor iptables is installed: apt-get install nftables")
-
-
-def installed() -> list[str]:
-    """The backends whose command exists on this host."""
-    return [name for name in ("nft", "iptables") if shutil.which(name)]
-
-
-def backend(name: str = "") -> Firewall:
-    """The firewall backend called `name` (default: the preferred one)."""
-    name = name or preferred()
-    if name == "nft":
-        from gophernetes.network.nftables import Nftables
-
-        return Nftables()
-    from gophernetes.network.iptables import Iptables
-
-    return Iptables()
 
 
 def run(command: list[str], stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:

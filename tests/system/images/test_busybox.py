@@ -8,16 +8,17 @@ import shutil
 import stat
 import subprocess
 
+from gophernetes.image.busybox import default_image
 from gophernetes.image.store import ImageStore
 from tests.system.images.conftest import gophernetes
 
 
 def test_default_image_is_built_once_and_runs_a_shell(tmp_path):
     store = ImageStore(tmp_path / "images")
-    image = store.default_image()
+    image = default_image(store)
     assert image.name == "busybox:latest"
     assert image.config.cmd == ["sh"]
-    assert store.default_image().id == image.id  # the second call finds it
+    assert default_image(store).id == image.id  # the second call finds it
     (layer,) = image.layer_dirs
     ran = subprocess.run([shutil.which("chroot"), str(layer), "sh", "-c", "echo $((6*7)); ls /"],
                          capture_output=True, text=True, env={"PATH": "/bin"})
