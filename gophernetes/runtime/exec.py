@@ -11,14 +11,12 @@ container's session keyring and, last before execve, gets the container's seccom
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 
-from gophernetes.errors import GophernetesError
 from gophernetes.linux import capabilities, inroot, keyring, sealed_exec, syscalls
 from gophernetes.linux.cgroups import Cgroup
-from gophernetes.runtime import terminal
+from gophernetes.runtime import process, terminal
 from gophernetes.runtime.init import (
     InitError,
     container_environment,
@@ -77,15 +75,9 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    report = _read_all(error_read)
+    process.raise_reported(error_read)
     os.close(error_read)
-    if report:
-        failure = json.loads(report)
-        error = GophernetesError(failure["message"])
-        error.exit_code = failure["code"]
-        raise error
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+    return process.exit_status(status)
 
 
 def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_fd, program) -> None:
@@ -112,7 +104,7 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
             for number in FORWARDED_SIGNALS:
                 signal.signal(number, lambda n, _frame: _forward(grandchild, n))
             _, status = os.waitpid(grandchild, 0)
-            os._exit(_exit_code(status))
+            os._exit(process.exit_status(status))
         if console_fd is not None:
             terminal.attach_new_pty(console_fd)
             terminal.become_session_leader_of(0)
@@ -133,9 +125,9 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
         install_seccomp(spec, program)
         _execute(command, environment)
     except InitError as error:
-        _report(error_fd, error.code, str(error))
+        process.fail(error_fd, error.code, str(error))
     except BaseException as error:  # noqa: BLE001 — never return into the CLI's code
-        _report(error_fd, 125, f"exec: {error}")
+        process.fail(error_fd, 125, f"exec: {error}")
     os._exit(125)
 
 
@@ -153,23 +145,3 @@ def _forward(pid: int, number: int) -> None:
         os.kill(pid, number)
     except ProcessLookupError:
         pass
-
-
-def _exit_code(status: int) -> int:
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-def _report(fd: int, code: int, message: str) -> None:
-    try:
-        os.write(fd, json.dumps({"code": code, "message": message}).encode())
-    except OSError:
-        pass
-    os._exit(code)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)

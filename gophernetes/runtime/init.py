@@ -12,12 +12,12 @@ successful execve closes that pipe (it is close-on-exec), and the parent reads E
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
 
 from gophernetes.linux import capabilities, devices, inroot, keyring, loopback, mounts, sealed_exec, syscalls
+from gophernetes.runtime import process
 from gophernetes.runtime.rootfs import mount_root, write_etc_files
 from gophernetes.runtime.spec import DEFAULT_PATH, ContainerDirs, RunSpec
 
@@ -278,11 +278,9 @@ def execute(spec: RunSpec) -> None:
 
 def report(error_fd: int, code: int, message: str) -> None:
     """Tell the parent why the container could not start (or stderr, when there is no parent)."""
+    if error_fd >= 0:
+        process.fail(error_fd, code, message)
     try:
-        if error_fd < 0:
-            os.write(2, f"gophernetes: {message}\n".encode())
-        else:
-            os.write(error_fd, json.dumps({"code": code, "message": message}).encode())
-    except OSError:
-        pass
-    os._exit(code)
+        os.write(2, f"gophernetes: {message}\n".encode())
+    finally:
+        os._exit(code)

@@ -17,7 +17,6 @@ the init side by itself).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -218,18 +217,16 @@ def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, s
         os.write(pid_fd, str(init_pid).encode())
         os._exit(0)
     except BaseException as error:  # noqa: BLE001
-        message = json.dumps({"code": 125, "message": str(error)}).encode()
-        os.write(error_fd, message)
-        os._exit(125)
+        process.fail(error_fd, 125, str(error))
 
 
 def read_init_pid(pid_read: int, stage1: int, error_read: int) -> int:
     """Wait for stage 1 to hand over PID 1's host PID (then stage 1 has exited)."""
-    data = _read_all(pid_read)
+    data = process.read_all(pid_read)
     os.close(pid_read)
     os.waitpid(stage1, 0)
     if not data:
-        raise_init_error(error_read)
+        process.raise_reported(error_read)
         raise GophernetesError("the container's first stage died without a word")
     return int(data)
 
@@ -258,15 +255,13 @@ def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    raise_init_error(started.error_fd)
+    process.raise_reported(started.error_fd)
     os.close(started.error_fd)
-    code = os.waitstatus_to_exitcode(status)
-    if code < 0:  # killed by a signal: docker reports 128 + N
-        code = 128 - code
+    code = process.exit_status(status)
     oom_killed = code == 137 and spec.limits.memory is not None and cgroup.oom_kills() > 0
     if oom_killed:
         print(f"gophernetes: container {spec.short_id} was killed: out of memory "
-              f"(limit {human_size(spec.limits.memory)})", file=sys.stderr)
+              f"(limit {human_size(spec.limits.memory or 0)})", file=sys.stderr)
     return code, oom_killed
 
 
@@ -275,20 +270,3 @@ def _forward(pid: int, number: int) -> None:
         os.kill(pid, number)
     except ProcessLookupError:
         pass
-
-
-def raise_init_error(error_read: int) -> None:
-    """If the init side reported a failure before exec, raise it as the user's error."""
-    data = _read_all(error_read)
-    if data:
-        report = json.loads(data)
-        error = GophernetesError(report["message"])
-        error.exit_code = report["code"]
-        raise error
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -1,12 +1,24 @@
-"""Is that process still the one we started? PIDs are reused, so a PID alone cannot tell.
+"""Processes we fork: is one still the one we started, how it reports a failure, what its exit means.
 
-The kernel records when each process started (field 22 of /proc/PID/stat, in clock ticks
-since boot). A PID plus that start time names one process for the life of the machine.
+- PIDs are reused, so a PID alone cannot tell. The kernel records when each process
+  started (field 22 of /proc/PID/stat, in clock ticks since boot): a PID plus that start
+  time names one process for the life of the machine.
+- A forked child that fails before execve cannot raise into its parent. It writes one
+  JSON report, {"code": 125, "message": "..."}, into a pipe and exits with that code. The
+  pipe is close-on-exec, so a successful execve closes it and the parent reads end of
+  file. The parent turns a report back into the user's error, with the same exit code.
+  The launcher, the supervisor and exec all speak this.
+- A wait status becomes docker's exit status: the command's own code, or 128 + N when
+  signal N killed it (137: SIGKILL, e.g. the OOM killer).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from typing import NoReturn
+
+from gophernetes.errors import GophernetesError
 
 
 def start_time(pid: int) -> int | None:
@@ -60,3 +72,50 @@ def wait_for_exit(pid: int | None, started: int | None, timeout: float) -> bool:
         return bool(poller.poll(max(timeout, 0) * 1000))
     finally:
         os.close(pidfd)
+
+
+def read_all(fd: int) -> bytes:
+    """Everything written into the pipe `fd` until every writer has closed it."""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def write_report(fd: int, code: int, message: str) -> None:
+    """Tell the parent how it went (code 0: it did; else why not, with docker's exit code)."""
+    try:
+        os.write(fd, json.dumps({"code": code, "message": message}).encode())
+    except OSError:
+        pass  # the parent is gone: nobody is left to tell
+
+
+def fail(fd: int, code: int, message: str) -> NoReturn:
+    """In a forked child: report the failure and exit with its code. Never returns into the parent's code."""
+    write_report(fd, code, message)
+    os._exit(code)
+
+
+def read_report(fd: int) -> dict | None:
+    """The report written into `fd`, or None if the writer closed it without one (it exec'd, or died)."""
+    data = read_all(fd)
+    return json.loads(data) if data else None
+
+
+def raise_reported(fd: int) -> None:
+    """If the child reported a failure into `fd`, raise it as the user's error, with its exit code."""
+    report = read_report(fd)
+    if report is not None and report["code"] != 0:
+        raise reported_error(report)
+
+
+def reported_error(report: dict) -> GophernetesError:
+    error = GophernetesError(report["message"])
+    error.exit_code = report["code"]
+    return error
+
+
+def exit_status(wait_status: int) -> int:
+    """A wait status as docker reports it: the exit code, or 128 + N for death by signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code

@@ -12,7 +12,6 @@ copy of the CLI that detaches from the terminal (setsid) and lives as long as th
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 
@@ -36,15 +35,12 @@ def start_detached(state: StateRoot, record: Record) -> None:
             os._exit(0)
     os.close(ready_write)
     os.waitpid(middle, 0)  # the supervisor is now re-parented away from us: we need not reap it
-    report = _read_all(ready_read)
+    report = process.read_report(ready_read)
     os.close(ready_read)
-    if not report:
+    if report is None:
         raise GophernetesError("the container's supervisor died before the container started")
-    outcome = json.loads(report)
-    if not outcome.get("ok"):
-        error = GophernetesError(outcome["message"])
-        error.exit_code = outcome["code"]
-        raise error
+    if report["code"] != 0:
+        raise process.reported_error(report)
 
 
 def supervise(state: StateRoot, record: Record, ready_write: int) -> None:
@@ -67,16 +63,16 @@ def supervise(state: StateRoot, record: Record, ready_write: int) -> None:
         os.close(out_write)
         os.close(err_write)
         pump.start()
-        os.write(ready_write, json.dumps({"ok": True}).encode())
+        process.write_report(ready_write, 0, "started")
         os.close(ready_write)
 
     null = os.open("/dev/null", os.O_RDONLY)
     try:
         run_container(state, record, stdio=(null, out_write, err_write), on_started=started)
     except GophernetesError as error:
-        _report(ready_write, error.exit_code, str(error))
+        process.write_report(ready_write, error.exit_code, str(error))  # after "started": ignored
     except BaseException as error:  # noqa: BLE001 — the supervisor must always say something
-        _report(ready_write, 125, f"{type(error).__name__}: {error}")
+        process.write_report(ready_write, 125, f"{type(error).__name__}: {error}")
     if pump.is_alive() or pump.ident is not None:
         pump.join()
     os._exit(0)
@@ -88,17 +84,3 @@ def _detach_stdio() -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-
-
-def _report(fd: int, code: int, message: str) -> None:
-    try:
-        os.write(fd, json.dumps({"ok": False, "code": code, "message": message}).encode())
-    except OSError:
-        pass  # already reported "started": the error happened later and is in the state
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
