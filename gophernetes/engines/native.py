@@ -60,7 +60,7 @@ class NativeEngine(Engine):
     def images(self) -> list[ImageInfo]:
         return [ImageInfo(name=i.name, id=i.id, created=getattr(i, "created", "") or "", size=getattr(i, "size", 0),
                           digest=i.manifest_digest, layers=[str(d) for d in i.layer_dirs])
-                for i in self._store().list()]
+                for i in self._store().images()]
 
     def _layers_in_use(self) -> dict[str, str]:
         """Layer directory -> a container (in any state) whose root filesystem stacks it."""
