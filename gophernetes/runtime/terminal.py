@@ -223,6 +223,8 @@ class Relay:
 
     def _copy_input(self) -> None:
         """Our terminal -> the container's stdin, until our stdin ends (Ctrl-D) or the container's does."""
+        fd = self._input
+        assert fd is not None, "started() runs this thread only when our stdin is a terminal"
         while True:
             if not _in_foreground():  # a background job reading its terminal would be stopped (SIGTTIN)
                 if select.select([self._stop_read], [], [], 0.2)[0]:
@@ -236,10 +238,10 @@ class Relay:
                 if not data:
                     break  # our stdin ended: Ctrl-D on a terminal
                 while data:
-                    data = data[os.write(self._input, data):]
+                    data = data[os.write(fd, data):]
             except OSError:
                 break  # our terminal went away, or the container closed its stdin
-        fd, self._input = self._input, None
+        self._input = None
         os.close(fd)  # the container reads end-of-file
 
     def _copy_outputs(self) -> None:
