@@ -163,7 +163,7 @@ class Relay:
     """
 
     def __init__(self) -> None:
-        self.stdio = [0, 1, 2]
+        stdio = [0, 1, 2]
         self._theirs: list[int] = []
         self._input: int | None = None  # our end of the container's stdin
         self._outputs: dict[int, int] = {}  # our end of its stdout/stderr -> our fd 1/2
@@ -172,12 +172,13 @@ class Relay:
                 continue
             read, write = os.pipe()
             if fd == 0:
-                self.stdio[0], self._input = read, write
+                stdio[0], self._input = read, write
                 self._theirs.append(read)
             else:
-                self.stdio[fd] = write
+                stdio[fd] = write
                 self._outputs[read] = fd
                 self._theirs.append(write)
+        self.stdio: tuple[int, int, int] = (stdio[0], stdio[1], stdio[2])
         self._stop_read, self._stop_write = os.pipe()
         self._input_thread: threading.Thread | None = None
         self._output_thread: threading.Thread | None = None
