@@ -214,6 +214,8 @@ class ContainerdEngine(Engine):
         if isinstance(document, Index):
             chosen = select_platform(document, host_platform(), record.ref)
             document = parse_document(self.ctr.content(chosen.digest), chosen.media_type, record.ref)
+            if isinstance(document, Index):
+                raise GophernetesError(f"{record.ref}: an index inside an index is not supported")
         return document, self.ctr.content(document.config.digest)
 
     def _image_config(self, ref: str) -> dict:
@@ -891,10 +893,12 @@ def relay_stderr(stream, held: list[bytes]) -> None:
 def tar_stream(directory: Path) -> Iterator:
     """`tar -C DIRECTORY -c .` as a stream to read from: an OCI layout as an archive."""
     process = subprocess.Popen(["tar", "-C", str(directory), "-c", "."], stdout=subprocess.PIPE)
+    stream = process.stdout
+    assert stream is not None, "stdout=PIPE gives the process a pipe to read"
     try:
-        yield process.stdout
+        yield stream
     finally:
-        process.stdout.close()
+        stream.close()
         process.wait()
 
 

@@ -60,7 +60,7 @@ class NativeEngine(Engine):
     def images(self) -> list[ImageInfo]:
         return [ImageInfo(name=i.name, id=i.id, created=getattr(i, "created", "") or "", size=getattr(i, "size", 0),
                           digest=i.manifest_digest, layers=[str(d) for d in i.layer_dirs])
-                for i in self._store().list()]
+                for i in self._store().images()]
 
     def _layers_in_use(self) -> dict[str, str]:
         """Layer directory -> a container (in any state) whose root filesystem stacks it."""
@@ -109,7 +109,7 @@ class NativeEngine(Engine):
             from gophernetes.runtime import terminal
 
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
-                return run_container(self.state, record, stdio=tuple(relay.stdio), on_started=relay.started)
+                return run_container(self.state, record, stdio=relay.stdio, on_started=relay.started)
         from gophernetes.runtime import terminal
 
         with terminal.raw_mode(0):
@@ -423,7 +423,7 @@ class NativeEngine(Engine):
         from gophernetes.image.store import ImageStore
 
         store = ImageStore(self.state.images)
-        if request.image in (None, "busybox", "busybox:latest"):
+        if request.image is None or request.image in ("busybox", "busybox:latest"):
             from gophernetes.image.busybox import default_image
 
             image = default_image(store)  # built from the host's busybox when missing: no network needed

@@ -24,7 +24,7 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from gophernetes.errors import GophernetesError, NotFound, UsageError
 from gophernetes.image import reference
@@ -73,7 +73,7 @@ class _Source:
         return posixpath.normpath(name) in self._members
 
     @contextmanager
-    def open(self, name: str) -> Iterator[BinaryIO]:
+    def open(self, name: str) -> Iterator[IO[bytes]]:
         if self._tar is None:
             target = (self.path / name).resolve()
             if not target.is_relative_to(self.path.resolve()) or not target.is_file():
@@ -84,7 +84,9 @@ class _Source:
         member = self._members.get(posixpath.normpath(name))
         if member is None:
             raise GophernetesError(f"{self.path}: the archive has no file {name!r}")
-        yield self._tar.extractfile(member)
+        extracted = self._tar.extractfile(member)
+        assert extracted is not None, "_members holds regular files only; extractfile gives None for other kinds"
+        yield extracted
 
     def read(self, name: str, limit: int = 16 << 20) -> bytes:
         with self.open(name) as stream:

@@ -58,7 +58,7 @@ import tarfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from gophernetes.errors import GophernetesError
 
@@ -185,25 +185,37 @@ class LayerStream:
         return piece
 
     def _inflate_some(self) -> bytes:
+        inflate = self._inflate
+        assert inflate is not None, "_produce inflates only a gzipped layer"
         try:
             while True:
                 if not self._input:
                     self._input = self.raw.read(CHUNK)
                     if not self._input:
-                        if not self._inflate.eof:
+                        if not inflate.eof:
                             raise zlib.error("the stream ends early")
                         return b""
-                if self._inflate.eof:  # one gzip member ended and another follows
-                    self._inflate = zlib.decompressobj(wbits=31)
-                piece = self._inflate.decompress(self._input, CHUNK)
-                self._input = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
+                if inflate.eof:  # one gzip member ended and another follows
+                    inflate = self._inflate = zlib.decompressobj(wbits=31)
+                piece = inflate.decompress(self._input, CHUNK)
+                self._input = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
                 if piece:
                     return piece
         except zlib.error as error:
             raise LayerRefused(f"layer {self.label} is not a valid gzip stream: {error}") from None
 
 
-def unpack_tar(tar: BinaryIO, dest: Path, *, label: str) -> list[str]:
+class TarSource(Protocol):
+    """What tarfile reads an "r:" archive with: a LayerStream, or any binary file."""
+
+    def read(self, count: int = -1, /) -> bytes: ...
+
+    def tell(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+
+def unpack_tar(tar: TarSource, dest: Path, *, label: str) -> list[str]:
     """Unpack an uncompressed tar stream into `dest`, entry by entry, refusing hostile ones.
 
     Returns the device nodes that were skipped (see the module's docstring).
@@ -211,9 +223,13 @@ def unpack_tar(tar: BinaryIO, dest: Path, *, label: str) -> list[str]:
     state = _State(dest=dest, label=label)
     os.chmod(dest, 0o755)  # a temporary dir is 0700; the layer's "./" entry may say otherwise
     try:
-        with tarfile.open(fileobj=tar, mode="r:") as archive:
+        # typeshed's fileobj type also asks for write() and close(), which reading never calls
+        with tarfile.open(fileobj=tar, mode="r:") as archive:  # type: ignore[call-overload]
             while (member := archive.next()) is not None:
-                archive.members.clear()  # tarfile keeps every header read: not for a million entries
+                # tarfile keeps every header read: not for a million entries. `members` is the
+                # list getmembers() returns (which would read the whole archive first);
+                # undocumented, so typeshed leaves it out.
+                archive.members.clear()  # type: ignore[attr-defined]
                 _unpack_member(archive, member, state)
     except tarfile.TarError as error:
         raise LayerRefused(f"layer {label} is not a valid tar archive: {error}") from None
@@ -356,6 +372,7 @@ def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path, r
         _clear(path, relative, state)
         fd = os.open(path, flags, 0o600)
     source = archive.extractfile(member)
+    assert source is not None, "extractfile gives None only for a member that is not a regular file"
     with os.fdopen(fd, "wb") as out:
         while chunk := source.read(CHUNK):
             if len(chunk) == CHUNK and chunk == ZEROS:
@@ -436,26 +453,28 @@ def _set_metadata(target: Path | int, member: tarfile.TarInfo) -> None:
     `target` is a path (never followed if it is a symlink) or an open file descriptor.
     """
     symlink = member.issym()
-    by_path = {} if isinstance(target, int) else {"follow_symlinks": False}
+    # A path's symlink is never followed; with a descriptor, os.* takes only follow_symlinks=True.
+    follow_symlinks = isinstance(target, int)
     # A new file belongs to our own uid:gid already (the parent dirs get no setgid bit
     # until the end), so only other owners need a chown; only root may give them.
     if os.geteuid() == 0 and (member.uid, member.gid) != (0, os.getegid()):
-        os.chown(target, member.uid, member.gid, **by_path)
+        os.chown(target, member.uid, member.gid, follow_symlinks=follow_symlinks)
     if not symlink:
         os.chmod(target, member.mode & 0o7777)
     for key, value in member.pax_headers.items():
         if key.startswith("SCHILY.xattr."):
             _set_xattr(target, key[len("SCHILY.xattr."):], value, symlink)
     mtime_ns = int(member.mtime * 1_000_000_000)
-    os.utime(target, ns=(mtime_ns, mtime_ns), **by_path)
+    os.utime(target, ns=(mtime_ns, mtime_ns), follow_symlinks=follow_symlinks)
 
 
 def _set_xattr(target: Path | int, name: str, value: str, symlink: bool) -> None:
     if not name.startswith(KEPT_XATTR_PREFIXES):
         return
-    by_path = {} if isinstance(target, int) else {"follow_symlinks": False}
+    # A path's symlink is never followed; with a descriptor, os.* takes only follow_symlinks=True.
+    follow_symlinks = isinstance(target, int)
     try:
-        os.setxattr(target, name, value.encode("utf-8", "surrogateescape"), **by_path)
+        os.setxattr(target, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=follow_symlinks)
     except OSError as error:
         if symlink or error.errno in (errno.ENOTSUP, errno.EPERM):
             return  # symlinks cannot carry user.* xattrs; some filesystems refuse others

@@ -97,7 +97,7 @@ class ImageStore:
             return self._image(by_id, records[by_id])
         raise NotFound(f"image '{ref}' not found; pull it with: gophernetes pull {ref}")
 
-    def list(self) -> list[Image]:
+    def images(self) -> list[Image]:
         """Every named image, sorted by name."""
         records = self._read_index()
         return [self._image(name, records[name]) for name in sorted(records)]
@@ -209,7 +209,7 @@ class ImageStore:
         and what killed commands left in tmp/."""
         removed = []
         used_dirs = _real_paths(in_use or {})
-        for image in self.list():
+        for image in self.images():
             used = any(os.path.realpath(d) in used_dirs for d in image.layer_dirs)
             if image.name.startswith(DANGLING) and not used:
                 removed += self.remove(image.name, in_use)

@@ -141,7 +141,7 @@ class _Assembler:
     def label(self, name: str) -> None:
         self.labels[name] = len(self.code)
 
-    def emit(self, code: int, k: int = 0, jt: int | str = 0, jf: int | str = 0, comment: str = "") -> None:
+    def emit(self, code: int, k: int | str = 0, jt: int | str = 0, jf: int | str = 0, comment: str = "") -> None:
         self.code.append([code, jt, jf, k, comment])
 
     def finish(self) -> list[Instruction]:

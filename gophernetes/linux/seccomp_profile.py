@@ -290,7 +290,7 @@ def to_oci(resolved: Resolved) -> dict:
             entry["args"] = [{"index": a.index, "value": a.value, "valueTwo": a.value_two, "op": a.op}
                              for a in rule.args]
         syscalls.append(entry)
-    document = {"defaultAction": resolved.default_action, "architectures": [architectures[abi] for abi in
+    document: dict = {"defaultAction": resolved.default_action, "architectures": [architectures[abi] for abi in
                                                                             resolved.abis], "syscalls": syscalls}
     if resolved.default_action == "SCMP_ACT_ERRNO":
         document["defaultErrnoRet"] = resolved.default_errno

@@ -63,7 +63,12 @@ def map_text(inside: int, outside: int, count: int) -> str:
 def read_map(pid: int | str, kind: str = "uid") -> list[tuple[int, int, int]]:
     """The (inside, outside, count) lines of /proc/PID/uid_map (or gid_map)."""
     text = Path(f"/proc/{pid}/{kind}_map").read_text()
-    return [tuple(int(field) for field in line.split()) for line in text.splitlines() if line.strip()]
+    lines = []
+    for line in text.splitlines():
+        if line.strip():
+            inside, outside, count = (int(field) for field in line.split())
+            lines.append((inside, outside, count))
+    return lines
 
 
 def write_maps(pid: int, uid_base: int, gid_base: int, count: int) -> None:

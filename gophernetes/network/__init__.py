@@ -351,5 +351,6 @@ def _hosts_path(directory: Path, network_name: str) -> Path:
 
 def _container_dict(lease: Lease, network: str) -> dict:
     endpoint = lease.endpoint(network)
+    assert endpoint is not None, "list_networks lists a lease under a network only when it has an endpoint there"
     return {"id": lease.container_id, "names": lease.names(), "pid": lease.pid, "address": endpoint.address,
             "interface": endpoint.ifname, "veth": endpoint.veth, "ports": [str(p) for p in endpoint.ports]}

@@ -125,7 +125,7 @@ def _create_default(networks_dir: Path) -> Network:
 
 
 def _save(networks_dir: Path, name: str, subnet: ipaddress.IPv4Network, bridge: str) -> Network:
-    gateway = str(next(subnet.hosts()))
+    gateway = str(next(iter(subnet.hosts())))  # hosts() is a list for a /31 or /32, an iterator otherwise
     network = Network(name=name, subnet=str(subnet), gateway=gateway, bridge=bridge, created=time.time())
     store.write_json(path_of(networks_dir, name), asdict(network))
     return network

@@ -92,6 +92,9 @@ def _lazy_package(name: str) -> None:
     (`from pyroute2 import config`) is simply imported.
     """
     spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    loader = spec.loader
     package = importlib.util.module_from_spec(spec)
 
     def load_on_demand(attribute: str):
@@ -99,11 +102,11 @@ def _lazy_package(name: str) -> None:
             raise AttributeError(attribute)
         if importlib.util.find_spec(f"{name}.{attribute}") is not None:  # `from pyroute2 import config`
             return importlib.import_module(f"{name}.{attribute}")
-        del package.__getattr__  # run the real __init__ once, into this very module
-        spec.loader.exec_module(package)
+        del vars(package)["__getattr__"]  # run the real __init__ once, into this very module
+        loader.exec_module(package)
         return getattr(package, attribute)
 
-    package.__getattr__ = load_on_demand
+    vars(package)["__getattr__"] = load_on_demand  # PEP 562: looked up in the module's namespace
     sys.modules[name] = package
 
 

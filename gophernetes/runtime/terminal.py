@@ -163,7 +163,7 @@ class Relay:
     """
 
     def __init__(self) -> None:
-        self.stdio = [0, 1, 2]
+        stdio = [0, 1, 2]
         self._theirs: list[int] = []
         self._input: int | None = None  # our end of the container's stdin
         self._outputs: dict[int, int] = {}  # our end of its stdout/stderr -> our fd 1/2
@@ -172,12 +172,13 @@ class Relay:
                 continue
             read, write = os.pipe()
             if fd == 0:
-                self.stdio[0], self._input = read, write
+                stdio[0], self._input = read, write
                 self._theirs.append(read)
             else:
-                self.stdio[fd] = write
+                stdio[fd] = write
                 self._outputs[read] = fd
                 self._theirs.append(write)
+        self.stdio: tuple[int, int, int] = (stdio[0], stdio[1], stdio[2])
         self._stop_read, self._stop_write = os.pipe()
         self._input_thread: threading.Thread | None = None
         self._output_thread: threading.Thread | None = None
@@ -223,6 +224,8 @@ class Relay:
 
     def _copy_input(self) -> None:
         """Our terminal -> the container's stdin, until our stdin ends (Ctrl-D) or the container's does."""
+        fd = self._input
+        assert fd is not None, "started() runs this thread only when our stdin is a terminal"
         while True:
             if not _in_foreground():  # a background job reading its terminal would be stopped (SIGTTIN)
                 if select.select([self._stop_read], [], [], 0.2)[0]:
@@ -236,10 +239,10 @@ class Relay:
                 if not data:
                     break  # our stdin ended: Ctrl-D on a terminal
                 while data:
-                    data = data[os.write(self._input, data):]
+                    data = data[os.write(fd, data):]
             except OSError:
                 break  # our terminal went away, or the container closed its stdin
-        fd, self._input = self._input, None
+        self._input = None
         os.close(fd)  # the container reads end-of-file
 
     def _copy_outputs(self) -> None:
