@@ -1,4 +1,4 @@
-# Gophernetes: two commands for a new user (as root, on Debian 12 or Ubuntu 22.04+)
+# Gophernetes: two commands for a new user (as root, on Debian 12 or Ubuntu 24.04)
 #   sudo make demo    installs what is missing, then runs a first container
 #   sudo make test    installs what is missing, then runs every test
 PYTHON ?= python3
