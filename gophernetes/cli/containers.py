@@ -176,7 +176,21 @@ def prune(obj, force: bool) -> None:
 
 
 def _each(names, action) -> None:
-    """Apply `action` to every name, printing each; the first error stops, as one line."""
+    """Apply `action` to every name, printing each, as docker does: a name that fails says so
+    in one line and the others still go (`rm -f a b c` never leaves b behind because a failed);
+    the last failure's exit code is the command's."""
+    from gophernetes.errors import GophernetesError
+
+    failed: GophernetesError | None = None
     for name in names:
-        action(name)
+        try:
+            action(name)
+        except GophernetesError as error:
+            if len(names) == 1:
+                raise
+            click.echo(f"gophernetes: {error}", err=True)
+            failed = error
+            continue
         click.echo(name)
+    if failed is not None:
+        raise SystemExit(failed.exit_code)

@@ -177,3 +177,14 @@ def test_a_full_disk_fails_new_commands_in_one_line_and_keeps_running_containers
     left = host_leftovers(g.root, cgroup_parent)
     mounts = [line for line in left["mounts"] if f"{g.root} " not in line]  # the tmpfs itself stays until teardown
     assert left["container folders"] == [] and mounts == [], left
+
+
+def test_rm_of_several_goes_on_past_one_that_fails(cli, busybox_rootfs):
+    _run_detached(cli, "kept-going", busybox_rootfs)
+
+    removed = cli("rm", "-f", "no-such-one", "kept-going")
+
+    assert removed.returncode == 125
+    assert removed.stderr.strip().splitlines() == ["gophernetes: no such container: no-such-one "
+                                                   "(see gophernetes list --all)"]
+    assert removed.stdout.split() == ["kept-going"] and _status(cli, "kept-going") is None
