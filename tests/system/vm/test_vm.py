@@ -27,7 +27,8 @@ def test_vagrant_up_gives_a_student_a_working_lab_vm():
     result = subprocess.run([str(HERE / "run-e2e.sh")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, timeout=2400)
     out = result.stdout
-    assert result.returncode == 0, out[-30000:]
+    failures = "\n".join(line for line in out.splitlines() if line.startswith("FAIL "))
+    assert result.returncode == 0, failures + "\n" + out[-20000:]
     # what the run proved, stated again so a silent skip cannot pass for success
     assert "PASS cgroup v2 is mounted" in out, out[-30000:]
     assert "PASS 256 MB over a 64 MB limit: exit 137" in out, out[-30000:]
