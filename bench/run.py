@@ -14,7 +14,8 @@ Runs /bin/true in a container on the same busybox root filesystem, with:
                container (no CLI, no options, no state), alone and after `import click`
   gophernetes  `python -m gophernetes run --net none --rootfs ROOTFS /bin/true`: this repository's
                code under this interpreter (never the `gophernetes` first on PATH: a pyenv shim
-               costs ~150 ms); also under Debian's /usr/bin/python3 (the lab VM's) when it has click
+               costs ~150 ms); also under Debian's /usr/bin/python3 (the lab VM's) when it has click,
+               and with `--security-opt seccomp=unconfined` (the pair shows what the filter costs)
 
 Every round runs every tool once, in a new random order (seeded; the seed is printed). The
 table shows, per tool, the median wall time, the median of the per-round ratios to runc with
@@ -157,6 +158,10 @@ def tools(work: Path, rootfs: Path, parent: str, containerd, podman: dict | None
         "python floor + import click": ([*floor, "--import-click", str(rootfs)], None, None),
         "gophernetes run": (gophernetes_command("run", "--net", "none", "--rootfs", str(rootfs), "/bin/true"),
                             env, None),
+        # the same without docker's seccomp profile: the pair shows what the filter costs
+        "gophernetes run, seccomp=unconfined": (
+            gophernetes_command("run", "--net", "none", "--security-opt", "seccomp=unconfined", "--rootfs",
+                                str(rootfs), "/bin/true"), env, None),
     }
     if shutil.which("crun"):
         chosen["crun"] = (["crun", "--root", str(work / "crun-state"), "run", "-b",
