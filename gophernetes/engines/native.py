@@ -435,6 +435,20 @@ class NativeEngine(Engine):
             "env": list(config.env or []), "working_dir": config.working_dir or "", "user": config.user or "",
         }
 
+    # images you make: gophernetes/image/push.py and save.py
+
+    def push(self, source: str, destination: str | None = None, insecure: bool = False,
+             progress=None) -> tuple[str, str]:
+        from gophernetes.image.push import push
+
+        pushed = push(self._store(), source, destination, insecure=insecure, progress=progress)
+        return pushed.name, pushed.digest
+
+    def save(self, images: list[str], output: str, format: str = "docker-archive") -> None:
+        from gophernetes.image.save import save
+
+        save(self._store(), images, output, format)
+
 
 def userns_details(record) -> dict:
     """What `inspect` shows of the user namespace: the maps, as /proc/PID/uid_map and gid_map write them."""

@@ -42,6 +42,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import BinaryIO
 from pathlib import Path
 
 from gophernetes.errors import GophernetesError, NotFound, PermissionDenied
@@ -200,10 +201,23 @@ class RegistryClient:
     # --- HTTP with auth and retries ---------------------------------------------------
 
     def _get(self, url: str, *, accept: str | None = None, what: str) -> http.client.HTTPResponse:
+        return self.send("GET", url, accept=accept, what=what)
+
+    def send(self, method: str, url: str, *, what: str, accept: str | None = None,
+             body: bytes | BinaryIO | None = None, headers: dict[str, str] | None = None
+             ) -> http.client.HTTPResponse:
+        """One request with auth and retries; a non-2xx answer raises (HTTPError kept as NotFound etc.).
+
+        A file `body` is rewound before each attempt (a 401 or a retry sends it again);
+        its Content-Length must be in `headers`.
+        """
         tried_auth = False
         attempt = 0
         while True:
-            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+            if hasattr(body, "seek"):
+                body.seek(0)  # type: ignore[union-attr]
+            request = urllib.request.Request(url, data=body, method=method,
+                                             headers={"User-Agent": USER_AGENT, **(headers or {})})
             if accept:
                 request.add_header("Accept", accept)
             if self._authorization:
@@ -254,9 +268,11 @@ class RegistryClient:
 
     def _fetch_token(self, params: dict[str, str], what: str) -> str:
         """Ask the token server (the challenge's realm) for a pull token for this repository."""
-        query = {"scope": params.get("scope") or f"repository:{self.ref.repository}:pull"}
+        # a push (or a blob mount) may need several scopes: the challenge separates them by spaces
+        scopes = (params.get("scope") or f"repository:{self.ref.repository}:pull").split()
+        query: list[tuple[str, str]] = [("scope", scope) for scope in scopes]
         if params.get("service"):
-            query["service"] = params["service"]
+            query.append(("service", params["service"]))
         url = params["realm"] + ("&" if "?" in params["realm"] else "?") + urllib.parse.urlencode(query)
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         if self.credentials:
@@ -289,7 +305,7 @@ class RegistryClient:
         if error.code == 401:
             return PermissionDenied(f"{where}; check your credentials: gophernetes login {self.ref.registry}")
         if error.code == 403:
-            return PermissionDenied(f"{where}; your account may not pull this repository")
+            return PermissionDenied(f"{where}; your account may not use this repository")
         if error.code == 404:
             return NotFound(f"{where}; check the name and tag")
         if error.code in (406, 415):
