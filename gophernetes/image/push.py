@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +93,7 @@ def blobs_to_push(manifest: Manifest) -> list[Descriptor]:
     return list(seen.values())
 
 
-def mount_sources(owners: dict[str, Iterable[str]], target: Reference) -> dict[str, list[str]]:
+def mount_sources(owners: Mapping[str, Iterable[str]], target: Reference) -> dict[str, list[str]]:
     """Blob digest -> repositories of the target's registry (not the target's own) known to hold it.
 
     `owners` maps each stored image's name to the digests of its blobs.

@@ -42,8 +42,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 from gophernetes.errors import GophernetesError, NotFound, PermissionDenied
 from gophernetes.image.auth import Credentials
