@@ -218,6 +218,11 @@ class Engine(ABC):
         """Write images to a docker-archive or oci-archive tar (`-` = stdout)."""
         raise UsageError(f"save is not supported with --engine {self.name}")
 
+    def build(self, context: str, containerfile: str | None, tag: str, build_args: dict[str, str] | None = None,
+              network: str = "none", use_cache: bool = True, say: Any = None) -> tuple[str, str]:
+        """Build a Containerfile in `context` into an image named `tag`; return (name, image ID)."""
+        raise UsageError(f"build is not supported with --engine {self.name}: use the native engine")
+
 
 # ---------------------------------------------------------------- request validation
 # What every engine checks before it makes anything: the same request gets the same

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "push": "gophernetes.cli.images:push",
     "save": "gophernetes.cli.images:save",
     "load": "gophernetes.cli.images:load",
+    "build": "gophernetes.cli.build:build",
     "image": "gophernetes.cli.images:image",
     "network": "gophernetes.cli.network:network",
     "attach": "gophernetes.cli.network:attach",

@@ -449,6 +449,16 @@ class NativeEngine(Engine):
 
         save(self._store(), images, output, format)
 
+    def build(self, context: str, containerfile: str | None, tag: str, build_args: dict[str, str] | None = None,
+              network: str = "none", use_cache: bool = True, say=None) -> tuple[str, str]:
+        from gophernetes.engines.build_steps import step_runner
+        from gophernetes.image.build import build
+
+        say = say or (lambda line: None)
+        image = build(self._store(), Path(context), Path(containerfile) if containerfile else None, tag,
+                      step_runner(self, say), build_args=build_args, network=network, use_cache=use_cache, say=say)
+        return image.name, image.id
+
 
 def userns_details(record) -> dict:
     """What `inspect` shows of the user namespace: the maps, as /proc/PID/uid_map and gid_map write them."""
