@@ -19,6 +19,10 @@ The modules follow a pull from start to end:
     archive.py     `pull local PATH`: docker save archives and OCI layouts
     push.py        store -> registry: HEAD, mount or upload each blob, the manifest last
     save.py        store -> a docker-archive or oci-archive tar (`load` is archive.py)
+    containerfile.py  `build`: a Containerfile's instructions, words and variables
+    context.py     `build`: COPY and ADD, files of the context as layer entries
+    diff.py        `build`: an overlay upper folder as a layer tar (whiteouts, opaque dirs)
+    build.py       `build`: the steps, the cache, the image named last
     busybox.py     the offline default image, built from the host's busybox
     progress.py    what a long pull prints on stderr
 """

@@ -36,9 +36,10 @@ import os
 import posixpath
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 from gophernetes.errors import GophernetesError, NotFound, UsageError
 from gophernetes.image import containerfile, context, reference
@@ -63,7 +64,7 @@ RUNTIME_FILES = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf"})
 MOUNT_POINTS = ("dev", "proc", "sys")
 
 # (root folder, argv, env, workdir, user, network) -> a context giving (exit status, upper folder)
-StepRunner = Callable[[Path, list[str], list[str], str, str, str], ContextManager[tuple[int, Path]]]
+StepRunner = Callable[[Path, list[str], list[str], str, str, str], AbstractContextManager[tuple[int, Path]]]
 
 
 @dataclass

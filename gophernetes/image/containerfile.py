@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from gophernetes.errors import UsageError
 
 INSTRUCTIONS = ("FROM", "RUN", "COPY", "ADD", "ENV", "WORKDIR", "USER", "CMD", "ENTRYPOINT", "LABEL", "EXPOSE",
                 "ARG")
 EXEC_FORM = ("RUN", "CMD", "ENTRYPOINT", "COPY", "ADD")
-FLAGS = {"COPY": ("chown", "chmod"), "ADD": ("chown", "chmod"), "FROM": ("platform",)}
+FLAGS = {"COPY": ("chown", "chmod"), "ADD": ("chown", "chmod")}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -70,7 +70,8 @@ def parse(text: str, filename: str = "Containerfile") -> list[Instruction]:
             if match.group(2) not in ("\\", "`"):
                 raise UsageError(f"{filename}: the escape directive takes \\ or `, not {match.group(2)!r}")
             escape = match.group(2)
-    instructions = [_instruction(number, logical, escape, filename) for number, logical in _logical_lines(lines, escape)]
+    instructions = [_instruction(number, logical, escape, filename)
+                    for number, logical in _logical_lines(lines, escape)]
     keywords = [i.keyword for i in instructions if i.keyword != "ARG"]
     if not keywords:
         raise UsageError(f"{filename}: no instructions: a Containerfile starts with FROM IMAGE (or FROM scratch)")
@@ -119,22 +120,23 @@ def _instruction(number: int, logical: str, escape: str, filename: str) -> Instr
     flags: dict[str, str] = {}
     while keyword in FLAGS and rest.startswith("--"):
         flag, _, rest = rest.partition(" ")
-        name, equals, value = flag[2:].partition("=")
-        if name not in FLAGS[keyword] or not equals or not value:
+        name, equals, setting = flag[2:].partition("=")
+        if name not in FLAGS[keyword] or not equals or not setting:
             raise UsageError(f"{where}: {keyword} --{name}: not supported (supported: "
                              f"{', '.join('--' + f + '=...' for f in FLAGS[keyword])})")
-        flags[name] = value
+        flags[name] = setting
         rest = rest.strip()
     exec_form = None
     if keyword in EXEC_FORM and rest.startswith("["):
+        value: object = None
         try:
             value = json.loads(rest)
         except ValueError:
-            value = None  # not JSON: docker treats it as shell form
+            pass  # not JSON: docker treats it as shell form
         if value is not None:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise UsageError(f"{where}: {keyword}'s JSON form must be an array of strings")
-            exec_form = value
+            exec_form = [str(v) for v in value]
     if not rest and keyword not in ("CMD", "ENTRYPOINT"):
         raise UsageError(f"{where}: {keyword} needs arguments")
     return Instruction(number, keyword, rest, exec_form, flags, logical)

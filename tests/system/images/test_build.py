@@ -106,7 +106,8 @@ def test_a_second_build_uses_the_cache_until_a_file_changes(gophernetes, tmp_pat
     changed = gophernetes("build", "-t", "lab/app:3", str(context), timeout=180)
     assert changed.returncode == 0, changed.stderr
     assert changed.stderr.count("--> Using cache") == 1  # only the first COPY: the rest sit on a new parent
-    first, third = layer_members(gophernetes.state_root, "lab/app:1"), layer_members(gophernetes.state_root, "lab/app:3")
+    first = layer_members(gophernetes.state_root, "lab/app:1")
+    third = layer_members(gophernetes.state_root, "lab/app:3")
     assert first[:3] == third[:3]
     no_cache = gophernetes("build", "--no-cache", "-t", "lab/app:4", str(context), timeout=180)
     assert no_cache.returncode == 0 and "Using cache" not in no_cache.stderr
@@ -136,7 +137,8 @@ def test_from_scratch_with_copy_only(gophernetes, tmp_path):
 
 
 @pytest.mark.parametrize("containerfile, message", [
-    ("FROM busybox\nRUN true\nRUN echo out; exit 3\n", "Containerfile:3: RUN /bin/sh -c echo out; exit 3 returned exit code 3"),
+    ("FROM busybox\nRUN true\nRUN echo out; exit 3\n",
+     "Containerfile:3: RUN /bin/sh -c echo out; exit 3 returned exit code 3"),
     ("FROM busybox\n\nCOPY ../outside /x\n", "Containerfile:3: ../outside is outside the build context"),
     ("FROM busybox\nCOPY escape /x\n", "Containerfile:2: escape leads outside the build context"),
     ("FROM busybox\nCOPY missing /x\n", "Containerfile:2: missing: no such file in the build context"),
