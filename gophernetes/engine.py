@@ -223,6 +223,10 @@ class Engine(ABC):
         """Build a Containerfile in `context` into an image named `tag`; return (name, image ID)."""
         raise UsageError(f"build is not supported with --engine {self.name}: use the native engine")
 
+    def inspect_image(self, reference: str) -> dict:
+        """An image's config, layers and history, as docker image inspect shows them."""
+        raise UsageError(f"image inspect is not supported with --engine {self.name}")
+
 
 # ---------------------------------------------------------------- request validation
 # What every engine checks before it makes anything: the same request gets the same

@@ -189,7 +189,7 @@ def load(obj, source: str, quiet: bool) -> None:
 
 @click.group("image")
 def image() -> None:
-    """Manage images: build the default busybox image (see also pull, images, rmi)."""
+    """Manage images: inspect, history, the default busybox image (see also pull, push, build, images, rmi)."""
 
 
 @image.command("build-busybox")
@@ -208,6 +208,46 @@ def prune(obj) -> None:
     """Remove dangling images (<none>: their name moved to a newer pull) that no container uses."""
     for name in obj.engine().prune_images():
         click.echo(f"Deleted: {name}")
+
+
+@image.command("inspect")
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.pass_obj
+def inspect_image(obj, refs: tuple[str, ...]) -> None:
+    """Show images as JSON: config, layers (blob digests and sizes), diff_ids and history.
+
+    \b
+    Examples:
+      gophernetes image inspect busybox
+      gophernetes image inspect lab/app:1.0 | jq '.[0].Config.Env'
+    """
+    from gophernetes.image.describe import as_json
+
+    engine = obj.engine()
+    click.echo(as_json([engine.inspect_image(ref) for ref in refs]))
+
+
+@image.command("history")
+@click.argument("ref", metavar="IMAGE")
+@click.option("--no-trunc", is_flag=True, help="Show whole steps and digests.")
+@click.pass_obj
+def history(obj, ref: str, no_trunc: bool) -> None:
+    """Show how an image was made: its steps, newest first, and the layer each one made.
+
+    \b
+    Examples:
+      gophernetes image history lab/app:1.0
+    """
+    from gophernetes.cli.output import table
+
+    rows = [("LAYER", "CREATED", "CREATED BY", "SIZE")]
+    for step in obj.engine().inspect_image(ref)["History"]:
+        created_by = step["CreatedBy"].replace("\n", " ")
+        if not no_trunc and len(created_by) > 60:
+            created_by = created_by[:57] + "..."
+        layer = step["Layer"] if no_trunc else step["Layer"][7:19]
+        rows.append((layer or "<missing>", step["Created"] or "-", created_by or "-", _size(step["Size"])))
+    click.echo(table(rows))
 
 
 image.add_command(images, "ls")

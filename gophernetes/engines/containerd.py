@@ -555,6 +555,17 @@ class ContainerdEngine(Engine):
         self.ctr.run("images", "export", output, *(full_reference(i) for i in images), timeout=PULL_TIMEOUT,
                      what=f"image {' '.join(images)}")
 
+    def inspect_image(self, reference: str) -> dict:
+        """The manifest and config containerd keeps for the image (`ctr content get`)."""
+        from gophernetes.image.describe import describe
+
+        refs = self._image_refs(reference)
+        record = next((r for r in self.ctr.images() if refs and r.ref == refs[0]), None)
+        if record is None:
+            raise NotFound(f"image {reference!r} not found; see gophernetes --engine containerd images")
+        manifest, config = self._manifest_and_config(record)
+        return describe(short_name(record.ref), record.digest, manifest, config)
+
     # ------------------------------------------------------------------ helpers
 
     def _info(self, container_id: str, record: dict, tasks: dict[str, Task]) -> ContainerInfo:

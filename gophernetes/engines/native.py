@@ -459,6 +459,16 @@ class NativeEngine(Engine):
                       step_runner(self, say), build_args=build_args, network=network, use_cache=use_cache, say=say)
         return image.name, image.id
 
+    def inspect_image(self, reference: str) -> dict:
+        from gophernetes.image.describe import describe
+        from gophernetes.image.manifest import Manifest, parse_document
+
+        store = self._store()
+        image = store.get(reference)
+        manifest = parse_document(store.read_blob(image.manifest_digest), "", image.name)
+        assert isinstance(manifest, Manifest), "the store keeps one platform's manifest per image"
+        return describe(image.name, image.manifest_digest, manifest, store.read_blob(image.id))
+
 
 def userns_details(record) -> dict:
     """What `inspect` shows of the user namespace: the maps, as /proc/PID/uid_map and gid_map write them."""

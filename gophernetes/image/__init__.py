@@ -23,6 +23,7 @@ The modules follow a pull from start to end:
     context.py     `build`: COPY and ADD, files of the context as layer entries
     diff.py        `build`: an overlay upper folder as a layer tar (whiteouts, opaque dirs)
     build.py       `build`: the steps, the cache, the image named last
+    describe.py    `image inspect` and `image history`: config, layers, history
     busybox.py     the offline default image, built from the host's busybox
     progress.py    what a long pull prints on stderr
 """

@@ -165,6 +165,8 @@ def step(job: Build, state: State, instruction: Instruction, number: int) -> Non
             _from(job, state, instruction, where)
         elif keyword == "ARG":
             _arg(job, state, instruction, where)
+            if state.config:  # an ARG before FROM belongs to no image
+                _history(state, instruction, empty=True)
         elif keyword in ("RUN",):
             _run(job, state, instruction, where, number)
         elif keyword in ("COPY", "ADD"):

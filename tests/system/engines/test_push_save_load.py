@@ -44,3 +44,14 @@ def test_build_is_native_only(engine, image, tmp_path):
     assert result.returncode == 0, result.stderr
     ran = engine("run", "--net", "none", "lab/built")
     assert (ran.returncode, ran.stdout) == (0, "built\n"), ran.stderr
+
+
+def test_image_inspect_and_history_show_the_layers(engine, image):
+    shown = engine("image", "inspect", image)
+    assert shown.returncode == 0, shown.stderr
+    found = json.loads(shown.stdout)[0]
+    assert found["RepoTags"] == [image] and len(found["Layers"]) == len(found["RootFS"]["Layers"]) == 1
+    assert found["Config"]["Cmd"] == ["sh"]
+    history = engine("image", "history", image)
+    assert history.returncode == 0, history.stderr
+    assert found["Layers"][0]["Digest"][7:19] in history.stdout

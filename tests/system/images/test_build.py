@@ -95,6 +95,15 @@ def test_build_makes_an_image_that_runs(gophernetes, tmp_path):
     assert "etc/.wh.group" in layers[-1]
     assert "etc/hosts" not in layers[-1] and "etc/hostname" not in layers[-1]  # the runtime's, not the step's
 
+    shown = gophernetes("image", "history", "lab/app:1.0")
+    assert shown.returncode == 0, shown.stderr
+    rows = shown.stdout.splitlines()[1:]
+    assert len(rows) == len(config["history"])
+    assert rows[0].split()[0] == "<missing>" and "CMD" in rows[0]  # newest first, no layer
+    run_row = next(row for row in rows if "RUN echo" in row)
+    newest_layer = json.loads(gophernetes("image", "inspect", "lab/app:1.0").stdout)[0]["Layers"][-1]
+    assert rows.index(run_row) == 5 and run_row.split()[0] == newest_layer["Digest"][7:19]
+
 
 def test_a_second_build_uses_the_cache_until_a_file_changes(gophernetes, tmp_path):
     context = make_context(tmp_path / "ctx")
