@@ -54,6 +54,11 @@ def plan(context: Path, sources: list[str], dest: str, workdir: str, where: str,
         raise UsageError(f"{where}: COPY/ADD needs SRC... DEST")
     absolute_dest = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
     target_root = posixpath.normpath(absolute_dest).lstrip("/")
+    if merged is not None:  # /bin -> usr/bin in a usrmerged image: COPY x /bin/ lands in usr/bin
+        target_root = resolve_in_root(merged, target_root, where)
+        through = resolve_in_root(merged, target_root + "/x", where)[:-2] if target_root else ""
+        if through != target_root and is_folder_in(merged, through):
+            target_root = through  # DEST itself is a link to a folder: into that folder
     is_dir = dest.endswith("/") or len(sources) > 1 or dest in (".", "./") or \
         (merged is not None and is_folder_in(merged, target_root))
     found: list[Source] = []
@@ -81,6 +86,38 @@ def plan(context: Path, sources: list[str], dest: str, workdir: str, where: str,
     if not found:
         raise UsageError(f"{where}: no source file matches {' '.join(sources)}")
     return found
+
+
+def resolve_in_root(root: Path, relative: str, where: str, hops: int = 40) -> str:
+    """`relative` with the symlinks among its parent folders followed *inside* `root`.
+
+    An absolute link target starts again at the image's root, `..` never climbs above it
+    (as openat2's RESOLVE_IN_ROOT does for the runtime): the host's files stay out of reach.
+    The last component is kept as it is (COPY replaces a link there, as docker does).
+    """
+    pending = [part for part in relative.split("/") if part]
+    done: list[str] = []
+    while len(pending) > 1:
+        part = pending.pop(0)
+        if part == "..":
+            done = done[:-1]
+            continue
+        path = root.joinpath(*done, part)
+        try:
+            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            is_link = False  # missing: made as a folder by the layer
+        if not is_link:
+            done.append(part)
+            continue
+        hops -= 1
+        if hops < 0:
+            raise UsageError(f"{where}: too many symlinks under /{relative}")
+        target = os.readlink(path)
+        if target.startswith("/"):
+            done = []
+        pending = [p for p in target.split("/") if p and p != "."] + pending
+    return "/".join(done + pending)
 
 
 def is_folder_in(root: Path, relative: str) -> bool:

@@ -135,7 +135,7 @@ def _docker_image(store: ImageStore, image: Image, tar: tarfile.TarFile, written
             _add_uncompressed(tar, _blob_name(diff_id), store.blob_path(layer.digest), diff_id)
             written.add(diff_id)
         layers.append(_blob_name(diff_id))
-    tags = [] if image.name.startswith(DANGLING) else [image.name]
+    tags = [] if image.name.startswith(DANGLING) or "@" in image.name else [image.name]  # docker wants NAME:TAG
     return {"Config": _blob_name(manifest.config.digest), "RepoTags": tags, "Layers": layers}
 
 

@@ -84,3 +84,20 @@ def test_a_directory_becomes_a_sorted_reproducible_gzipped_tar(tmp_path):
     assert members == [("a.txt", tarfile.REGTYPE, ""), ("b", tarfile.DIRTYPE, ""),
                        ("b/a-again", tarfile.LNKTYPE, "a.txt"), ("b/inner", tarfile.DIRTYPE, ""),
                        ("b/link", tarfile.SYMTYPE, "../a.txt")]
+
+
+def test_copy_destinations_follow_the_images_symlinks_inside_its_root(tmp_path):
+    from gophernetes.image.context import resolve_in_root
+
+    (tmp_path / "usr" / "bin").mkdir(parents=True)
+    os.symlink("usr/bin", tmp_path / "bin")             # usrmerge, relative
+    os.symlink("/usr/bin", tmp_path / "abs")            # absolute: the image's /usr/bin, not the host's
+    os.symlink("../../../../etc", tmp_path / "usr" / "up")  # climbs: stops at the image's root
+    assert resolve_in_root(tmp_path, "bin/tool", "w") == "usr/bin/tool"
+    assert resolve_in_root(tmp_path, "abs/tool", "w") == "usr/bin/tool"
+    assert resolve_in_root(tmp_path, "usr/up/passwd", "w") == "etc/passwd"
+    assert resolve_in_root(tmp_path, "bin", "w") == "bin"  # the last component stays as it is
+    assert resolve_in_root(tmp_path, "new/dir/file", "w") == "new/dir/file"
+    os.symlink("loop", tmp_path / "loop")
+    with pytest.raises(Exception, match="too many symlinks"):
+        resolve_in_root(tmp_path, "loop/x", "w")

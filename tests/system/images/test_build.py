@@ -239,3 +239,21 @@ def test_podman_builds_the_same_files_and_config(gophernetes, podman, tmp_path):
     ours_config = json.loads(podman("image", "inspect", "--format", "{{json .Config}}", "docker.io/lab/app:1"))
     theirs_config["Labels"].pop("io.buildah.version", None)
     assert {f: ours_config.get(f) for f in fields} == {f: theirs_config.get(f) for f in fields}
+
+
+def test_copy_follows_the_images_symlinks_but_stays_in_its_root(gophernetes, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "tool").write_text("#!/bin/sh\necho tool\n")
+    (context / "tool").chmod(0o755)
+    (context / "Containerfile").write_text(
+        "FROM busybox\nRUN mkdir -p /usr/bin && ln -s usr/bin /ubin && ln -s /etc /hostetc\n"
+        "COPY tool /ubin/\nCOPY tool /hostetc\nCOPY tool /ubin/../../../../escaped\n")
+    built = gophernetes("build", "-t", "lab/links", str(context), timeout=180)
+    assert built.returncode == 0, built.stderr
+    names = layer_members(gophernetes.state_root, "lab/links")
+    assert "usr/bin/tool" in names[2] and "etc/tool" in names[3]  # the image's /etc, not the host's
+    assert "escaped" in names[4]
+    ran = gophernetes("run", "--net", "none", "lab/links", "sh", "-c", "ls -l /ubin /hostetc/tool /escaped")
+    assert ran.returncode == 0, ran.stderr
+    assert not Path("/etc/tool").exists() and not Path("/escaped").exists()

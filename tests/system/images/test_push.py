@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.system.images.conftest import PASSWORD, USER
 from tests.system.images.conftest import gophernetes as cli
 
@@ -130,3 +132,81 @@ def test_push_of_an_unknown_image_is_refused(tmp_path):
     result = cli(tmp_path, "push", "127.0.0.1:5999/lab/none:1")
     assert result.returncode == 125
     assert "not found" in result.stderr
+
+
+class LyingRegistry:
+    """A registry that takes a push up to a point, then misbehaves: `mode` says how.
+
+    "hang": never answers the blob upload; "digest": takes everything but stores the
+    manifest under another digest than the one we sent; "no-location": opens no upload.
+    """
+
+    def __init__(self, mode: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.mode = mode
+        self.release = threading.Event()
+        registry = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def answer(self, code: int, headers: dict | None = None) -> None:
+                self.send_response(code)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_HEAD(self):
+                self.answer(404)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if registry.mode == "no-location":
+                    self.answer(202)
+                else:
+                    self.answer(202, {"Location": "/v2/upload/1"})
+
+            def do_PUT(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if registry.mode == "hang" and "/manifests/" not in self.path:
+                    registry.release.wait(30)
+                    self.close_connection = True
+                    return
+                self.rfile.read(length)
+                digest = "sha256:" + "0" * 64 if "/manifests/" in self.path else ""
+                self.answer(201, {"Docker-Content-Digest": digest} if digest else {})
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("hang", "timed out"),
+    ("digest", "the registry stored the manifest as sha256:0000"),
+    ("no-location", "answered 202 without an upload location"),
+])
+def test_a_misbehaving_registry_gives_one_line(tmp_path, mode, message):
+    lying = LyingRegistry(mode)
+    try:
+        ref = f"{lying.address}/lab/lies:1"
+        build(tmp_path, ref)
+        result = cli(tmp_path, "push", ref, env={"GOPHERNETES_REGISTRY_TIMEOUT": "1"}, timeout=60)
+    finally:
+        lying.close()
+    assert result.returncode == 125
+    errors = [line for line in result.stderr.splitlines() if line.startswith("gophernetes:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
