@@ -246,6 +246,9 @@ class RegistryClient:
                 hint = "; is it running?" if isinstance(reason, ConnectionRefusedError) else ""
                 if isinstance(reason, ssl.SSLError):
                     hint = "; for a registry without TLS use --insecure"
+                if isinstance(reason, TimeoutError):  # connected, then silence: not "cannot reach"
+                    raise GophernetesError(f"{what}: {self.ref.registry} did not answer {method} {_path(url)} "
+                                           f"within {self.timeout:g} s, {ATTEMPTS} times; giving up") from None
                 raise GophernetesError(f"cannot reach {self.root_url}: {reason}{hint}") from None
 
     @staticmethod
@@ -343,6 +346,11 @@ def _registry_error_detail(error: urllib.error.HTTPError) -> str:
         return ""
     first = errors[0]
     return f" ({str(first.get('code', '?'))[:100]}: {str(first.get('message', ''))[:300]})"
+
+
+def _path(url: str) -> str:
+    """The path of a URL without its query (an upload's state token says nothing to a user)."""
+    return urllib.parse.urlsplit(url).path
 
 
 def _seconds(variable: str, default: float) -> float:

@@ -194,7 +194,7 @@ class LyingRegistry:
 
 
 @pytest.mark.parametrize("mode, message", [
-    ("hang", "timed out"),
+    ("hang", "did not answer PUT /v2/upload/1 within 1 s, 4 times; giving up"),
     ("digest", "the registry stored the manifest as sha256:0000"),
     ("no-location", "answered 202 without an upload location"),
 ])
