@@ -428,4 +428,7 @@ def _root(job: Build, state: State, number: int) -> Iterator[Path]:
     try:
         yield target
     finally:
-        syscalls.umount2(target, 0)
+        try:
+            syscalls.umount2(target, 0)
+        except OSError:  # still busy (a process of the step lingering): detach it, the kernel finishes later
+            syscalls.umount2(target, syscalls.MNT_DETACH)
