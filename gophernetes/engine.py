@@ -208,6 +208,25 @@ class Engine(ABC):
         """What `gophernetes info` shows about this engine."""
         return {"engine": self.name}
 
+    # images you make (push, save; load is import_archive)
+    def push(self, source: str, destination: str | None = None, insecure: bool = False,
+             progress: Any = None) -> tuple[str, str]:
+        """Push a stored image to a registry, the manifest last; return (reference, manifest digest)."""
+        raise UsageError(f"push is not supported with --engine {self.name}")
+
+    def save(self, images: list[str], output: str, format: str = "docker-archive") -> None:
+        """Write images to a docker-archive or oci-archive tar (`-` = stdout)."""
+        raise UsageError(f"save is not supported with --engine {self.name}")
+
+    def build(self, context: str, containerfile: str | None, tag: str, build_args: dict[str, str] | None = None,
+              network: str = "none", use_cache: bool = True, say: Any = None) -> tuple[str, str]:
+        """Build a Containerfile in `context` into an image named `tag`; return (name, image ID)."""
+        raise UsageError(f"build is not supported with --engine {self.name}: use the native engine")
+
+    def inspect_image(self, reference: str) -> dict:
+        """An image's config, layers and history, as docker image inspect shows them."""
+        raise UsageError(f"image inspect is not supported with --engine {self.name}")
+
 
 # ---------------------------------------------------------------- request validation
 # What every engine checks before it makes anything: the same request gets the same

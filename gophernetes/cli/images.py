@@ -110,9 +110,86 @@ def login(obj, server: str, username: str, password: str | None, password_stdin:
     click.echo("Login Succeeded")
 
 
+@click.command("push")
+@click.argument("image")
+@click.argument("destination", required=False)
+@click.option("--insecure", is_flag=True, help="Use plain HTTP (always so for 127.0.0.1 and localhost).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the reference pushed.")
+@click.pass_obj
+def push(obj, image: str, destination: str | None, insecure: bool, quiet: bool) -> None:
+    """Push IMAGE to its registry (or to DESTINATION): blobs it lacks, then the manifest.
+
+    A blob the registry has is skipped (HEAD), one another repository of the registry
+    holds is mounted from there, the others are uploaded (in chunks when large). The tag
+    appears only when every blob is there. Credentials come from `gophernetes login`.
+
+    \b
+    Examples:
+      gophernetes push 127.0.0.1:5000/team/app:1.0
+      gophernetes push alpine:3.19 127.0.0.1:5000/mirror/alpine:3.19
+      gophernetes login registry.lab:5000 -u alice && gophernetes push registry.lab:5000/app
+    """
+    from gophernetes.image.progress import Progress
+
+    name, digest = obj.engine().push(image, destination, insecure, progress=Progress(quiet=quiet))
+    if not quiet and digest:
+        click.echo(f"Digest: {digest}", err=True)
+    click.echo(name)
+
+
+@click.command("save")
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-o", "--output", default="-", metavar="FILE", help="The tar file to write (default: stdout).")
+@click.option("--format", "archive_format", type=click.Choice(["docker-archive", "oci-archive"]),
+              default="docker-archive", show_default=True, help="docker save's layout, or an OCI layout in a tar.")
+@click.pass_obj
+def save(obj, names: tuple[str, ...], output: str, archive_format: str) -> None:
+    """Save images to a tar archive, to carry them to another host (see `load`).
+
+    \b
+    Examples:
+      gophernetes save -o app.tar lab/app:1.0
+      gophernetes save --format oci-archive -o base.tar busybox alpine:3.19
+      gophernetes save busybox | ssh host gophernetes load
+    """
+    obj.engine().save(list(names), output, archive_format)
+
+
+@click.command("load")
+@click.option("-i", "--input", "source", default="-", metavar="FILE",
+              help="The archive to read: docker-archive, oci-archive or an OCI layout folder (default: stdin).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image names.")
+@click.pass_obj
+def load(obj, source: str, quiet: bool) -> None:
+    """Load images from a `save` archive (the same as `pull local FILE`).
+
+    \b
+    Examples:
+      gophernetes load -i app.tar
+      gophernetes load < base-oci.tar
+    """
+    from gophernetes.image.progress import Progress
+
+    engine = obj.engine()
+    if source != "-":
+        names = engine.import_archive(source, progress=Progress(quiet=quiet))
+    else:
+        import tempfile
+
+        if sys.stdin.isatty():
+            raise UsageError("give the archive with -i FILE or on standard input")
+        with tempfile.NamedTemporaryFile(prefix="gophernetes-load-", suffix=".tar") as spool:
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                spool.write(chunk)
+            spool.flush()
+            names = engine.import_archive(spool.name, progress=Progress(quiet=quiet))
+    for name in names:
+        click.echo(f"Loaded image: {name}")
+
+
 @click.group("image")
 def image() -> None:
-    """Manage images: build the default busybox image (see also pull, images, rmi)."""
+    """Manage images: inspect, history, the default busybox image (see also pull, push, build, images, rmi)."""
 
 
 @image.command("build-busybox")
@@ -133,9 +210,52 @@ def prune(obj) -> None:
         click.echo(f"Deleted: {name}")
 
 
+@image.command("inspect")
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.pass_obj
+def inspect_image(obj, refs: tuple[str, ...]) -> None:
+    """Show images as JSON: config, layers (blob digests and sizes), diff_ids and history.
+
+    \b
+    Examples:
+      gophernetes image inspect busybox
+      gophernetes image inspect lab/app:1.0 | jq '.[0].Config.Env'
+    """
+    from gophernetes.image.describe import as_json
+
+    engine = obj.engine()
+    click.echo(as_json([engine.inspect_image(ref) for ref in refs]))
+
+
+@image.command("history")
+@click.argument("ref", metavar="IMAGE")
+@click.option("--no-trunc", is_flag=True, help="Show whole steps and digests.")
+@click.pass_obj
+def history(obj, ref: str, no_trunc: bool) -> None:
+    """Show how an image was made: its steps, newest first, and the layer each one made.
+
+    \b
+    Examples:
+      gophernetes image history lab/app:1.0
+    """
+    from gophernetes.cli.output import table
+
+    rows = [("LAYER", "CREATED", "CREATED BY", "SIZE")]
+    for step in obj.engine().inspect_image(ref)["History"]:
+        created_by = step["CreatedBy"].replace("\n", " ")
+        if not no_trunc and len(created_by) > 60:
+            created_by = created_by[:57] + "..."
+        layer = step["Layer"] if no_trunc else step["Layer"][7:19]
+        rows.append((layer or "<missing>", step["Created"] or "-", created_by or "-", _size(step["Size"])))
+    click.echo(table(rows))
+
+
 image.add_command(images, "ls")
 image.add_command(pull, "pull")
 image.add_command(rmi, "rm")
+image.add_command(push, "push")
+image.add_command(save, "save")
+image.add_command(load, "load")
 
 
 def _as_dict(image) -> dict:

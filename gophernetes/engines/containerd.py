@@ -531,6 +531,41 @@ class ContainerdEngine(Engine):
                 "runtime": f"io.containerd.runc.v2 (runc {runc_version()})",
                 "namespace": self.ctr.namespace, "socket": self.ctr.address}
 
+    # images you make: push and save through ctr (load is import_archive)
+
+    def push(self, source: str, destination: str | None = None, insecure: bool = False,
+             progress=None) -> tuple[str, str]:
+        """`ctr images push REMOTE LOCAL`: containerd checks and uploads the blobs, the manifest last."""
+        from gophernetes.image import auth
+        from gophernetes.image.reference import is_local_registry, parse
+
+        remote = parse(destination or source)
+        flags = ["--plain-http"] if insecure or is_local_registry(remote.registry) else []
+        credentials = auth.lookup(remote.registry, self.state.images / "auth.json")
+        flags += ["--user", f"{credentials.username}:{credentials.password}"] if credentials else []
+        self.ctr.run("images", "push", *flags, full_reference(remote.name), full_reference(source),
+                     timeout=PULL_TIMEOUT, what=f"image {source}")
+        digests = [r.digest for r in self.ctr.images() if r.ref == full_reference(source)]
+        return remote.name, digests[0] if digests else ""
+
+    def save(self, images: list[str], output: str, format: str = "docker-archive") -> None:
+        """`ctr images export`: an OCI layout tar that also holds docker's manifest.json (both formats)."""
+        if output == "-":
+            raise UsageError("save to stdout is not supported with --engine containerd: give -o FILE")
+        self.ctr.run("images", "export", output, *(full_reference(i) for i in images), timeout=PULL_TIMEOUT,
+                     what=f"image {' '.join(images)}")
+
+    def inspect_image(self, reference: str) -> dict:
+        """The manifest and config containerd keeps for the image (`ctr content get`)."""
+        from gophernetes.image.describe import describe
+
+        refs = self._image_refs(reference)
+        record = next((r for r in self.ctr.images() if refs and r.ref == refs[0]), None)
+        if record is None:
+            raise NotFound(f"image {reference!r} not found; see gophernetes --engine containerd images")
+        manifest, config = self._manifest_and_config(record)
+        return describe(short_name(record.ref), record.digest, manifest, config)
+
     # ------------------------------------------------------------------ helpers
 
     def _info(self, container_id: str, record: dict, tasks: dict[str, Task]) -> ContainerInfo:

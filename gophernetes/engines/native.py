@@ -435,6 +435,40 @@ class NativeEngine(Engine):
             "env": list(config.env or []), "working_dir": config.working_dir or "", "user": config.user or "",
         }
 
+    # images you make: gophernetes/image/push.py and save.py
+
+    def push(self, source: str, destination: str | None = None, insecure: bool = False,
+             progress=None) -> tuple[str, str]:
+        from gophernetes.image.push import push
+
+        pushed = push(self._store(), source, destination, insecure=insecure, progress=progress)
+        return pushed.name, pushed.digest
+
+    def save(self, images: list[str], output: str, format: str = "docker-archive") -> None:
+        from gophernetes.image.save import save
+
+        save(self._store(), images, output, format)
+
+    def build(self, context: str, containerfile: str | None, tag: str, build_args: dict[str, str] | None = None,
+              network: str = "none", use_cache: bool = True, say=None) -> tuple[str, str]:
+        from gophernetes.engines.build_steps import step_runner
+        from gophernetes.image.build import build
+
+        say = say or (lambda line: None)
+        image = build(self._store(), Path(context), Path(containerfile) if containerfile else None, tag,
+                      step_runner(self, say), build_args=build_args, network=network, use_cache=use_cache, say=say)
+        return image.name, image.id
+
+    def inspect_image(self, reference: str) -> dict:
+        from gophernetes.image.describe import describe
+        from gophernetes.image.manifest import Manifest, parse_document
+
+        store = self._store()
+        image = store.get(reference)
+        manifest = parse_document(store.read_blob(image.manifest_digest), "", image.name)
+        assert isinstance(manifest, Manifest), "the store keeps one platform's manifest per image"
+        return describe(image.name, image.manifest_digest, manifest, store.read_blob(image.id))
+
 
 def userns_details(record) -> dict:
     """What `inspect` shows of the user namespace: the maps, as /proc/PID/uid_map and gid_map write them."""

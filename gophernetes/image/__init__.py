@@ -17,6 +17,13 @@ The modules follow a pull from start to end:
     store.py       the content-addressed store on disk and the name -> image index
     pull.py        registry -> store, layers fetched in parallel, nothing half-made
     archive.py     `pull local PATH`: docker save archives and OCI layouts
+    push.py        store -> registry: HEAD, mount or upload each blob, the manifest last
+    save.py        store -> a docker-archive or oci-archive tar (`load` is archive.py)
+    containerfile.py  `build`: a Containerfile's instructions, words and variables
+    context.py     `build`: COPY and ADD, files of the context as layer entries
+    diff.py        `build`: an overlay upper folder as a layer tar (whiteouts, opaque dirs)
+    build.py       `build`: the steps, the cache, the image named last
+    describe.py    `image inspect` and `image history`: config, layers, history
     busybox.py     the offline default image, built from the host's busybox
     progress.py    what a long pull prints on stderr
 """

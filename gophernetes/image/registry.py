@@ -43,6 +43,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from gophernetes.errors import GophernetesError, NotFound, PermissionDenied
 from gophernetes.image.auth import Credentials
@@ -200,10 +201,23 @@ class RegistryClient:
     # --- HTTP with auth and retries ---------------------------------------------------
 
     def _get(self, url: str, *, accept: str | None = None, what: str) -> http.client.HTTPResponse:
+        return self.send("GET", url, accept=accept, what=what)
+
+    def send(self, method: str, url: str, *, what: str, accept: str | None = None,
+             body: bytes | BinaryIO | None = None, headers: dict[str, str] | None = None
+             ) -> http.client.HTTPResponse:
+        """One request with auth and retries; a non-2xx answer raises (HTTPError kept as NotFound etc.).
+
+        A file `body` is rewound before each attempt (a 401 or a retry sends it again);
+        its Content-Length must be in `headers`.
+        """
         tried_auth = False
         attempt = 0
         while True:
-            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+            if hasattr(body, "seek"):
+                body.seek(0)  # type: ignore[union-attr]
+            request = urllib.request.Request(url, data=body, method=method,
+                                             headers={"User-Agent": USER_AGENT, **(headers or {})})
             if accept:
                 request.add_header("Accept", accept)
             if self._authorization:
@@ -232,6 +246,9 @@ class RegistryClient:
                 hint = "; is it running?" if isinstance(reason, ConnectionRefusedError) else ""
                 if isinstance(reason, ssl.SSLError):
                     hint = "; for a registry without TLS use --insecure"
+                if isinstance(reason, TimeoutError):  # connected, then silence: not "cannot reach"
+                    raise GophernetesError(f"{what}: {self.ref.registry} did not answer {method} {_path(url)} "
+                                           f"within {self.timeout:g} s, {ATTEMPTS} times; giving up") from None
                 raise GophernetesError(f"cannot reach {self.root_url}: {reason}{hint}") from None
 
     @staticmethod
@@ -254,9 +271,11 @@ class RegistryClient:
 
     def _fetch_token(self, params: dict[str, str], what: str) -> str:
         """Ask the token server (the challenge's realm) for a pull token for this repository."""
-        query = {"scope": params.get("scope") or f"repository:{self.ref.repository}:pull"}
+        # a push (or a blob mount) may need several scopes: the challenge separates them by spaces
+        scopes = (params.get("scope") or f"repository:{self.ref.repository}:pull").split()
+        query: list[tuple[str, str]] = [("scope", scope) for scope in scopes]
         if params.get("service"):
-            query["service"] = params["service"]
+            query.append(("service", params["service"]))
         url = params["realm"] + ("&" if "?" in params["realm"] else "?") + urllib.parse.urlencode(query)
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         if self.credentials:
@@ -289,7 +308,7 @@ class RegistryClient:
         if error.code == 401:
             return PermissionDenied(f"{where}; check your credentials: gophernetes login {self.ref.registry}")
         if error.code == 403:
-            return PermissionDenied(f"{where}; your account may not pull this repository")
+            return PermissionDenied(f"{where}; your account may not use this repository")
         if error.code == 404:
             return NotFound(f"{where}; check the name and tag")
         if error.code in (406, 415):
@@ -327,6 +346,11 @@ def _registry_error_detail(error: urllib.error.HTTPError) -> str:
         return ""
     first = errors[0]
     return f" ({str(first.get('code', '?'))[:100]}: {str(first.get('message', ''))[:300]})"
+
+
+def _path(url: str) -> str:
+    """The path of a URL without its query (an upload's state token says nothing to a user)."""
+    return urllib.parse.urlsplit(url).path
 
 
 def _seconds(variable: str, default: float) -> float:

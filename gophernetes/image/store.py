@@ -102,6 +102,11 @@ class ImageStore:
         records = self._read_index()
         return [self._image(name, records[name]) for name in sorted(records)]
 
+    def blob_owners(self) -> dict[str, list[str]]:
+        """Every image name -> the digests of its blobs (manifest, config, layers): where a push
+        may mount a blob from."""
+        return {name: list(record.get("blobs", [])) for name, record in self._read_index().items()}
+
     def blob_path(self, digest: str) -> Path:
         return self.blobs / _hex(digest)
 

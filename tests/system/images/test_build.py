@@ -1,0 +1,259 @@
+"""`gophernetes build`: real RUN steps in real containers, layers read back, the cache, podman's verdict."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from gophernetes.image.store import ImageStore
+
+CONTAINERFILE = """\
+FROM busybox
+ARG GREETING=hello
+ENV LAB=1 MSG="$GREETING world"
+WORKDIR /srv/app
+COPY app/ ./
+COPY --chown=1000:1000 --chmod=0600 secret.txt /srv/
+ADD files.tar.gz /opt/
+RUN echo "$MSG" > greeting && rm /etc/group && mkdir -p /var/x && touch /var/x/y
+USER 1000
+LABEL org.lab.name="Lab App" org.lab.version=1
+EXPOSE 8080 53/udp
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /srv/app/greeting"]
+"""
+
+
+def make_context(folder: Path, containerfile: str = CONTAINERFILE) -> Path:
+    (folder / "app" / "lib").mkdir(parents=True)
+    (folder / "app" / "main.txt").write_text("main\n")
+    (folder / "app" / "lib" / "tool.sh").write_text("#!/bin/sh\necho tool\n")
+    (folder / "app" / "lib" / "tool.sh").chmod(0o755)
+    (folder / "secret.txt").write_text("s3cret\n")
+    with tarfile.open(folder / "files.tar.gz", "w:gz") as tar:
+        for name, data in (("unpacked/a.txt", b"from the tar\n"), ("unpacked/b.txt", b"b\n")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o640, 33, 33
+            tar.addfile(info, io.BytesIO(data))
+    (folder / "Containerfile").write_text(containerfile)
+    return folder
+
+
+def layer_members(root: Path, name: str) -> list[list[str]]:
+    """The entry names of each layer blob of image `name`, bottom first."""
+    store = ImageStore(root / "lib/images")
+    manifest = json.loads(store.read_blob(store.get(name).manifest_digest))
+    result = []
+    for layer in manifest["layers"]:
+        with tarfile.open(store.blob_path(layer["digest"])) as tar:
+            result.append(tar.getnames())
+    return result
+
+
+def image_config(root: Path, name: str) -> dict:
+    store = ImageStore(root / "lib/images")
+    return json.loads(store.read_blob(store.get(name).id))
+
+
+def test_build_makes_an_image_that_runs(gophernetes, tmp_path):
+    context = make_context(tmp_path / "ctx")
+    built = gophernetes("build", "-t", "lab/app:1.0", str(context), timeout=180)
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.strip() == ImageStore(gophernetes.state_root / "lib/images").get("lab/app:1.0").id
+    assert "STEP 8/13: RUN echo" in built.stderr and "Successfully tagged lab/app:1.0" in built.stderr
+
+    ran = gophernetes("run", "--net", "none", "lab/app:1.0")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "hello world\n"
+    looked = gophernetes("run", "--net", "none", "--user", "0", "lab/app:1.0",
+                         "id -u; pwd; cat main.txt lib/tool.sh /opt/unpacked/a.txt; ls /etc; "
+                         "stat -c '%u:%g %a' /srv/secret.txt /opt/unpacked/a.txt lib/tool.sh")
+    assert looked.returncode == 0, looked.stderr
+    assert looked.stdout.splitlines() == ["0", "/srv/app", "main", "#!/bin/sh", "echo tool", "from the tar",
+                                          "hostname", "hosts", "passwd",  # group: deleted by RUN
+                                          "1000:1000 600", "33:33 640", "0:0 755"]
+
+    config = image_config(gophernetes.state_root, "lab/app:1.0")
+    run = config["config"]
+    assert run["Env"][1:] == ["LAB=1", "MSG=hello world"]
+    assert (run["WorkingDir"], run["User"], run["Entrypoint"], run["Cmd"]) == \
+        ("/srv/app", "1000", ["/bin/sh", "-c"], ["cat /srv/app/greeting"])
+    assert run["Labels"] == {"org.lab.name": "Lab App", "org.lab.version": "1"}
+    assert run["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    layers = layer_members(gophernetes.state_root, "lab/app:1.0")
+    assert len(layers) == 1 + 5  # busybox, WORKDIR's folder, COPY, COPY, ADD, RUN
+    assert [h.get("empty_layer", False) for h in config["history"]].count(False) == len(layers)
+    assert "etc/.wh.group" in layers[-1]
+    assert "etc/hosts" not in layers[-1] and "etc/hostname" not in layers[-1]  # the runtime's, not the step's
+
+    shown = gophernetes("image", "history", "lab/app:1.0")
+    assert shown.returncode == 0, shown.stderr
+    rows = shown.stdout.splitlines()[1:]
+    assert len(rows) == len(config["history"])
+    assert rows[0].split()[0] == "<missing>" and "CMD" in rows[0]  # newest first, no layer
+    run_row = next(row for row in rows if "RUN echo" in row)
+    newest_layer = json.loads(gophernetes("image", "inspect", "lab/app:1.0").stdout)[0]["Layers"][-1]
+    assert rows.index(run_row) == 5 and run_row.split()[0] == newest_layer["Digest"][7:19]
+
+
+def test_a_second_build_uses_the_cache_until_a_file_changes(gophernetes, tmp_path):
+    context = make_context(tmp_path / "ctx")
+    assert gophernetes("build", "-t", "lab/app:1", str(context), timeout=180).returncode == 0
+    again = gophernetes("build", "-t", "lab/app:2", str(context), timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("--> Using cache") == 4  # COPY, COPY, ADD, RUN
+    (context / "secret.txt").write_text("changed\n")
+    changed = gophernetes("build", "-t", "lab/app:3", str(context), timeout=180)
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stderr.count("--> Using cache") == 1  # only the first COPY: the rest sit on a new parent
+    first = layer_members(gophernetes.state_root, "lab/app:1")
+    third = layer_members(gophernetes.state_root, "lab/app:3")
+    assert first[:3] == third[:3]
+    no_cache = gophernetes("build", "--no-cache", "-t", "lab/app:4", str(context), timeout=180)
+    assert no_cache.returncode == 0 and "Using cache" not in no_cache.stderr
+
+
+def test_a_directory_made_again_is_opaque(gophernetes, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Containerfile").write_text("FROM busybox\nRUN mkdir -p /d && touch /d/old\n"
+                                           "RUN rm -rf /d && mkdir /d && touch /d/new\nCMD [\"ls\", \"/d\"]\n")
+    assert gophernetes("build", "-t", "lab/opaque", str(context), timeout=180).returncode == 0
+    assert "d/.wh..wh..opq" in layer_members(gophernetes.state_root, "lab/opaque")[-1]
+    ran = gophernetes("run", "--net", "none", "lab/opaque")
+    assert ran.stdout == "new\n"
+
+
+def test_from_scratch_with_copy_only(gophernetes, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    shutil.copy("/bin/busybox", context / "busybox")
+    (context / "Containerfile").write_text('FROM scratch\nCOPY busybox /bin/\nENTRYPOINT ["/bin/busybox"]\n'
+                                           'CMD ["echo", "from scratch"]\n')
+    built = gophernetes("build", "-t", "lab/scratch", str(context), timeout=180)
+    assert built.returncode == 0, built.stderr
+    assert layer_members(gophernetes.state_root, "lab/scratch") == [["bin", "bin/busybox"]]
+    assert gophernetes("run", "--net", "none", "lab/scratch").stdout == "from scratch\n"
+
+
+@pytest.mark.parametrize("containerfile, message", [
+    ("FROM busybox\nRUN true\nRUN echo out; exit 3\n",
+     "Containerfile:3: RUN /bin/sh -c echo out; exit 3 returned exit code 3"),
+    ("FROM busybox\n\nCOPY ../outside /x\n", "Containerfile:3: ../outside is outside the build context"),
+    ("FROM busybox\nCOPY escape /x\n", "Containerfile:2: escape leads outside the build context"),
+    ("FROM busybox\nCOPY missing /x\n", "Containerfile:2: missing: no such file in the build context"),
+    ("FROM busybox\nADD http://example.com/x /x\n", "Containerfile:2: ADD of a URL"),
+    ("FROM nosuch/image:1\n", "Containerfile:1: image 'nosuch/image:1' not found"),
+    ("FROM busybox\nHEALTHCHECK CMD true\n", "Containerfile:2: unknown or unsupported instruction 'HEALTHCHECK'"),
+])
+def test_a_failing_build_says_where_and_leaves_nothing(gophernetes, tmp_path, containerfile, message):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "escape").symlink_to("/etc/passwd")
+    (context / "Containerfile").write_text(containerfile)
+    result = gophernetes("build", "-t", "lab/broken", str(context), timeout=180)
+    assert result.returncode == 125
+    errors = [line for line in result.stderr.splitlines() if line.startswith("gophernetes:")]
+    assert errors == [f"gophernetes: {message}"] or message in errors[0], result.stderr
+    listed = gophernetes("images").stdout
+    assert "lab/broken" not in listed
+    assert gophernetes("ps", "-a", "-q").stdout == ""  # the RUN container is gone
+    tmp = gophernetes.state_root / "lib/images/tmp"
+    assert not tmp.exists() or list(tmp.iterdir()) == []
+
+
+# --- podman builds the same Containerfile ----------------------------------------------------------
+
+BUILDAH_MOUNT_POINTS = {"etc/hostname", "etc/hosts", "etc/resolv.conf", "run"}  # empty, left by buildah's RUN
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every path under root: kind, mode, owner and content digest or link target (not times)."""
+    found = {}
+    for directory, folders, files in os.walk(root):
+        for name in folders + files:
+            path = Path(directory) / name
+            st = os.lstat(path)
+            extra = os.readlink(path) if stat.S_ISLNK(st.st_mode) else \
+                hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(st.st_mode) else ""
+            found[str(path.relative_to(root))] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid,
+                                                  st.st_gid, extra)
+    return found
+
+
+@pytest.fixture
+def podman(tmp_path):
+    if shutil.which("podman") is None:
+        pytest.skip("needs podman to compare: apt-get install podman")
+    state = tmp_path / "podman"
+    state.mkdir()
+    (state / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{state}/storage"\n'
+                                        f'runroot = "{state}/run"\n')
+    (state / "containers.conf").write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
+                                           '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+                                           'events_logger = "file"\n')
+    env = {**os.environ, "CONTAINERS_CONF": str(state / "containers.conf"),
+           "CONTAINERS_STORAGE_CONF": str(state / "storage.conf")}
+
+    def run(*args: str) -> str:
+        result = subprocess.run(["podman", *args], capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    yield run
+    subprocess.run(["podman", "image", "unmount", "--all"], capture_output=True, env=env, timeout=60)
+    subprocess.run(["podman", "rmi", "--all", "--force"], capture_output=True, env=env, timeout=120)
+    subprocess.run(["umount", "-R", str(state / "storage" / "overlay")], capture_output=True, timeout=60)
+
+
+def test_podman_builds_the_same_files_and_config(gophernetes, podman, tmp_path):
+    context = make_context(tmp_path / "ctx")
+    assert gophernetes("build", "-t", "lab/app:1", str(context), timeout=180).returncode == 0
+    base, ours = tmp_path / "base.tar", tmp_path / "ours.tar"
+    assert gophernetes("save", "--format", "oci-archive", "-o", str(base), "busybox").returncode == 0
+    assert gophernetes("save", "--format", "oci-archive", "-o", str(ours), "lab/app:1").returncode == 0
+    podman("load", "-i", str(base))
+    podman("load", "-i", str(ours))
+    (context / "Containerfile.podman").write_text(CONTAINERFILE.replace("FROM busybox",
+                                                                        "FROM docker.io/library/busybox:latest"))
+    podman("build", "--pull=never", "--network", "none", "-t", "theirs", "-f",
+           str(context / "Containerfile.podman"), str(context))
+
+    theirs_tree = tree(Path(podman("image", "mount", "localhost/theirs:latest").strip()))
+    ours_tree = tree(Path(podman("image", "mount", "docker.io/lab/app:1").strip()))
+    leftovers = {path: theirs_tree.pop(path) for path in BUILDAH_MOUNT_POINTS & set(theirs_tree) - set(ours_tree)}
+    assert all(entry[4] in ("", hashlib.sha256(b"").hexdigest()) for entry in leftovers.values())
+    assert ours_tree == theirs_tree
+
+    fields = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts")
+    theirs_config = json.loads(podman("image", "inspect", "--format", "{{json .Config}}", "localhost/theirs:latest"))
+    ours_config = json.loads(podman("image", "inspect", "--format", "{{json .Config}}", "docker.io/lab/app:1"))
+    theirs_config["Labels"].pop("io.buildah.version", None)
+    assert {f: ours_config.get(f) for f in fields} == {f: theirs_config.get(f) for f in fields}
+
+
+def test_copy_follows_the_images_symlinks_but_stays_in_its_root(gophernetes, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "tool").write_text("#!/bin/sh\necho tool\n")
+    (context / "tool").chmod(0o755)
+    (context / "Containerfile").write_text(
+        "FROM busybox\nRUN mkdir -p /usr/bin && ln -s usr/bin /ubin && ln -s /etc /hostetc\n"
+        "COPY tool /ubin/\nCOPY tool /hostetc\nCOPY tool /ubin/../../../../escaped\n")
+    built = gophernetes("build", "-t", "lab/links", str(context), timeout=180)
+    assert built.returncode == 0, built.stderr
+    names = layer_members(gophernetes.state_root, "lab/links")
+    assert "usr/bin/tool" in names[2] and "etc/tool" in names[3]  # the image's /etc, not the host's
+    assert "escaped" in names[4]
+    ran = gophernetes("run", "--net", "none", "lab/links", "sh", "-c", "ls -l /ubin /hostetc/tool /escaped")
+    assert ran.returncode == 0, ran.stderr
+    assert not Path("/etc/tool").exists() and not Path("/escaped").exists()
