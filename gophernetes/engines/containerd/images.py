@@ -31,7 +31,7 @@ from typing import Any
 
 from gophernetes.engine import ImageInfo, Pulled
 from gophernetes.engines.containerd.client import PULL_TIMEOUT, Ctr, ImageRecord
-from gophernetes.errors import Conflict, GophernetesError, NotFound
+from gophernetes.errors import Conflict, GophernetesError, NotFound, PermissionDenied
 from gophernetes.paths import StateRoot
 
 
@@ -64,6 +64,10 @@ class ContainerdImages:
                          what=f"image {parsed.name}")
         except NotFound:
             raise NotFound(f"{parsed.name}: not found at {parsed.registry}; check the name and tag") from None
+        except GophernetesError as error:
+            if "401 Unauthorized" not in str(error):
+                raise
+            raise login_error(parsed.name, parsed.registry, refused=credentials is not None) from None
         return Pulled(parsed.name)
 
     def import_archive(self, path: str, name: str | None = None) -> list[str]:
@@ -91,19 +95,27 @@ class ContainerdImages:
         return [self.info(record) for record in self.ctr.images()]
 
     def remove(self, reference: str, users: dict[str, str]) -> list[str]:
-        """`ctr images rm` of the names `reference` means, unless a container uses one.
+        """`ctr images rm` of the names `reference` means, unless that removes an image a container uses.
 
         `users` maps a fully qualified reference to a container made from it (any state).
+        As with docker and the native engine, one of several names of the same image (the
+        same IMAGE ID) can always go: the image itself stays under the others.
         """
         refs = self.refs(reference)
         if not refs:
             raise NotFound(f"image {reference!r} not found; see gophernetes --engine containerd images")
-        for ref in refs:
-            if ref in users:
-                raise Conflict(f"image {short_name(ref)} is used by container {users[ref]}; "
-                               f"remove the container first: gophernetes rm {users[ref]}")
+        used = [ref for ref in refs if ref in users]
+        if used and not self._other_names(refs):
+            raise Conflict(f"image {short_name(used[0])} is used by container {users[used[0]]}; "
+                           f"remove the container first: gophernetes rm {users[used[0]]}")
         self.ctr.run("images", "rm", *refs, what=f"image {reference}")
         return [short_name(ref) for ref in refs]
+
+    def _other_names(self, refs: list[str]) -> list[str]:
+        """Names other than `refs` for the image(s) `refs` name (the same config digest)."""
+        records = self.ctr.images()
+        ids = {self.info(record).id for record in records if record.ref in refs}
+        return [record.ref for record in records if record.ref not in refs and self.info(record).id in ids]
 
     def refs(self, reference: str) -> list[str]:
         """The references `reference` means: a name, or (a prefix of) an IMAGE ID, as docker."""
@@ -171,6 +183,14 @@ class ContainerdImages:
             write_oci_layout(layout, json.loads(manifest)["mediaType"], image.manifest_digest, len(manifest))
             self.import_archive(str(layout), "busybox")
         return ref
+
+
+def login_error(name: str, registry: str, refused: bool) -> PermissionDenied:
+    """The native engine's words for a registry that answered 401 (image/registry.py)."""
+    if refused:
+        return PermissionDenied(f"{name}: {registry} refused the saved credentials; "
+                                f"run: gophernetes login {registry}")
+    return PermissionDenied(f"{name}: {registry} requires a login; run: gophernetes login {registry}")
 
 
 def write_oci_layout(layout: Path, media_type: str, digest: str, size: int, tag: str = "latest") -> None:
