@@ -78,6 +78,9 @@ class ContainerdEngine(Engine):
         """Forget an image, unless a container (in any state) was made from it; return the names removed."""
         return self.image_store.remove(reference, self._image_users())
 
+    def build_default_image(self, name: str, source: str) -> str:
+        return self.image_store.build_busybox(name, Path(source))
+
     def prune_images(self) -> list[str]:
         """Nothing to prune in containerd: see images.py (a pull moves a name, the collector does the rest)."""
         return []

@@ -165,24 +165,31 @@ class ContainerdImages:
                 "working_dir": config.working_dir, "user": config.user}
 
     def default_image(self) -> str:
-        """busybox:latest for `run /bin/sh`; made offline from the host's busybox, as the native
-        engine makes its own, and imported into containerd the first time it is needed."""
+        """busybox:latest for `run /bin/sh`, built the first time it is needed (see build_busybox)."""
+        ref = full_reference("busybox")
+        if not any(record.ref == ref for record in self.ctr.images()):
+            self.build_busybox("busybox:latest")
+        return ref
+
+    def build_busybox(self, name: str, source: Path | None = None) -> str:
+        """The native engine's one-layer busybox image (image/busybox.py), offline from the host's
+        busybox, built in a scratch image store and imported into containerd as an OCI layout."""
         from gophernetes.image import busybox
+        from gophernetes.image.reference import parse
         from gophernetes.image.store import ImageStore
 
-        ref = full_reference("busybox")
-        if any(record.ref == ref for record in self.ctr.images()):
-            return ref
+        wanted = parse(name)
         self.scratch.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.scratch, prefix=".busybox-") as scratch:
             store = ImageStore(Path(scratch) / "store")
-            image = busybox.build(store)
+            image = busybox.build(store, wanted.name, source or busybox.HOST_BUSYBOX)
             layout = Path(scratch) / "layout"
             shutil.copytree(store.blobs, layout / "blobs" / "sha256", copy_function=os.link)
             manifest = store.read_blob(image.manifest_digest)
-            write_oci_layout(layout, json.loads(manifest)["mediaType"], image.manifest_digest, len(manifest))
-            self.import_archive(str(layout), "busybox")
-        return ref
+            write_oci_layout(layout, json.loads(manifest)["mediaType"], image.manifest_digest, len(manifest),
+                             wanted.tag or "latest")
+            self.import_archive(str(layout), f"{wanted.registry}/{wanted.repository}")
+        return wanted.name
 
 
 def login_error(name: str, registry: str, refused: bool) -> PermissionDenied:

@@ -161,3 +161,11 @@ def test_login_then_pull_from_a_registry_that_wants_a_password(engine, image, re
     assert (pulled.returncode, pulled.stdout.strip().splitlines()[-1]) == (0, behind), pulled.stderr
     assert behind in images(engine)
     assert engine("rmi", behind).returncode == 0
+
+
+def test_build_busybox_makes_the_same_image_on_both_engines(engine):
+    built = engine("image", "build-busybox", "--name", f"lab/bb:{engine.engine}")
+    assert (built.returncode, built.stdout) == (0, f"lab/bb:{engine.engine}\n"), built.stderr
+    ran = engine("run", "--net", "none", f"lab/bb:{engine.engine}", "sh", "-c", "echo built; exit 3")
+    assert (ran.returncode, ran.stdout) == (3, "built\n"), ran.stderr
+    assert engine("rmi", f"lab/bb:{engine.engine}").returncode == 0
