@@ -439,11 +439,20 @@ class ContainerdEngine(Engine):
         status = TASK_STATUS.get(task.status, "unknown") if task else "exited"
         if status in wanted:
             return container_id
+        known_as = self._name_of(container_id)  # the name, also when `name` was (a prefix of) the ID
         if status == "paused":
-            raise Conflict(f"container {name} is paused: resume it first (gophernetes resume {name})")
+            raise Conflict(f"container {known_as} is paused: resume it first (gophernetes resume {name})")
         if wanted == {"paused"}:
-            raise Conflict(f"container {name} is not paused")
-        raise Conflict(f"container {name} is not running: cannot {action} it")
+            raise Conflict(f"container {known_as} is not paused")
+        raise Conflict(f"container {known_as} is not running: cannot {action} it")
+
+    def _name_of(self, container_id: str) -> str:
+        """The gophernetes name containerd keeps in the container's labels."""
+        try:
+            labels = self.ctr.container_info(container_id).get("Labels") or {}
+        except NotFound:
+            return container_id[:12]
+        return labels.get(LABEL_NAME, container_id[:12])
 
     def _is_alive(self, container_id: str) -> bool:
         task = self.ctr.tasks().get(container_id)

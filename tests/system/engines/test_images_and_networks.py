@@ -50,6 +50,8 @@ def test_attach_and_detach_refuse_the_same_things_on_both_engines(engine, image)
 
     one_line_error(engine("attach", "nobody", "side"), "no such container: nobody")
     one_line_error(engine("attach", "done", "side"), "container done is not running: cannot attach it")
+    done_id = engine.container("done")["id"]
+    one_line_error(engine("attach", done_id[:12], "side"), "container done is not running: cannot attach it")
     one_line_error(engine("attach", "hub", "nowhere"), "network 'nowhere' not found")
     attached = engine("attach", "hub", "side")  # --net none: its first interface
     assert (attached.returncode, attached.stdout.split()) == (0, ["eth0", "10.94.0.2/24"]), attached.stderr
