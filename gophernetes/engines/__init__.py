@@ -6,9 +6,13 @@ only then (containerd's client, pyroute2 and the image store are not free to imp
 
 from __future__ import annotations
 
-from gophernetes.engine import Engine
+from typing import TYPE_CHECKING
+
 from gophernetes.errors import UsageError
-from gophernetes.paths import StateRoot
+
+if TYPE_CHECKING:  # the factory imports no engine, nor their interface, until one is asked for
+    from gophernetes.engine import Engine
+    from gophernetes.paths import StateRoot
 
 
 def get_engine(name: str, state: StateRoot, containerd_address: str | None = None) -> Engine:

@@ -95,25 +95,48 @@ def read(log_path: Path, tail: int | None = None, follow: bool = False,
          still_running: Callable[[], bool] = lambda: False) -> Iterator[dict]:
     """The log entries, the last `tail` of them; with `follow`, new ones as they come, until the
     container has exited and everything it wrote has been read."""
+    for line in lines(log_path, tail, follow, still_running):
+        yield from _parse(line)
+
+
+def lines(log_path: Path, tail: int | None = None, follow: bool = False,
+          still_running: Callable[[], bool] = lambda: False) -> Iterator[str]:
+    """The lines of a log file as they are (JSON or plain text), each with its newline.
+
+    The last `tail` of them; with `follow`, new lines as they are completed, until
+    `still_running()` is False and the rest has been read. A line still being written
+    waits for its newline, so a reader never sees half of one; only a line the writer
+    left unfinished when it stopped comes out without one, at the very end.
+    """
     try:
-        file = open(log_path)
+        file = open(log_path, errors="replace")
     except FileNotFoundError:
         return
     with file:
-        lines = file.readlines()
+        complete, partial = _split(file.read())
+        if partial and not follow:  # nothing more will come: the unfinished line is the last
+            complete, partial = [*complete, partial], ""
         if tail is not None:
-            lines = list(deque(lines, maxlen=tail)) if tail > 0 else []
-        for line in lines:
-            yield from _parse(line)
+            complete = list(deque(complete, maxlen=tail)) if tail > 0 else []
+        yield from complete
         while follow:
-            line = file.readline()
-            if line:
-                yield from _parse(line)
-                continue
-            if not still_running():
-                yield from (entry for rest in file.readlines() for entry in _parse(rest))
-                return
-            time.sleep(0.1)
+            running = still_running()  # asked before reading: what it wrote before exiting is read
+            chunk = file.read()
+            if chunk:
+                complete, partial = _split(partial + chunk)
+                yield from complete
+            elif not running:
+                break
+            else:
+                time.sleep(0.1)
+        if partial:
+            yield partial
+
+
+def _split(text: str) -> tuple[list[str], str]:
+    """Complete lines (with their newline) and the unfinished rest of `text`."""
+    *complete, rest = text.split("\n")
+    return [line + "\n" for line in complete], rest
 
 
 def _parse(line: str) -> Iterator[dict]:

@@ -217,6 +217,15 @@ class CgroupDriver(ABC):
     def available_controllers(self) -> set[str]:
         """The controllers this hierarchy can give a container."""
 
+    def adopt(self, name: str) -> Cgroup:
+        """The cgroup `name` as another cgroup manager (runc) may have made it under our parent.
+
+        Only to remove what it left: runc makes a container's cgroup in every hierarchy it
+        finds mounted, which on v1 includes some this driver never uses (cpuset, the named
+        `systemd` one, hybrid's empty `unified`). On v2 there is one tree: open() is all.
+        """
+        return self.open(name)
+
 
 def write(path: Path, value: str | int) -> None:
     """Write one value to a cgroup file, with an error that names the file."""

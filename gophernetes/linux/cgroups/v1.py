@@ -152,5 +152,13 @@ class CgroupV1Driver(CgroupDriver):
     def open(self, name: str) -> CgroupV1:
         return CgroupV1(name, {c: p for c, p in self._paths(name).items() if p.exists()})
 
+    def adopt(self, name: str) -> CgroupV1:
+        """`name` in every hierarchy mounted under the root, ours or not (see CgroupDriver.adopt)."""
+        every: dict[str, Path] = {}
+        for mount in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            if (mount / "cgroup.procs").exists() and mount.resolve() not in every.values():
+                every[mount.name] = mount.resolve()
+        return CgroupV1(name, {hierarchy: path / self.parent / name for hierarchy, path in every.items()})
+
     def available_controllers(self) -> set[str]:
         return set(self.hierarchies)

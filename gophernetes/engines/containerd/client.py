@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 
 from gophernetes.errors import Conflict, GophernetesError, NotFound
 
@@ -137,26 +139,15 @@ class Ctr:
 
     def version(self) -> str:
         """The daemon's version, from the `Server:` part of `ctr version`."""
-        in_server = False
-        for line in self.run("version").splitlines():
-            if line.strip() == "Server:":
-                in_server = True
-            elif in_server and line.strip().startswith("Version:"):
-                return line.split(":", 1)[1].strip()
-        return "unknown"
+        return parse_version(self.run("version"))
 
     def tasks(self) -> dict[str, Task]:
         """Every task of the namespace, by container ID (`ctr tasks ls`: TASK PID STATUS)."""
-        tasks: dict[str, Task] = {}
-        for line in self.run("tasks", "ls").splitlines()[1:]:
-            fields = line.split()
-            if len(fields) >= 3 and fields[1].isdigit():
-                tasks[fields[0]] = Task(fields[0], int(fields[1]), fields[2].upper())
-        return tasks
+        return parse_tasks(self.run("tasks", "ls"))
 
     def container_ids(self, *filters: str) -> list[str]:
         """Container IDs, optionally filtered (e.g. 'labels."gophernetes.name"==web')."""
-        return [line.strip() for line in self.run("containers", "ls", "-q", *filters).splitlines() if line.strip()]
+        return self.run("containers", "ls", "-q", *filters).split()
 
     def container_info(self, container_id: str) -> dict:
         """`ctr containers info`: the container's record as JSON (labels, image, spec, ...)."""
@@ -165,12 +156,7 @@ class Ctr:
 
     def images(self) -> list[ImageRecord]:
         """`ctr images ls`: REF TYPE DIGEST ...; only the first three columns are read."""
-        records = []
-        for line in self.run("images", "ls").splitlines()[1:]:
-            fields = line.split()
-            if len(fields) >= 3 and fields[2].startswith("sha256:"):
-                records.append(ImageRecord(fields[0], fields[2]))
-        return records
+        return parse_images(self.run("images", "ls"))
 
     def content(self, digest: str) -> bytes:
         """A blob from containerd's content store (manifests, configs, layers), by digest."""
@@ -186,6 +172,55 @@ class Ctr:
         return result.stdout
 
 
+# ---------------------------------------------------------------------- what ctr prints
+
+
+def parse_version(text: str) -> str:
+    """The `Version:` under `Server:` in `ctr version` (the client's comes first), or "unknown"."""
+    in_server = False
+    for line in text.splitlines():
+        if line.strip() == "Server:":
+            in_server = True
+        elif in_server and line.strip().startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def parse_tasks(text: str) -> dict[str, Task]:
+    """`ctr tasks ls`: a header, then TASK PID STATUS per line; by container ID."""
+    tasks: dict[str, Task] = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 3 and fields[1].isdigit():
+            tasks[fields[0]] = Task(fields[0], int(fields[1]), fields[2].upper())
+    return tasks
+
+
+def parse_images(text: str) -> list[ImageRecord]:
+    """`ctr images ls`: a header, then REF TYPE DIGEST SIZE PLATFORMS LABELS. A reference
+    holds no spaces and a digest starts with sha256:, so the first three columns are safe
+    to split on whitespace; the rest (a size such as "2.1 MiB", platforms) is not read."""
+    records = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 3 and fields[2].startswith("sha256:"):
+            records.append(ImageRecord(fields[0], fields[2]))
+    return records
+
+
+def parse_time(text: str) -> float:
+    """containerd's RFC 3339 time with nanoseconds -> seconds since the epoch (0.0 if unreadable).
+
+    Python's fromisoformat takes at most microseconds, so the fraction is cut to six digits.
+    """
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", text)
+    if not match:
+        return 0.0
+    fraction = (match.group(2) or ".0")[:7]
+    zone = match.group(3) or "Z"
+    return datetime.fromisoformat(match.group(1) + fraction + zone.replace("Z", "+00:00")).timestamp()
+
+
 def error_line(stderr: str) -> str:
     """The line of ctr's error output that says what failed ("ctr: ..."), without the prefix."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
@@ -196,6 +231,7 @@ def error_line(stderr: str) -> str:
 
 
 def parse_json(text: str, where: str):
+    """ctr's JSON output (containers info), or one error naming the command that printed it."""
     try:
         return json.loads(text)
     except ValueError as error:
