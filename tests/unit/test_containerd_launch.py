@@ -121,17 +121,20 @@ def test_a_failed_start_exits_as_docker_does(message, kind, text):
     assert type(error) is kind and str(error).startswith(text)
 
 
-def test_a_supervisors_order_survives_its_command_line():
+def test_a_supervisor_waits_in_a_shell_then_execs_the_module():
     order = supervisor.Order(Path("/f/ID"), ["ctr", "--address", "/s", "run", "--rm", "img", "ID", "sh", "--", "x"],
                              ("/lib", "/run"))
     argv = order.argv(python="/usr/bin/python3")
-    assert argv[:3] == ["/usr/bin/python3", "-m", "gophernetes.engines.containerd.supervisor"]
-    assert supervisor.parse(argv[3:]) == order
-    plain = supervisor.Order(Path("/f/ID"), ["ctr", "run"])
-    assert supervisor.parse(plain.argv()[3:]) == plain
+    assert argv[:2] == ["/bin/sh", "-c"] and argv[3:] == ["/f/ID", *order.ctr_argv]
+    assert argv[2].endswith('exec /usr/bin/python3 -m gophernetes.engines.containerd.supervisor --finished "$?" "$0"'
+                            " --clean-up /lib /run")
+    assert supervisor.parse(["--finished", "137", "/f/ID", "--clean-up", "/lib", "/run"]) == \
+        supervisor.Finished(137, Path("/f/ID"), ("/lib", "/run"))
+    assert supervisor.parse(["--finished", "0", "/f/ID"]) == supervisor.Finished(0, Path("/f/ID"))
 
 
-@pytest.mark.parametrize("argv", [[], ["/f"], ["--", "ctr"], ["/f", "--"], ["/f", "--clean-up", "/lib", "--", "ctr"]])
+@pytest.mark.parametrize("argv", [[], ["/f"], ["--finished", "x", "/f"], ["--finished", "1"],
+                                  ["--finished", "1", "/f", "--clean", "/lib", "/run"]])
 def test_a_malformed_supervisor_command_line_is_refused(argv):
     with pytest.raises(SystemExit):
         supervisor.parse(argv)
