@@ -663,6 +663,13 @@ class ContainerdEngine(Engine):
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
+    def rename(self, old: str, new: str) -> None:
+        """The name is the container's gophernetes.name label: `ctr containers label` changes it."""
+        with self._locked():
+            container_id = self._lookup(old)
+            new = self._free_name(new)
+            self.ctr.run("containers", "label", container_id, f"{LABEL_NAME}={new}", what=f"container {old}")
+
 
 def clean_up_after_exit(lib: str, run: str, address: str, container_id: str) -> None:
     """What a `run -d --rm` supervisor calls once ctr has removed the container."""

@@ -435,6 +435,15 @@ class NativeEngine(Engine):
             "env": list(config.env or []), "working_dir": config.working_dir or "", "user": config.user or "",
         }
 
+    def rename(self, old: str, new: str) -> None:
+        """The names index and the record (runtime/rename.py)."""
+        from gophernetes.runtime.rename import rename
+
+        record = self._current(old)
+        if record is None:
+            raise NotFound(f"no such container: {old}")
+        rename(self._records(), record, new)
+
 
 def userns_details(record) -> dict:
     """What `inspect` shows of the user namespace: the maps, as /proc/PID/uid_map and gid_map write them."""
