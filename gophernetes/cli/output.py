@@ -127,7 +127,7 @@ def render_template(template: str, data: dict) -> str:
     import json
 
     def replace(match) -> str:
-        function, path = match.group(1), match.group(2)
+        function, path = (match.group(1) or "").strip(), match.group(2)
         try:
             value = data if path == "." else _field(data, path[1:])
         except KeyError:
