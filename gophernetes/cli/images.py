@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gophernetes.cli.completion import complete_images
 from gophernetes.cli.output import FORMAT_HELP, Format
 from gophernetes.errors import UsageError
 
@@ -86,7 +87,7 @@ def images(obj, output: str, quiet: bool) -> None:
 
 
 @click.command("rmi")
-@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...", shell_complete=complete_images)
 @click.pass_obj
 def rmi(obj, refs: tuple[str, ...]) -> None:
     """Remove images by name or IMAGE ID; layers no other image uses are deleted."""

@@ -10,6 +10,13 @@ import click
 from gophernetes.engine import RunRequest
 from gophernetes.errors import UsageError
 
+
+def complete_run_arguments(ctx, param, incomplete):
+    """TAB on run's first argument offers images (imported only then: `run` stays lean)."""
+    from gophernetes.cli.completion import complete_run_arguments as complete
+
+    return complete(ctx, param, incomplete)
+
 SOURCES = ("docker", "local")
 
 
@@ -54,7 +61,7 @@ SOURCES = ("docker", "local")
 @click.option("-t", "--tty", is_flag=True, help="Tell the container it has a terminal (sets TERM).")
 @click.option("--rm", is_flag=True, help="Remove the container when it exits (a foreground run always does).")
 @click.option("-d", "--detach", is_flag=True, help="Run in the background under a supervisor; print the ID.")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_run_arguments)
 @click.pass_obj
 def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
         pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add, cap_drop,
