@@ -28,6 +28,9 @@ SOURCES = ("docker", "local")
 @click.option("--name", help="A name for the container.")
 @click.option("-h", "--hostname", default="", help="Container hostname (default: the short container ID).")
 @click.option("-e", "--env", multiple=True, metavar="KEY=VALUE", help="Set an environment variable.")
+@click.option("--env-file", "env_files", multiple=True, metavar="FILE",
+              help="Read environment variables from FILE (KEY=VALUE a line, or KEY to pass the caller's; "
+                   "# comments). -e wins over the file.")
 @click.option("-w", "--workdir", default="", metavar="DIR", help="Working directory inside the container.")
 @click.option("-u", "--user", default="", metavar="USER[:GROUP]", help="Run as this user (name or uid).")
 @click.option("--entrypoint", default=None, help="Override the image's entrypoint.")
@@ -63,7 +66,7 @@ SOURCES = ("docker", "local")
 @click.option("-d", "--detach", is_flag=True, help="Run in the background under a supervisor; print the ID.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_run_arguments)
 @click.pass_obj
-def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
+def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdir, user, entrypoint, net, publish,
         pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add, cap_drop,
         read_only, security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty,
         rm, detach):
@@ -87,6 +90,7 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
       sudo gophernetes run --memory 64m --pids-limit 20 busybox sh
       sudo gophernetes run --rootfs ./rootfs --chroot /bin/sh
       sudo gophernetes run -d --name web busybox httpd -f -p 8080
+      sudo gophernetes run --env-file app.env busybox env
       sudo gophernetes run local ./alpine.tar alpine1
     """
     args = list(args)
@@ -99,6 +103,10 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
             image = obj.engine().pull(f"docker.io/{image_argument}").name
         args, detach = [image], True
     image, command = split_image_and_command(args, rootfs, default_image)
+    if env_files:
+        from gophernetes.runtime import envfile
+
+        env = envfile.read(list(env_files), os.environ) + list(env)
     shared = [kind for kind, mode in (("pid", pid_mode), ("ipc", ipc_mode), ("uts", uts_mode),
                                        ("cgroup", cgroupns_mode)) if mode == "host"]
     request = RunRequest(
