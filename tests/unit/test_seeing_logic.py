@@ -17,11 +17,12 @@ from gophernetes.linux.cgroups.base import Cgroup, CgroupStats
 from gophernetes.runtime import copy, published, stats
 from gophernetes.runtime.top import format_cpu_time
 
+# /proc/PID/net/dev, its columns squeezed to fit (the kernel pads them with spaces)
 NET_DEV = """Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:   12345      10    0    0    0     0          0         0    12345      10    0    0    0     0       0          0
-  eth0:    1166      13    0    0    0     0          0         0      516       6    0    0    0     0       0          0
-  eth1:      34       1    0    0    0     0          0         0       10       1    0    0    0     0       0          0
+ face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed
+    lo: 12345 10 0 0 0 0 0 0 12345 10 0 0 0 0 0 0
+  eth0:  1166 13 0 0 0 0 0 0   516  6 0 0 0 0 0 0
+  eth1:    34  1 0 0 0 0 0 0    10  1 0 0 0 0 0 0
 """
 
 
