@@ -139,24 +139,20 @@ def watch(targets: Callable[[], list[Target]], stream: bool = True, interval: fl
     needs two readings. Without `stream`, only that first round.
     """
     host_total = host_memory()
-    previous: dict[str, Reading] = {}
     current = targets()
-    previous = {t.id: read(t) for t in current}
+    previous = {target.id: read(target) for target in current}
     while True:
         sleep(interval)
         lines = []
         for target in current:
-            before = previous.get(target.id)
             after = read(target)
+            lines.append(compare(target, previous[target.id], after, host_total))
             previous[target.id] = after
-            if before is not None:
-                lines.append(compare(target, before, after, host_total))
         yield lines
         if not stream:
             return
-        current = targets()
-        for target in current:
-            previous.setdefault(target.id, read(target))
+        current = targets()  # containers started meanwhile get their first reading now
+        previous = {target.id: previous.get(target.id) or read(target) for target in current}
 
 
 def targets(infos: list) -> list[Target]:

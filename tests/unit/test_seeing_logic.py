@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import click
 import pytest
 
@@ -72,6 +74,16 @@ def test_watch_gives_rates_from_two_readings_and_the_host_memory_as_missing_limi
     assert lines == [stats.ContainerStats(id="id1", name="web", cpu_percent=pytest.approx(50.0), memory=250,
                                           memory_limit=1000, memory_percent=25.0, pids=3, net_rx=0, net_tx=0,
                                           block_read=7, block_write=9)]
+
+
+def test_streaming_follows_containers_that_come_and_go(monkeypatch):
+    monkeypatch.setattr(stats, "host_memory", lambda: 1000)
+    first = stats.Target("a", "first", None, FixedCgroup([CgroupStats()] * 3))
+    second = stats.Target("b", "second", None, FixedCgroup([CgroupStats()] * 3))
+    rounds = iter([[first], [first, second], [second]])
+    watching = stats.watch(lambda: next(rounds), sleep=lambda seconds: None)
+    names = [[line.name for line in lines] for lines in itertools.islice(watching, 3)]
+    assert names == [["first"], ["first", "second"], ["second"]]
 
 
 def test_a_limit_above_the_hosts_memory_shows_the_hosts():
