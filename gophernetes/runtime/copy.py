@@ -198,7 +198,7 @@ def _copy_file(source_fd: int, mode: int, folder: int, name: str, target: Side) 
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         written = os.open(name, flags, 0o600, dir_fd=folder)
-    except IsADirectoryError:
+    except (IsADirectoryError, FileExistsError):  # _replace leaves directories alone
         raise UsageError(f"cannot copy a file onto the directory {name!r}") from None
     try:
         while chunk := os.read(source_fd, CHUNK):

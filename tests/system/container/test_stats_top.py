@@ -133,3 +133,33 @@ def test_top_of_a_stopped_container_says_so(cli):
     result = cli("top", "done")
     assert result.returncode == 125
     assert result.stderr.strip() == "gophernetes: container done is not running: cannot list the processes of it"
+
+
+def test_on_a_terminal_stats_redraw_the_table_in_place(cli):
+    """As docker stats: each refresh clears the screen and writes the table from the top."""
+    import pty
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    start(cli, "web", "busybox", "sleep", "600")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "gophernetes", "stats"], stdout=follower,
+                               stderr=subprocess.PIPE, env=cli.env)
+    os.close(follower)
+    time.sleep(3.5)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=10)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    frames = screen.decode().split("\x1b[2J\x1b[H")[1:]
+    assert len(frames) >= 2 and all(frame.startswith("CONTAINER ID") and " web " in frame for frame in frames)
