@@ -74,8 +74,9 @@ def complete_run_arguments(ctx: click.Context, param: click.Parameter, incomplet
 @click.argument("shell", type=click.Choice(SHELLS))
 @click.pass_context
 def completion(ctx: click.Context, shell: str) -> None:
-    """Print the TAB-completion script for SHELL (commands, options, and container, image
-    and network names).
+    """Print the TAB-completion script for SHELL.
+
+    It completes commands, options, and container, image and network names.
 
     \b
     Examples:

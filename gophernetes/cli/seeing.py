@@ -45,8 +45,10 @@ def stats_table(lines) -> str:
               "line and container, numbers in bytes and percent.")
 @click.pass_obj
 def stats(obj, containers: tuple[str, ...], no_stream: bool, output: str) -> None:
-    """Live CPU, memory, PIDs, network and block I/O of running containers (all of them, or
-    those named), refreshed every second until Ctrl-C, as docker stats.
+    """Live resource use of containers, as docker stats.
+
+    CPU, memory, PIDs, network and block I/O of the running containers (all of them, or
+    those named), refreshed every second until Ctrl-C.
 
     Read from the container's cgroup (cpuacct.usage or cpu.stat, memory usage less the
     page cache the kernel can drop, pids.current, blkio or io.stat) and from its network
@@ -76,9 +78,10 @@ def stats(obj, containers: tuple[str, ...], no_stream: bool, output: str) -> Non
 @click.argument("container", shell_complete=complete_containers)
 @click.pass_obj
 def top(obj, container: str) -> None:
-    """The processes of a running container, as the host sees them: host PID, user (the
-    host's name for the uid), CPU time, command. Read from the container's cgroup
-    (cgroup.procs) and /proc. Both engines.
+    """The processes of a running container, seen from the host.
+
+    Host PID, user (the host's name for the uid), CPU time and command, read from the
+    container's cgroup (cgroup.procs) and /proc. Both engines.
 
     \b
     Examples:
@@ -95,8 +98,10 @@ def top(obj, container: str) -> None:
 @click.argument("destination", metavar="DST", shell_complete=complete_copy_endpoint)
 @click.pass_obj
 def cp(obj, source: str, destination: str) -> None:
-    """Copy files or folders between the host and a running container: one of SRC and DST
-    is CONTAINER:PATH. A folder is copied with its contents; into DST when DST is a folder.
+    """Copy files between the host and a running container.
+
+    One of SRC and DST is CONTAINER:PATH. A folder is copied with its contents; into DST
+    when DST is a folder.
 
     Every path in the container is resolved inside its root, as the container would
     resolve it (openat2 RESOLVE_IN_ROOT): a link the container made, even /etc/shadow,
@@ -119,7 +124,9 @@ def cp(obj, source: str, destination: str) -> None:
 @click.argument("port", required=False, metavar="[PORT[/PROTO]]")
 @click.pass_obj
 def port(obj, container: str, port: str | None) -> None:
-    """The container's published ports (run -p), or where one PORT is published. Both engines.
+    """List a container's published ports (run -p), or where one PORT is published.
+
+    Both engines.
 
     \b
     Examples:
