@@ -53,6 +53,8 @@ class RunRequest:
     blkio_weight: int | None = None
     remove_on_exit: bool = False       # --rm for a detached container (a foreground one always goes)
     userns: str = "host"               # host | auto (root inside = a subordinate uid range outside)
+    add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP, lines of its /etc/hosts
+    dns: list[str] = field(default_factory=list)        # --dns IP, the name servers of its /etc/resolv.conf
 
 
 @dataclass
@@ -271,6 +273,9 @@ def check_request(request: RunRequest) -> None:
     if request.name is not None:
         check_name(request.name)
     check_environment(request.env)
+    from gophernetes.runtime import etc_overrides
+
+    etc_overrides.check(request.add_hosts, request.dns, request.net)
 
 
 def check_environment(variables: list[str]) -> None:

@@ -36,6 +36,9 @@ SOURCES = ("docker", "local")
 @click.option("--entrypoint", default=None, help="Override the image's entrypoint.")
 @click.option("--net", "--network", "net", default="bridge", show_default=True, metavar="MODE",
               help="none (loopback only), host (the host's network), bridge or a network name.")
+@click.option("--add-host", "add_hosts", multiple=True, metavar="NAME:IP",
+              help="Add a line to the container's /etc/hosts (then its own file, not the network's shared one).")
+@click.option("--dns", multiple=True, metavar="IP", help="A name server for the container's /etc/resolv.conf.")
 @click.option("-p", "--publish", multiple=True, metavar="HOST:CONTAINER[/udp]",
               help="Publish a container port on the host (bridge networks).")
 @click.option("--pid", "pid_mode", type=click.Choice(["host"]), help="Share the host's PID namespace.")
@@ -66,10 +69,10 @@ SOURCES = ("docker", "local")
 @click.option("-d", "--detach", is_flag=True, help="Run in the background under a supervisor; print the ID.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_run_arguments)
 @click.pass_obj
-def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdir, user, entrypoint, net, publish,
-        pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add, cap_drop,
-        read_only, security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty,
-        rm, detach):
+def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdir, user, entrypoint, net, add_hosts,
+        dns, publish, pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add,
+        cap_drop, read_only, security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight,
+        interactive, tty, rm, detach):
     """Run a command in a new container, in the foreground.
 
     \b
@@ -115,7 +118,7 @@ def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdi
         share_namespaces=shared, use_chroot=use_chroot, privileged=privileged, cap_add=list(cap_add),
         cap_drop=list(cap_drop), read_only=read_only, security_opt=list(security_opt), tty=tty, memory=memory,
         memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
-        remove_on_exit=rm, userns=userns_mode,
+        remove_on_exit=rm, userns=userns_mode, add_hosts=list(add_hosts), dns=list(dns),
     )
     if detach:
         click.echo(obj.engine().run_detached(request).id)

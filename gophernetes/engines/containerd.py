@@ -349,6 +349,9 @@ class ContainerdEngine(Engine):
         hostname = request.hostname or launch.id[:12]
         pin = ["net"] + ([] if "uts" in shared else ["uts"])
         etc = self._pin_and_plug(request, launch, directory, pin, hostname)
+        from gophernetes.runtime import etc_overrides
+
+        etc = etc_overrides.apply(etc, request.add_hosts, request.dns)  # --add-host, --dns
         flags += ["--with-ns", f"network:{directory / 'ns' / 'net'}"]
         if "uts" in pin:
             flags += ["--with-ns", f"uts:{directory / 'ns' / 'uts'}"]

@@ -404,13 +404,18 @@ class NativeEngine(Engine):
             tty=request.tty,
             limits=limits,
             userns=userns_mode(request),
+            add_hosts=list(request.add_hosts),
+            dns=list(request.dns),
         )
         if seccomp != "unconfined":
             from gophernetes.linux.seccomp import cached_program
 
             spec.seccomp_program = str(cached_program(self.state.lib / "seccomp", seccomp_profile, caps))
         if spec.net != "host":
-            spec.etc_files = default_etc_files(spec.hostname or spec.short_id)
+            from gophernetes.runtime import etc_overrides
+
+            spec.etc_files = etc_overrides.apply(default_etc_files(spec.hostname or spec.short_id), spec.add_hosts,
+                                                 spec.dns)
         return spec
 
     def resolve_root(self, request: RunRequest) -> tuple[list[Path], dict]:

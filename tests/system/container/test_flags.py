@@ -65,3 +65,20 @@ def test_a_bad_format_or_field_is_one_line(cli):
     assert unknown.returncode == 125
     assert unknown.stderr.startswith("gophernetes: template: no field '.Nope' (the fields are those of --format "
                                      "json: ")
+
+
+def test_add_host_and_dns_write_the_containers_etc_files(cli):
+    result = cli("run", "--net", "none", "--add-host", "db:10.0.0.5", "--add-host", "v6:fd00::1",
+                 "--dns", "192.0.2.53", "busybox", "sh", "-c", "cat /etc/hosts /etc/resolv.conf")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-3:] == ["10.0.0.5\tdb", "fd00::1\tv6", "nameserver 192.0.2.53"]
+
+
+def test_bad_add_host_or_dns_is_one_line_and_nothing_runs(cli):
+    bad = cli("run", "--net", "none", "--add-host", "db", "busybox", "true")
+    assert (bad.returncode, bad.stderr.strip()) == (
+        125, "gophernetes: invalid --add-host 'db': use NAME:IP, e.g. db:10.0.0.5")
+    host = cli("run", "--net", "host", "--dns", "192.0.2.53", "busybox", "true")
+    assert host.returncode == 125 and "--net host" in host.stderr
+    assert cli("ps", "-aq").stdout == ""

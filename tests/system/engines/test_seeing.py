@@ -51,3 +51,14 @@ def test_port_rename_and_wait(engine, image):
     assert engine.container("job")["id"] == result.stdout.strip()
     waited = engine("wait", "job", timeout=30)
     assert (waited.returncode, waited.stdout) == (0, "7\n"), waited.stderr
+
+
+def test_add_host_and_dns_on_a_bridge_network_stay_the_containers_own(engine, image):
+    result = engine("run", "-d", "--name", "app", "--add-host", "db:10.0.0.5", "--dns", "192.0.2.53", image,
+                    "sleep", "600")
+    assert result.returncode == 0, result.stderr
+    assert engine("run", "-d", "--name", "other", image, "sleep", "600").returncode == 0
+    hosts = engine("exec", "app", "cat", "/etc/hosts").stdout
+    assert "10.0.0.5\tdb\n" in hosts and " app" in hosts  # the network's lines, then its own
+    assert engine("exec", "app", "cat", "/etc/resolv.conf").stdout.startswith("nameserver 192.0.2.53\n")
+    assert "db" not in engine("exec", "other", "cat", "/etc/hosts").stdout
