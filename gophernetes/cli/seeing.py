@@ -66,8 +66,10 @@ def stats(obj, containers: tuple[str, ...], no_stream: bool, output: str) -> Non
         for lines in obj.engine().stats(list(containers), stream=not no_stream):
             if output == "table":
                 text = stats_table(lines)
-            else:
+            elif lines:
                 text = format_items([stats_view(line) for line in lines], output, json_lines=True)
+            else:
+                continue  # no container running: nothing to say in JSON or a template
             click.echo((CLEAR_SCREEN if clear else "") + text)
             sys.stdout.flush()
     except KeyboardInterrupt:
