@@ -53,6 +53,8 @@ class RunRequest:
     blkio_weight: int | None = None
     remove_on_exit: bool = False       # --rm for a detached container (a foreground one always goes)
     userns: str = "host"               # host | auto (root inside = a subordinate uid range outside)
+    add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP, lines of its /etc/hosts
+    dns: list[str] = field(default_factory=list)        # --dns IP, the name servers of its /etc/resolv.conf
 
 
 @dataclass
@@ -227,6 +229,48 @@ class Engine(ABC):
         """An image's config, layers and history, as docker image inspect shows them."""
         raise UsageError(f"image inspect is not supported with --engine {self.name}")
 
+    # Seeing what runs (issue 18). Both engines keep a container's processes in the cgroup
+    # PARENT/ID and report its init's host PID, so these work for both from inspect().
+
+    def stats(self, names: list[str], stream: bool = True, interval: float = 1.0):
+        """Yield every `interval` seconds a list of runtime.stats.ContainerStats, one per container
+        (every running one when `names` is empty); only one list without `stream`."""
+        from gophernetes.runtime import stats
+
+        return stats.watch(lambda: stats.targets([self.inspect(n) for n in names] if names else self.containers()),
+                           stream, interval)
+
+    def top(self, name: str) -> list:
+        """The processes of a running container as the host sees them (runtime.top.ProcessInfo)."""
+        from gophernetes.linux.cgroups import open_driver
+        from gophernetes.runtime import top
+
+        return top.processes(open_driver().open(require_running(self.inspect(name), "list the processes of").id))
+
+    def copy(self, source: str, destination: str) -> None:
+        """cp between the host and a running container (CONTAINER:PATH on one side), resolved in its root."""
+        from gophernetes.runtime import copy
+
+        src, dst = copy.parse_copy(source, destination)
+        info = require_running(self.inspect(src.container or dst.container or ""), "copy files of")
+        copy.copy_with_container(src, dst, info.pid or 0)
+
+    def port(self, name: str, wanted: str | None = None) -> list[str]:
+        """The container's published ports as docker port prints them ("80/tcp -> 0.0.0.0:8080")."""
+        from gophernetes.runtime import published
+
+        return [published.describe(m) for m in published.select(self.inspect(name).ports, wanted)]
+
+    def rename(self, old: str, new: str) -> None:
+        """Give a container another name."""
+        raise UsageError(f"the {self.name} engine cannot rename containers")
+
+    def wait(self, name: str) -> int:
+        """Block until the container has exited; return its exit status."""
+        from gophernetes.runtime.waiting import wait_for
+
+        return wait_for(lambda: self.inspect(name))
+
 
 # ---------------------------------------------------------------- request validation
 # What every engine checks before it makes anything: the same request gets the same
@@ -248,6 +292,9 @@ def check_request(request: RunRequest) -> None:
     if request.name is not None:
         check_name(request.name)
     check_environment(request.env)
+    from gophernetes.runtime import etc_overrides
+
+    etc_overrides.check(request.add_hosts, request.dns, request.net)
 
 
 def check_environment(variables: list[str]) -> None:
@@ -336,3 +383,12 @@ def seccomp_option(request: RunRequest, caps: frozenset[str]) -> tuple[str, dict
         print(f"gophernetes: warning: seccomp profile {setting}: unknown system calls ignored: {', '.join(unknown)}",
               file=sys.stderr)
     return os.path.abspath(setting), profile
+
+
+def require_running(info: ContainerInfo, verb: str) -> ContainerInfo:
+    """`info` if its container is running or paused (it has processes), else a Conflict naming it."""
+    from gophernetes.errors import Conflict
+
+    if info.status not in ("running", "paused") or not info.pid:
+        raise Conflict(f"container {info.name} is not running: cannot {verb} it")
+    return info

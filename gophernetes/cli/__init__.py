@@ -44,6 +44,13 @@ COMMANDS: dict[str, str] = {
     "rm": "gophernetes.cli.containers:rm",
     "inspect": "gophernetes.cli.containers:inspect",
     "prune": "gophernetes.cli.containers:prune",
+    "stats": "gophernetes.cli.seeing:stats",
+    "top": "gophernetes.cli.seeing:top",
+    "cp": "gophernetes.cli.seeing:cp",
+    "port": "gophernetes.cli.seeing:port",
+    "rename": "gophernetes.cli.seeing:rename",
+    "wait": "gophernetes.cli.seeing:wait",
+    "completion": "gophernetes.cli.completion:completion",
     "lab": "gophernetes.cli.lab:lab",
     "help": "gophernetes.cli:help_command",
 }

@@ -9,22 +9,26 @@ import time
 
 import click
 
-from gophernetes.cli.output import format_age, format_status, table
+from gophernetes.cli.completion import complete_containers
+from gophernetes.cli.output import FORMAT_HELP, Format, format_age, format_items, format_status, table
 
 
 @click.command("list")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show exited containers too.")
 @click.option("--images", is_flag=True, help="List images instead (same as gophernetes images).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the IDs.")
-@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--no-trunc", is_flag=True, help="Full IDs and commands, not cut to fit the table.")
+@click.option("--format", "output", type=Format(), default="table", show_default=True, help=FORMAT_HELP)
 @click.pass_context
-def list_containers(ctx, show_all: bool, images: bool, quiet: bool, output: str) -> None:
+def list_containers(ctx, show_all: bool, images: bool, quiet: bool, no_trunc: bool, output: str) -> None:
     """List containers: running ones, or all with --all (the bash tool's `list`).
 
     \b
     Examples:
       gophernetes list
       gophernetes ps --all --format json
+      gophernetes ps -aq --no-trunc                       # full IDs, one a line
+      gophernetes ps --format '{{.Name}}\t{{.Status}}'
     """
     if images:
         from gophernetes.cli.images import images as images_command
@@ -34,15 +38,17 @@ def list_containers(ctx, show_all: bool, images: bool, quiet: bool, output: str)
     containers = ctx.obj.engine().containers(all=show_all)
     if quiet:
         for container in containers:
-            click.echo(container.id[:12])
-    elif output == "json":
-        click.echo(json.dumps([_as_dict(c) for c in containers], indent=2))
+            click.echo(container.id if no_trunc else container.id[:12])
+    elif output != "table":
+        click.echo(format_items([_as_dict(c) for c in containers], output))
     else:
         rows = [("CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS", "CREATED", "PORTS")]
         now = time.time()
         for c in containers:
             command = " ".join(c.command)
-            rows.append((c.id[:12], c.name, c.image, f'"{command[:20]}{"…" if len(command) > 20 else ""}"',
+            if not no_trunc:
+                command = f'{command[:20]}{"…" if len(command) > 20 else ""}'
+            rows.append((c.id if no_trunc else c.id[:12], c.name, c.image, f'"{command}"',
                          format_status(c, now), format_age(c.created, now), ", ".join(c.ports)))
         click.echo(table(rows))
 
@@ -54,7 +60,7 @@ def _as_dict(container) -> dict:
 
 
 @click.command()
-@click.argument("container")
+@click.argument("container", shell_complete=complete_containers)
 @click.option("-f", "--live", "--follow", "follow", is_flag=True, help="Keep printing new lines until the "
               "container exits (or Ctrl-C).")
 @click.option("-n", "--tail", type=int, default=None, help="Only the last N lines.")
@@ -78,7 +84,7 @@ def logs(obj, container: str, follow: bool, tail: int | None, timestamps: bool) 
 
 
 @click.command(context_settings={"allow_interspersed_args": False})
-@click.argument("container")
+@click.argument("container", shell_complete=complete_containers)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin open.")
 @click.option("-t", "--tty", is_flag=True, help="Give the command a pseudo-terminal.")
@@ -105,7 +111,7 @@ def exec(obj, container: str, command: tuple[str, ...], interactive: bool, tty: 
 
 
 @click.command()
-@click.argument("containers", nargs=-1, required=True)
+@click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
 @click.pass_obj
 def pause(obj, containers) -> None:
     """Freeze every process of the containers (cgroup freezer)."""
@@ -113,7 +119,7 @@ def pause(obj, containers) -> None:
 
 
 @click.command()
-@click.argument("containers", nargs=-1, required=True)
+@click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
 @click.pass_obj
 def resume(obj, containers) -> None:
     """Thaw paused containers."""
@@ -121,7 +127,7 @@ def resume(obj, containers) -> None:
 
 
 @click.command()
-@click.argument("containers", nargs=-1, required=True)
+@click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
 @click.option("-t", "--time", "timeout", type=float, default=10, show_default=True,
               help="Seconds to wait after SIGTERM before SIGKILL.")
 @click.pass_obj
@@ -132,7 +138,7 @@ def stop(obj, containers, timeout: float) -> None:
 
 
 @click.command()
-@click.argument("containers", nargs=-1, required=True)
+@click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
 @click.option("-s", "--signal", "signal_name", default="KILL", show_default=True, help="Signal to send.")
 @click.pass_obj
 def kill(obj, containers, signal_name: str) -> None:
@@ -142,7 +148,7 @@ def kill(obj, containers, signal_name: str) -> None:
 
 
 @click.command()
-@click.argument("containers", nargs=-1, required=True)
+@click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
 @click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
 @click.pass_obj
 def rm(obj, containers, force: bool) -> None:
@@ -152,12 +158,23 @@ def rm(obj, containers, force: bool) -> None:
 
 
 @click.command()
-@click.argument("container")
+@click.argument("container", shell_complete=complete_containers)
+@click.option("-f", "--format", "output", type=Format(), default="json",
+              help="json (default) or a template such as '{{.Pid}}' or '{{.Details.State.Exit_code}}'.")
 @click.pass_obj
-def inspect(obj, container: str) -> None:
-    """Everything known about a container, as JSON."""
+def inspect(obj, container: str, output: str) -> None:
+    """Everything known about a container, as JSON.
+
+    \b
+    Examples:
+      gophernetes inspect web
+      gophernetes inspect --format '{{.Pid}} {{.Status}}' web
+    """
     info = obj.engine().inspect(container)
-    click.echo(json.dumps(vars(info), indent=2, default=str))
+    if output in ("json", "table"):
+        click.echo(json.dumps(vars(info), indent=2, default=str))
+    else:
+        click.echo(format_items([json.loads(json.dumps(vars(info), default=str))], output))
 
 
 @click.command()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from gophernetes.cli.completion import complete_images
+from gophernetes.cli.output import FORMAT_HELP, Format
 from gophernetes.errors import UsageError
 
 COLUMNS = ("NAME", "TAG", "IMAGE ID", "CREATED", "SIZE")
@@ -60,19 +61,25 @@ def pull(obj, source: str, image: str | None, insecure: bool, platform: str | No
 
 
 @click.command("images")
-@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table",
-              help="Table (default) or JSON.")
+@click.option("--format", "output", type=Format(), default="table", help=FORMAT_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="Print the image IDs only.")
 @click.pass_obj
 def images(obj, output: str, quiet: bool) -> None:
-    """List images: NAME, TAG, IMAGE ID, CREATED, SIZE."""
-    from gophernetes.cli.output import format_since, table
+    """List images: NAME, TAG, IMAGE ID, CREATED, SIZE.
+
+    \b
+    Examples:
+      gophernetes images
+      gophernetes images --format json
+      gophernetes images --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+    """
+    from gophernetes.cli.output import format_items, format_since, table
 
     found = obj.engine().images()
     if quiet:
         click.echo("".join(f"{i.id[7:19]}\n" for i in found), nl=False)
-    elif output == "json":
-        click.echo(json.dumps([_as_dict(i) for i in found], indent=2))
+    elif output != "table":
+        click.echo(format_items([_as_dict(i) for i in found], output))
     else:
         now = time.time()
         rows = [(*_name_and_tag(i.name), i.id[7:19], format_since(i.created, now), _size(i.size)) for i in found]
@@ -80,7 +87,7 @@ def images(obj, output: str, quiet: bool) -> None:
 
 
 @click.command("rmi")
-@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...", shell_complete=complete_images)
 @click.pass_obj
 def rmi(obj, refs: tuple[str, ...]) -> None:
     """Remove images by name or IMAGE ID; layers no other image uses are deleted."""

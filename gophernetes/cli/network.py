@@ -7,6 +7,7 @@ import json
 import click
 
 from gophernetes import network as net
+from gophernetes.cli.completion import complete_containers, complete_networks
 
 COLUMNS = ("NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "FIREWALL", "CONTAINERS")
 
@@ -34,7 +35,7 @@ def create(obj, name: str, subnet: str | None) -> None:
 
 
 @network.command("delete")
-@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...", shell_complete=complete_networks)
 @click.pass_obj
 def delete(obj, names: tuple[str, ...]) -> None:
     """Delete networks with their bridges and rules (refused while a container is on one).
@@ -64,7 +65,7 @@ def ls(obj, quiet: bool) -> None:
 
 
 @network.command("inspect")
-@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...", shell_complete=complete_networks)
 @click.pass_obj
 def inspect(obj, names: tuple[str, ...]) -> None:
     """Show networks as JSON: subnet, gateway, bridge, firewall backend and containers."""
@@ -72,8 +73,8 @@ def inspect(obj, names: tuple[str, ...]) -> None:
 
 
 @click.command("attach")
-@click.argument("container")
-@click.argument("network_name", metavar="NETWORK")
+@click.argument("container", shell_complete=complete_containers)
+@click.argument("network_name", metavar="NETWORK", shell_complete=complete_networks)
 @click.pass_obj
 def attach(obj, container: str, network_name: str) -> None:
     """Plug a running CONTAINER into NETWORK as one more interface (eth1, ...)."""
@@ -82,8 +83,8 @@ def attach(obj, container: str, network_name: str) -> None:
 
 
 @click.command("detach")
-@click.argument("container")
-@click.argument("network_name", metavar="NETWORK")
+@click.argument("container", shell_complete=complete_containers)
+@click.argument("network_name", metavar="NETWORK", shell_complete=complete_networks)
 @click.pass_obj
 def detach(obj, container: str, network_name: str) -> None:
     """Unplug CONTAINER from NETWORK."""

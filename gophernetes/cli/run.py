@@ -10,6 +10,13 @@ import click
 from gophernetes.engine import RunRequest
 from gophernetes.errors import UsageError
 
+
+def complete_run_arguments(ctx, param, incomplete):
+    """TAB on run's first argument offers images (imported only then: `run` stays lean)."""
+    from gophernetes.cli.completion import complete_run_arguments as complete
+
+    return complete(ctx, param, incomplete)
+
 SOURCES = ("docker", "local")
 
 
@@ -21,11 +28,17 @@ SOURCES = ("docker", "local")
 @click.option("--name", help="A name for the container.")
 @click.option("-h", "--hostname", default="", help="Container hostname (default: the short container ID).")
 @click.option("-e", "--env", multiple=True, metavar="KEY=VALUE", help="Set an environment variable.")
+@click.option("--env-file", "env_files", multiple=True, metavar="FILE",
+              help="Read environment variables from FILE (KEY=VALUE a line, or KEY to pass the caller's; "
+                   "# comments). -e wins over the file.")
 @click.option("-w", "--workdir", default="", metavar="DIR", help="Working directory inside the container.")
 @click.option("-u", "--user", default="", metavar="USER[:GROUP]", help="Run as this user (name or uid).")
 @click.option("--entrypoint", default=None, help="Override the image's entrypoint.")
 @click.option("--net", "--network", "net", default="bridge", show_default=True, metavar="MODE",
               help="none (loopback only), host (the host's network), bridge or a network name.")
+@click.option("--add-host", "add_hosts", multiple=True, metavar="NAME:IP",
+              help="Add a line to the container's /etc/hosts (then its own file, not the network's shared one).")
+@click.option("--dns", multiple=True, metavar="IP", help="A name server for the container's /etc/resolv.conf.")
 @click.option("-p", "--publish", multiple=True, metavar="HOST:CONTAINER[/udp]",
               help="Publish a container port on the host (bridge networks).")
 @click.option("--pid", "pid_mode", type=click.Choice(["host"]), help="Share the host's PID namespace.")
@@ -54,12 +67,12 @@ SOURCES = ("docker", "local")
 @click.option("-t", "--tty", is_flag=True, help="Tell the container it has a terminal (sets TERM).")
 @click.option("--rm", is_flag=True, help="Remove the container when it exits (a foreground run always does).")
 @click.option("-d", "--detach", is_flag=True, help="Run in the background under a supervisor; print the ID.")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_run_arguments)
 @click.pass_obj
-def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, entrypoint, net, publish,
-        pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add, cap_drop,
-        read_only, security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight, interactive, tty,
-        rm, detach):
+def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdir, user, entrypoint, net, add_hosts,
+        dns, publish, pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add,
+        cap_drop, read_only, security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight,
+        interactive, tty, rm, detach):
     """Run a command in a new container, in the foreground.
 
     \b
@@ -80,6 +93,7 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
       sudo gophernetes run --memory 64m --pids-limit 20 busybox sh
       sudo gophernetes run --rootfs ./rootfs --chroot /bin/sh
       sudo gophernetes run -d --name web busybox httpd -f -p 8080
+      sudo gophernetes run --env-file app.env busybox env
       sudo gophernetes run local ./alpine.tar alpine1
     """
     args = list(args)
@@ -92,6 +106,10 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
             image = obj.engine().pull(f"docker.io/{image_argument}").name
         args, detach = [image], True
     image, command = split_image_and_command(args, rootfs, default_image)
+    if env_files:
+        from gophernetes.runtime import envfile
+
+        env = envfile.read(list(env_files), os.environ) + list(env)
     shared = [kind for kind, mode in (("pid", pid_mode), ("ipc", ipc_mode), ("uts", uts_mode),
                                        ("cgroup", cgroupns_mode)) if mode == "host"]
     request = RunRequest(
@@ -100,7 +118,7 @@ def run(obj, args, rootfs, default_image, name, hostname, env, workdir, user, en
         share_namespaces=shared, use_chroot=use_chroot, privileged=privileged, cap_add=list(cap_add),
         cap_drop=list(cap_drop), read_only=read_only, security_opt=list(security_opt), tty=tty, memory=memory,
         memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
-        remove_on_exit=rm, userns=userns_mode,
+        remove_on_exit=rm, userns=userns_mode, add_hosts=list(add_hosts), dns=list(dns),
     )
     if detach:
         click.echo(obj.engine().run_detached(request).id)

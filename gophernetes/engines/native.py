@@ -404,13 +404,18 @@ class NativeEngine(Engine):
             tty=request.tty,
             limits=limits,
             userns=userns_mode(request),
+            add_hosts=list(request.add_hosts),
+            dns=list(request.dns),
         )
         if seccomp != "unconfined":
             from gophernetes.linux.seccomp import cached_program
 
             spec.seccomp_program = str(cached_program(self.state.lib / "seccomp", seccomp_profile, caps))
         if spec.net != "host":
-            spec.etc_files = default_etc_files(spec.hostname or spec.short_id)
+            from gophernetes.runtime import etc_overrides
+
+            spec.etc_files = etc_overrides.apply(default_etc_files(spec.hostname or spec.short_id), spec.add_hosts,
+                                                 spec.dns)
         return spec
 
     def resolve_root(self, request: RunRequest) -> tuple[list[Path], dict]:
@@ -468,6 +473,15 @@ class NativeEngine(Engine):
         manifest = parse_document(store.read_blob(image.manifest_digest), "", image.name)
         assert isinstance(manifest, Manifest), "the store keeps one platform's manifest per image"
         return describe(image.name, image.manifest_digest, manifest, store.read_blob(image.id))
+
+    def rename(self, old: str, new: str) -> None:
+        """The names index and the record (runtime/rename.py)."""
+        from gophernetes.runtime.rename import rename
+
+        record = self._current(old)
+        if record is None:
+            raise NotFound(f"no such container: {old}")
+        rename(self._records(), record, new)
 
 
 def userns_details(record) -> dict:

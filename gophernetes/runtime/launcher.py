@@ -135,8 +135,10 @@ def allocate_network(state: StateRoot, spec: RunSpec, name: str, cleanup: ExitSt
     attachment = network.allocate(state, spec.id, spec.net, spec.publish, spec.hostname or spec.short_id,
                                   aliases=[name] if name != (spec.hostname or spec.short_id) else [])
     cleanup.callback(attachment.release)
-    spec.etc_files.update(attachment.etc_files())
-    spec.hosts_file = str(attachment.hosts_path)
+    from gophernetes.runtime import etc_overrides
+
+    spec.etc_files = etc_overrides.apply({**spec.etc_files, **attachment.etc_files()}, spec.add_hosts, spec.dns)
+    spec.hosts_file = "" if spec.add_hosts else str(attachment.hosts_path)  # extra names: a file of its own
     return attachment
 
 

@@ -47,6 +47,8 @@ class RunSpec:
     etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts etc. written into the rootfs
     hosts_file: str = ""               # a host file bind-mounted over /etc/hosts (kept current by the network)
     userns: str = "host"               # host | auto: a user namespace mapping 0.. to a range of subids
+    add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP (runtime/etc_overrides.py)
+    dns: list[str] = field(default_factory=list)        # --dns IP
 
     @property
     def short_id(self) -> str:

@@ -184,7 +184,10 @@ class ContainerdEngine(Engine):
         flags = flags_for.record_flags(launch, default_parent(), folder.log if log else None)
         kinds = flags_for.namespaces_to_pin(request)
         if kinds:
-            etc = self._pin_and_plug(request, launch, folder, kinds)
+            from gophernetes.runtime import etc_overrides
+
+            etc = etc_overrides.apply(self._pin_and_plug(request, launch, folder, kinds), request.add_hosts,
+                                      request.dns)  # --add-host, --dns
             folder.etc.mkdir()
             sources = {path: folder.etc / Path(path).name for path in etc}
             for path, text in etc.items():
@@ -382,6 +385,13 @@ class ContainerdEngine(Engine):
 
     def inspect_image(self, reference: str) -> dict:
         return self.image_store.describe(reference)
+
+    def rename(self, old: str, new: str) -> None:
+        """The name is the container's gophernetes.name label: `ctr containers label` changes it."""
+        with self.folders.locked():
+            container_id = self._lookup(old)
+            new = self._free_name(new)
+            self.ctr.run("containers", "label", container_id, f"{LABEL_NAME}={new}", what=f"container {old}")
 
     # ------------------------------------------------------------------ helpers
 

@@ -85,6 +85,25 @@ def _bad_rule(text: str, reason: str) -> GophernetesError:
     return GophernetesError(f"bad device rule {text!r}: {reason} (e.g. 'c 1:3 rwm', 'c 136:* rw')")
 
 
+@dataclass(frozen=True)
+class CgroupStats:
+    """What a cgroup's processes use at one moment: the numbers `gophernetes stats` shows.
+
+    Counters (CPU time, bytes read and written) only ever grow: a rate is the difference
+    of two readings over the time between them (runtime/stats.py). Memory is what docker
+    calls usage: the charged memory minus the page cache that the kernel could drop at
+    once (inactive file pages), so a container that read a big file is not shown as full.
+    """
+
+    cpu_ns: int = 0                  # CPU time used by every process ever in the cgroup, all CPUs
+    memory: int = 0                  # bytes in use, reclaimable file cache excluded
+    memory_limit: int | None = None  # None: no limit (the host's memory is the limit)
+    pids: int = 0                    # processes (tasks) in the cgroup now
+    pids_limit: int | None = None    # None: no limit
+    read_bytes: int = 0              # block I/O read from devices, all devices
+    write_bytes: int = 0             # block I/O written to devices
+
+
 class Cgroup(ABC):
     """One container's cgroup (one directory per v1 controller, or one v2 directory)."""
 
@@ -134,6 +153,10 @@ class Cgroup(ABC):
     @abstractmethod
     def stat(self, controller: str) -> dict[str, int]:
         """A controller's counters (cpu.stat, memory.stat, ...) as a dict."""
+
+    @abstractmethod
+    def stats(self) -> CgroupStats:
+        """Read the cgroup's usage counters (a controller the host lacks reads as zero / no limit)."""
 
     def kill_all(self) -> None:
         """SIGKILL every process in the cgroup and its children (v2 has cgroup.kill; v1 signals one by one)."""
@@ -245,6 +268,33 @@ def read_keyed(path: Path) -> dict[str, int]:
     """Parse a flat keyed file ("key value" per line) such as cpu.stat or memory.events."""
     values: dict[str, int] = {}
     for line in read(path).splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            values[key] = int(value)
+    return values
+
+
+def read_number(path: Path, unlimited: str = "max") -> int | None:
+    """One number from a cgroup file; None when the file says `unlimited` ("max") or is missing."""
+    try:
+        text = read(path)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None if text == unlimited else int(text)
+
+
+def read_optional(path: Path) -> str:
+    """A cgroup file's text, or "" when this host has no such file (a controller it lacks)."""
+    try:
+        return read(path)
+    except FileNotFoundError:
+        return ""
+
+
+def keyed(text: str) -> dict[str, int]:
+    """"key value" lines (memory.stat, cpu.stat) as a dict of the numeric ones."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
         key, _, value = line.partition(" ")
         if value.strip().lstrip("-").isdigit():
             values[key] = int(value)

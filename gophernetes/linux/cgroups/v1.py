@@ -16,13 +16,38 @@ from gophernetes.linux.cgroups.base import (
     DEFAULT_DEVICE_RULES,
     Cgroup,
     CgroupDriver,
+    CgroupStats,
     Limits,
+    keyed,
     make_directory,
     parse_device_rule,
     read,
     read_keyed,
+    read_number,
+    read_optional,
     write,
 )
+
+# What memory.limit_in_bytes says when there is no limit: the largest page count times the
+# page size (9223372036854771712 with 4 KiB pages), never a round number.
+V1_UNLIMITED = 1 << 62
+
+
+def parse_blkio(text: str) -> tuple[int, int]:
+    """Bytes (read, written) from blkio.throttle.io_service_bytes_recursive, summed over devices.
+
+    Lines are "MAJOR:MINOR Read N", "... Write N", "... Sync N", ..., then "Total N". The
+    throttle files count every request that reaches a block device, whatever the I/O
+    scheduler (the blkio.io_* files exist only under CFQ/BFQ), which is why docker reads them.
+    """
+    read_bytes = written = 0
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[1] == "Read":
+            read_bytes += int(fields[2])
+        elif len(fields) == 3 and fields[1] == "Write":
+            written += int(fields[2])
+    return read_bytes, written
 
 # The controllers a container gets, if the host mounts them.
 CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices")
@@ -115,6 +140,26 @@ class CgroupV1(Cgroup):
 
     def stat(self, controller: str) -> dict[str, int]:
         return read_keyed(self._file(controller, f"{controller}.stat"))
+
+    def stats(self) -> CgroupStats:
+        """cpuacct.usage (ns), memory.usage_in_bytes less memory.stat's total_inactive_file,
+        memory.limit_in_bytes, pids.current and pids.max, and the blkio throttle counters."""
+        def file(controller: str, name: str) -> Path:
+            return self.paths.get(controller, Path("/nonexistent")) / name
+
+        memory = read_number(file("memory", "memory.usage_in_bytes")) or 0
+        inactive = keyed(read_optional(file("memory", "memory.stat"))).get("total_inactive_file", 0)
+        limit = read_number(file("memory", "memory.limit_in_bytes"))
+        blkio = read_optional(file("blkio", "blkio.throttle.io_service_bytes_recursive")) or \
+            read_optional(file("blkio", "blkio.throttle.io_service_bytes"))
+        read_bytes, written = parse_blkio(blkio)
+        return CgroupStats(
+            cpu_ns=read_number(file("cpuacct", "cpuacct.usage")) or 0,
+            memory=memory - inactive if inactive < memory else memory,
+            memory_limit=None if limit is None or limit >= V1_UNLIMITED else limit,
+            pids=read_number(file("pids", "pids.current")) or 0,
+            pids_limit=read_number(file("pids", "pids.max")),
+            read_bytes=read_bytes, write_bytes=written)
 
 
 class CgroupV1Driver(CgroupDriver):

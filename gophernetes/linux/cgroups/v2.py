@@ -19,10 +19,14 @@ from gophernetes.linux.cgroups.base import (
     DEFAULT_DEVICE_RULES,
     Cgroup,
     CgroupDriver,
+    CgroupStats,
     Limits,
+    keyed,
     make_directory,
     read,
     read_keyed,
+    read_number,
+    read_optional,
     write,
 )
 
@@ -35,6 +39,20 @@ def shares_to_weight(shares: int) -> int:
     The same linear map runc and the kernel documentation use.
     """
     return 1 + ((shares - 2) * 9999) // 262142
+
+
+def parse_io_stat(text: str) -> tuple[int, int]:
+    """Bytes (read, written) from io.stat, summed over devices.
+
+    One line per device: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0" (the
+    d* fields count discards, which move no data).
+    """
+    read_bytes = written = 0
+    for line in text.splitlines():
+        fields = dict(field.partition("=")[::2] for field in line.split()[1:])
+        read_bytes += int(fields.get("rbytes", 0))
+        written += int(fields.get("wbytes", 0))
+    return read_bytes, written
 
 
 def in_user_namespace() -> bool:
@@ -142,6 +160,21 @@ class CgroupV2(Cgroup):
 
     def stat(self, controller: str) -> dict[str, int]:
         return read_keyed(self._file(f"{controller}.stat"))
+
+    def stats(self) -> CgroupStats:
+        """cpu.stat's usage_usec, memory.current less memory.stat's inactive_file, memory.max,
+        pids.current and pids.max, and io.stat. cpu.stat exists in every v2 cgroup, even
+        without the cpu controller (the kernel always accounts CPU time)."""
+        memory = read_number(self.path / "memory.current") or 0
+        inactive = keyed(read_optional(self.path / "memory.stat")).get("inactive_file", 0)
+        read_bytes, written = parse_io_stat(read_optional(self.path / "io.stat"))
+        return CgroupStats(
+            cpu_ns=keyed(read_optional(self.path / "cpu.stat")).get("usage_usec", 0) * 1000,
+            memory=memory - inactive if inactive < memory else memory,
+            memory_limit=read_number(self.path / "memory.max"),
+            pids=read_number(self.path / "pids.current") or 0,
+            pids_limit=read_number(self.path / "pids.max"),
+            read_bytes=read_bytes, write_bytes=written)
 
 
 class CgroupV2Driver(CgroupDriver):

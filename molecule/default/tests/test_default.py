@@ -29,6 +29,14 @@ def test_gophernetes_is_installed_for_root_with_debians_python(host):
     assert "Usage" in helped.stdout
 
 
+def test_tab_completes_gophernetes_commands_in_bash(host):
+    script = host.file("/usr/share/bash-completion/completions/gophernetes")
+    assert script.exists and "_GOPHERNETES_COMPLETE" in script.content_string
+    # what bash asks when the student types `gophernetes sta<TAB>`
+    offered = host.run("COMP_WORDS='gophernetes sta' COMP_CWORD=1 _GOPHERNETES_COMPLETE=bash_complete gophernetes")
+    assert offered.rc == 0 and "plain,stats" in offered.stdout.splitlines()
+
+
 @pytest.mark.parametrize("path", ["/etc/subuid", "/etc/subgid"])
 def test_remapped_containers_have_subordinate_ids(host, path):
     assert "containers:2147483647:2147483648" in host.file(path).content_string.splitlines()

@@ -75,5 +75,5 @@ def test_a_bad_choice_is_one_line_not_clicks_usage_block(gophernetes):
     result = gophernetes("ps", "--format", "nope")
     assert result.returncode == 125
     assert result.stderr.strip().splitlines() == [
-        "gophernetes: ps: Invalid value for '--format': 'nope' is not one of 'table', 'json'. "
-        "(see 'gophernetes ps --help')"]
+        "gophernetes: ps: Invalid value for '--format': 'nope' is not table, json or a template such as "
+        "'{{.Name}}' (see 'gophernetes ps --help')"]

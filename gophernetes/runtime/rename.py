@@ -1,0 +1,55 @@
+"""`gophernetes rename OLD NEW` for the native engine: the names index and the record.
+
+A name is taken by a symlink containers/.names/NAME -> ID (records.py): symlink(2)
+creates it whole or fails with EEXIST, so two commands can never take one name. A
+rename, under the records lock, takes the new link first, then rewrites the record's
+config.json (atomically, see records.write_json), then drops the old link: killed at any
+step, the container keeps a name that leads to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from gophernetes.errors import Conflict
+from gophernetes.names import check_name
+from gophernetes.runtime.records import Record, RecordStore, write_json
+
+
+def rename(store: RecordStore, record: Record, new: str) -> None:
+    """Give the container of `record` the name `new` (refused if taken)."""
+    check_name(new)
+    if new == record.name:
+        raise Conflict(f"container {record.name} is already called {new}")
+    with store.locked():
+        store.names.mkdir(exist_ok=True)
+        _take(store, new, record.id)
+        try:
+            config_path = record.folder / "config.json"
+            config = json.loads(config_path.read_text())
+            config["name"] = new
+            write_json(config_path, config)
+        except BaseException:
+            os.unlink(store.names / new)
+            raise
+        old = store.names / record.name
+        with contextlib.suppress(FileNotFoundError):
+            if os.readlink(old) == record.id:
+                os.unlink(old)
+    record.name = new
+
+
+def _take(store: RecordStore, name: str, container_id: str) -> None:
+    link = store.names / name
+    try:
+        os.symlink(container_id, link)
+        return
+    except FileExistsError:
+        holder = os.readlink(link)
+    if (store.root / holder).is_dir():
+        raise Conflict(f'the container name "{name}" is already in use by container {holder[:12]}: '
+                       f'remove it or choose another name')
+    os.unlink(link)  # a stale link whose container is gone: the name is free
+    os.symlink(container_id, link)
