@@ -101,6 +101,7 @@ class NativeEngine(Engine):
     def run(self, request: RunRequest) -> int:
         from gophernetes.runtime.launcher import run_container
 
+        self.prepare_image(request)
         spec = self.build_spec(request)
         record = self._records().create(spec, request.name, detached=False, auto_remove=True)
         if not (request.tty and os.isatty(0)):
@@ -133,8 +134,9 @@ class NativeEngine(Engine):
 
         return RecordStore(self.state)
 
-    def _current(self, name: str):
-        """The record named `name`, with its state checked against the kernel (see _observe).
+    def _current(self, name: str, repair: bool = True):
+        """The record named `name`, with its state checked against the kernel: repaired (see
+        _repair) for the commands that change a container, only observed for those that read.
 
         A record that cannot be read stops every verb but `rm -f` with one line naming it.
         """
@@ -143,25 +145,42 @@ class NativeEngine(Engine):
         found = self._records().find(name)
         if isinstance(found, Damaged):
             raise GophernetesError(str(found))
-        return self._observe(found)
+        return self._repair(found) if repair else self._observe(found)
 
     def _observe(self, record):
-        """Repair a record whose monitor died (SIGKILL, OOM, reboot of the CLI): the container
-        cannot be waited for any more, so it is killed and its resources freed, as containerd
-        does when a shim dies."""
+        """The record as it really is, changing nothing: a container whose monitor died
+        (SIGKILL, OOM, reboot of the CLI) cannot be waited for any more, so it is shown as
+        exited (its init dies with its monitor: PR_SET_PDEATHSIG) until a command that
+        changes state (_repair) or `prune` frees what it left."""
+        import dataclasses
+
         from gophernetes.runtime import records
 
         state = record.state
         if state.status in (records.RUNNING, records.PAUSED, records.CREATED) and not process.is_alive(
                 state.monitor_pid, state.monitor_started):
-            from gophernetes.runtime.cleanup import release_resources
+            seen = dataclasses.replace(state, status=records.EXITED, exit_code=137,
+                                       error="the supervisor died; the container was killed")
+            return dataclasses.replace(record, state=seen)
+        return record
 
-            release_resources(self.state, record)
-            if record.auto_remove:
-                self._records().delete(record)
-                return None
-            self._records().update(record, status=records.EXITED, exit_code=137, finished_at=time.time(),
-                                   error="the supervisor died; the container was killed")
+    def _repair(self, record):
+        """Make the record true, as containerd does when a shim dies: kill what is left of a
+        container whose monitor died, free its cgroup and lease, record it as exited (or forget
+        it, for --rm). None when it is gone."""
+        from gophernetes.runtime import records
+
+        seen = self._observe(record)
+        if seen is record:
+            return record
+        from gophernetes.runtime.cleanup import release_resources
+
+        release_resources(self.state, record)
+        if record.auto_remove:
+            self._records().delete(record)
+            return None
+        self._records().update(record, status=records.EXITED, exit_code=137, finished_at=time.time(),
+                               error=seen.state.error)
         return record
 
     def containers(self, all: bool = False) -> list[ContainerInfo]:
@@ -234,7 +253,7 @@ class NativeEngine(Engine):
     def logs(self, name: str, follow: bool = False, tail: int | None = None, timestamps: bool = False):
         from gophernetes.runtime import logs, records
 
-        record = self._current(name)
+        record = self._current(name, repair=False)
         if record is None:
             raise NotFound(f"no such container: {name}")
         if not record.detached:
@@ -310,7 +329,7 @@ class NativeEngine(Engine):
         process.wait_for_exit(record.pid, record.state.pid_started, timeout)
         while time.monotonic() < deadline:
             try:
-                current = self._observe(self._records().reload_state(record)) if record.folder.exists() else None
+                current = self._repair(self._records().reload_state(record)) if record.folder.exists() else None
             except NotFound:
                 return True  # removed meanwhile (run --rm, or a foreground run's cleanup)
             if current is None or current.state.status == records.EXITED:
@@ -332,7 +351,7 @@ class NativeEngine(Engine):
         if isinstance(found, records.Damaged):
             self._remove_damaged(found, force)
             return
-        record = self._observe(found)
+        record = self._repair(found)
         if record is None:
             raise NotFound(f"no such container: {name}")
         if record.state.status in (records.RUNNING, records.PAUSED):
@@ -361,7 +380,7 @@ class NativeEngine(Engine):
         removed = []
         found, damaged = self._records().scan()
         for record in found:
-            record = self._observe(record)
+            record = self._repair(record)
             if record is not None and record.state.status == records.EXITED:
                 self._records().delete(record)
                 removed.append(record.name)
@@ -372,9 +391,21 @@ class NativeEngine(Engine):
         removed += remove_orphans(self.state, set(self._records().ids()))
         return removed
 
+    def prepare_image(self, request: RunRequest) -> None:
+        """Make sure the request's image is here: the default busybox image is built from the
+        host's busybox the first time it is needed (no network needed); any other image must
+        have been pulled. A --rootfs needs nothing."""
+        if request.rootfs or request.image not in (None, "busybox", "busybox:latest"):
+            return
+        from gophernetes.image.busybox import default_image
+        from gophernetes.image.store import ImageStore
+
+        default_image(ImageStore(self.state.images))
+
     def build_spec(self, request: RunRequest) -> RunSpec:
-        """Validate the request completely and turn it into a RunSpec; creates nothing (but, on
-        the first run of a profile, its compiled seccomp program under the state root)."""
+        """Validate the request completely and turn it into a RunSpec. Creates nothing but, on
+        the first run of a seccomp profile, its compiled program under the state root (a cache
+        keyed by the profile); the image must be there already (prepare_image)."""
         check_request(request)
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
@@ -420,15 +451,11 @@ class NativeEngine(Engine):
             if not rootfs.is_dir():
                 raise NotFound(f"root filesystem {request.rootfs} does not exist or is not a directory")
             return [rootfs], {}
-        from gophernetes.image.store import ImageStore
+        from gophernetes.image.store import DEFAULT_IMAGE, ImageStore
 
         store = ImageStore(self.state.images)
-        if request.image is None or request.image in ("busybox", "busybox:latest"):
-            from gophernetes.image.busybox import default_image
-
-            image = default_image(store)  # built from the host's busybox when missing: no network needed
-        else:
-            image = store.get(request.image)
+        wanted = request.image or DEFAULT_IMAGE
+        image = store.get(DEFAULT_IMAGE if wanted == "busybox" else wanted)
         config = image.config
         return list(image.layer_dirs), {
             "entrypoint": list(config.entrypoint or []), "cmd": list(config.cmd or []),

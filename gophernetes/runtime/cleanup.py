@@ -3,8 +3,9 @@
 A foreground `run` or a supervisor killed with SIGKILL cannot clean up after itself.
 The container's mounts need no help — they live in its own mount namespace and vanish
 with its last process — but its cgroup, its network lease (veth, firewall rules, address)
-and its folder stay behind. The next command that looks at the container repairs it
-(engines/native.py `_observe`), and `gophernetes prune` sweeps everything else.
+and its folder stay behind. Reads (`list`, `inspect`) only show such a container as exited;
+the next command that changes it (`stop`, `rm`, `kill`, ...) repairs it (engines/native.py
+`_repair`), and `gophernetes prune` sweeps everything else.
 """
 
 from __future__ import annotations
