@@ -122,6 +122,7 @@ class NativeEngine(Engine):
         if request.tty:
             raise UsageError("-t with -d is not supported yet: run detached without a terminal, then "
                              "gophernetes exec -it NAME sh")
+        self.prepare_image(request)
         spec = self.build_spec(request)
         record = self._records().create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
         start_detached(self.state, record)
