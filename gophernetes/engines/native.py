@@ -103,7 +103,7 @@ class NativeEngine(Engine):
 
         self.prepare_image(request)
         spec = self.build_spec(request)
-        record = self._records().create(spec, request.name, detached=False, auto_remove=True)
+        record = self._create(spec, request.name, detached=False, auto_remove=True)
         if not (request.tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
                 return run_container(self.state, record)  # files and pipes are handed over as they are
@@ -124,11 +124,38 @@ class NativeEngine(Engine):
                              "gophernetes exec -it NAME sh")
         self.prepare_image(request)
         spec = self.build_spec(request)
-        record = self._records().create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
+        record = self._create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
         start_detached(self.state, record)
         return self.inspect(record.id)
 
     # containers: records in gophernetes/runtime/records.py, one cgroup each
+
+    def _create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool):
+        """Write the container's folder whole: the record, and the OCI bundle's config.json
+        (engines/native_bundle.py) with the /etc files it binds, in one atomic rename."""
+        from gophernetes.engines import native_bundle
+        from gophernetes.linux.cgroups import default_parent
+
+        folder = self.state.containers / spec.id
+        files, etc_sources = {}, {}
+        if spec.net != "host":
+            for path, text in default_etc_files(spec.hostname or spec.short_id).items():
+                files[native_bundle.ETC_FILES[path]] = text
+                etc_sources[path] = str(folder / native_bundle.ETC_FILES[path])
+        if spec.net not in ("none", "host"):
+            from gophernetes.network import hosts
+
+            files["resolv.conf"] = hosts.resolv_conf()
+            etc_sources["/etc/resolv.conf"] = str(folder / "resolv.conf")
+            etc_sources["/etc/hosts"] = str(self.state.networks / "hosts" / spec.net)  # network/__init__.py
+        seccomp = None
+        if spec.seccomp_program and not spec.privileged:
+            seccomp = native_bundle.seccomp_document(self.state.lib / "seccomp", Path(spec.seccomp_program),
+                                                     spec.seccomp_profile, spec.capabilities)
+        config = native_bundle.make_config(spec, folder, etc_sources, seccomp,
+                                           f"/{default_parent().strip('/')}/{spec.id}")
+        files["config.json"] = config.to_json()
+        return self._records().create(spec, name, detached=detached, auto_remove=auto_remove, files=files)
 
     def _records(self):
         from gophernetes.runtime.records import RecordStore
@@ -245,6 +272,11 @@ class NativeEngine(Engine):
                 raise Conflict(f"container {record.name} is paused: resume it first (gophernetes resume {name})")
             raise Conflict(f"container {record.name} is not running: cannot {verb} it")
         return record
+
+    def _has_processes(self, record) -> bool:
+        """Whether the container's cgroup still holds a process (False when it has no cgroup left)."""
+        cgroup = self._cgroup(record)
+        return bool(cgroup.directories() and cgroup.pids())
 
     def _cgroup(self, record):
         from gophernetes.linux.cgroups import open_driver
@@ -368,7 +400,7 @@ class NativeEngine(Engine):
         """rm of a container whose record cannot be read: its cgroup and lease still name it by ID."""
         from gophernetes.runtime.cleanup import release_by_id
 
-        if self._cgroup(damaged).pids() and not force:
+        if self._has_processes(damaged) and not force:
             raise Conflict(f"{damaged}; it still has processes: use rm -f")
         release_by_id(self.state, damaged.id)
         self._records().delete(damaged)
@@ -386,7 +418,7 @@ class NativeEngine(Engine):
                 self._records().delete(record)
                 removed.append(record.name)
         for broken in damaged:  # only when nothing runs in it any more: prune removes what has stopped
-            if not self._cgroup(broken).pids():
+            if not self._has_processes(broken):
                 self._remove_damaged(broken, force=False)
                 removed.append(broken.name or broken.id[:12])
         removed += remove_orphans(self.state, set(self._records().ids()))
