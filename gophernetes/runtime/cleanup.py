@@ -65,7 +65,8 @@ def remove_orphans(state: StateRoot, known_ids: set[str]) -> list[str]:
                 removed.append(f"network lease of {lease.container_id[:12]}")
     if state.containers.exists():
         for folder in state.containers.iterdir():
-            if folder.is_dir() and folder.name not in known_ids:
+            # .names (the name index) and .new-ID drafts are the store's own, not containers
+            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in known_ids:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(f"folder {folder.name[:12]}")
     return removed
