@@ -104,17 +104,19 @@ class NativeEngine(Engine):
         self.prepare_image(request)
         spec = self.build_spec(request)
         record = self._create(spec, request.name, detached=False, auto_remove=True)
+        network = self._network(spec, record.name)
         if not (request.tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
-                return run_container(self.state, record)  # files and pipes are handed over as they are
+                return run_container(self.state, record, network=network)  # files and pipes handed over as they are
             from gophernetes.runtime import terminal
 
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
-                return run_container(self.state, record, stdio=relay.stdio, on_started=relay.started)
+                return run_container(self.state, record, stdio=relay.stdio, on_started=relay.started,
+                                     network=network)
         from gophernetes.runtime import terminal
 
         with terminal.raw_mode(0):
-            return run_container(self.state, record, console=terminal.Console())
+            return run_container(self.state, record, console=terminal.Console(), network=network)
 
     def run_detached(self, request: RunRequest) -> ContainerInfo:
         from gophernetes.runtime.supervisor import start_detached
@@ -125,7 +127,7 @@ class NativeEngine(Engine):
         self.prepare_image(request)
         spec = self.build_spec(request)
         record = self._create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
-        start_detached(self.state, record)
+        start_detached(self.state, record, network=self._network(spec, record.name))
         return self.inspect(record.id)
 
     # containers: records in gophernetes/runtime/records.py, one cgroup each
@@ -133,10 +135,22 @@ class NativeEngine(Engine):
     def _create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool):
         """Write the container's folder whole: the record, and the OCI bundle's config.json
         (engines/native_bundle.py) with the /etc files it binds, in one atomic rename."""
+        folder = self.state.containers / spec.id
+
+        def bundle_files(draft: Path) -> dict[str, str]:
+            mapping = None
+            if spec.userns == "auto":  # under the records lock: no other container takes the same block
+                from gophernetes.runtime import subids
+
+                mapping = subids.allocate(self.state.containers, draft)
+            return self._bundle_files(spec, folder, mapping)
+        return self._records().create(spec, name, detached=detached, auto_remove=auto_remove, files=bundle_files)
+
+    def _bundle_files(self, spec: RunSpec, folder: Path, mapping) -> dict[str, str]:
+        """config.json and the /etc files it binds (hosts, hostname, resolv.conf), as name -> text."""
         from gophernetes.engines import native_bundle
         from gophernetes.linux.cgroups import default_parent
 
-        folder = self.state.containers / spec.id
         files, etc_sources = {}, {}
         if spec.net != "host":
             for path, text in default_etc_files(spec.hostname or spec.short_id).items():
@@ -147,15 +161,31 @@ class NativeEngine(Engine):
 
             files["resolv.conf"] = hosts.resolv_conf()
             etc_sources["/etc/resolv.conf"] = str(folder / "resolv.conf")
-            etc_sources["/etc/hosts"] = str(self.state.networks / "hosts" / spec.net)  # network/__init__.py
+            etc_sources["/etc/hosts"] = str(self.state.networks / "hosts" / spec.net)  # see network/__init__.py
         seccomp = None
         if spec.seccomp_program and not spec.privileged:
-            seccomp = native_bundle.seccomp_document(self.state.lib / "seccomp", Path(spec.seccomp_program),
-                                                     spec.seccomp_profile, spec.capabilities)
+            seccomp = native_bundle.seccomp_document(Path(spec.seccomp_program), spec.seccomp_profile,
+                                                     spec.capabilities)
         config = native_bundle.make_config(spec, folder, etc_sources, seccomp,
-                                           f"/{default_parent().strip('/')}/{spec.id}")
+                                           f"/{default_parent().strip('/')}/{spec.id}", mapping)
         files["config.json"] = config.to_json()
-        return self._records().create(spec, name, detached=detached, auto_remove=auto_remove, files=files)
+        return files
+
+    def _network(self, spec: RunSpec, name: str | None):
+        """The outside work before "go" on a named network: a lease now, undone by the launcher's
+        cleanup; the veth plugged into PID 1's namespace later. None for --net none/host."""
+        if spec.net in ("none", "host"):
+            return None
+        state, hostname = self.state, spec.hostname or spec.short_id
+
+        def allocate(cleanup):
+            from gophernetes import network
+
+            attachment = network.allocate(state, spec.id, spec.net, spec.publish, hostname,
+                                          aliases=[name] if name and name != hostname else [])
+            cleanup.callback(attachment.release)
+            return attachment.plug
+        return allocate
 
     def _records(self):
         from gophernetes.runtime.records import RecordStore
@@ -303,19 +333,21 @@ class NativeEngine(Engine):
     def exec(self, name, command, tty=False, interactive=False, env=None, user="", workdir="") -> int:
         from gophernetes.runtime import terminal
         from gophernetes.runtime.exec import exec_in_container
+        from gophernetes.runtime.launcher import container_of
 
         if not command:
             raise UsageError("exec needs a command, e.g. gophernetes exec NAME sh")
         record = self._running(name, "exec into")
         cgroup = self._cgroup(record)
+        container = container_of(record)
         if not (tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
-                return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir)
+                return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir)
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
-                return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
+                return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir,
                                          relay=relay)
         with terminal.raw_mode(0):
-            return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
+            return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir,
                                      console=terminal.Console())
 
     def pause(self, name: str) -> None:
@@ -473,8 +505,6 @@ class NativeEngine(Engine):
             from gophernetes.linux.seccomp import cached_program
 
             spec.seccomp_program = str(cached_program(self.state.lib / "seccomp", seccomp_profile, caps))
-        if spec.net != "host":
-            spec.etc_files = default_etc_files(spec.hostname or spec.short_id)
         return spec
 
     def resolve_root(self, request: RunRequest) -> tuple[list[Path], dict]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from gophernetes.errors import GophernetesError
 from gophernetes.linux.cgroups.base import DEFAULT_DEVICE_RULES, Limits, parse_device_rule
 from gophernetes.runtime import oci_config as oci
+from gophernetes.runtime.bundle import Container
 from gophernetes.runtime.spec import DEFAULT_PATH, RunSpec
 
 # Our namespace names (linux/namespaces.py FLAGS) -> the runtime-spec's.
@@ -33,11 +34,12 @@ ETC_FILES = {"/etc/hosts": "hosts", "/etc/hostname": "hostname", "/etc/resolv.co
 
 
 def make_config(spec: RunSpec, folder: Path, etc_sources: dict[str, str], seccomp: dict | None,
-                cgroups_path: str) -> oci.Config:
+                cgroups_path: str, mapping=None) -> oci.Config:
     """The runtime-spec config of the container `spec` describes, whose bundle is `folder`.
 
     `etc_sources`: container path -> host file bound over it (/etc/hosts, ...).
     `seccomp`: the resolved profile in the spec's form (None: unconfined).
+    `mapping`: the block of subordinate ids of --userns auto (runtime/subids.py), or None.
     """
     from gophernetes.linux import mounts as linux_mounts
 
@@ -53,7 +55,9 @@ def make_config(spec: RunSpec, folder: Path, etc_sources: dict[str, str], seccom
         mounts=default_mounts() + etc_mounts(etc_sources, folder),
         linux=oci.Linux(
             namespaces=[oci.Namespace(NAMESPACE_TYPES[kind]) for kind in spec.namespaces]
-            + ([oci.Namespace("user")] if spec.userns == "auto" else []),
+            + ([oci.Namespace("user")] if mapping is not None else []),
+            uid_mappings=[oci.IdMapping(0, mapping.uid_base, mapping.size)] if mapping is not None else [],
+            gid_mappings=[oci.IdMapping(0, mapping.gid_base, mapping.size)] if mapping is not None else [],
             devices=default_devices(), cgroups_path=cgroups_path,
             resources=resources(spec.limits, privileged),
             masked_paths=[] if privileged else list(linux_mounts.MASKED_PATHS),
@@ -195,19 +199,38 @@ def _database(layers: list[Path], relative: str) -> dict[str, list[str]]:
     return {}
 
 
-def seccomp_document(cache: Path, program: Path, profile: dict | None, capabilities) -> dict:
+def seccomp_document(program: Path | None, profile: dict | None, capabilities) -> dict:
     """The resolved profile in the spec's form, kept beside its compiled program (KEY.oci.json):
     resolving docker's default costs ~15 ms, a container start should not pay it each time."""
+    from gophernetes.linux import seccomp_profile
+
+    if program is None:
+        chosen = seccomp_profile.DEFAULT if profile is None else seccomp_profile.from_json(profile)
+        return seccomp_profile.to_oci(seccomp_profile.resolve(chosen, frozenset(capabilities)))
     path = program.with_suffix(".oci.json")
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         pass
-    from gophernetes.linux import seccomp_profile
-
-    chosen = seccomp_profile.DEFAULT if profile is None else seccomp_profile.from_json(profile)
-    document = seccomp_profile.to_oci(seccomp_profile.resolve(chosen, frozenset(capabilities)))
+    document = seccomp_document(None, profile, capabilities)
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     temporary.write_text(json.dumps(document))
     os.replace(temporary, path)
     return document
+
+
+def child_container(config_file: str | None, rootfs: str | None, command: list[str], hostname: str,
+                    use_chroot: bool) -> Container:
+    """What `gophernetes child` runs: a given config.json, or docker's defaults over ROOTFS
+    (PID, mount, UTS and IPC namespaces, no cgroup, no network)."""
+    from gophernetes.linux.capabilities import DOCKER_DEFAULT
+    from gophernetes.runtime.spec import new_container_id
+
+    if config_file:
+        path = Path(config_file).absolute()
+        return Container(new_container_id(), path.parent, oci.load(path.parent), no_pivot=use_chroot)
+    spec = RunSpec(id=new_container_id(), command=command, lower_dirs=[os.path.abspath(rootfs or "/")],
+                   hostname=hostname, capabilities=sorted(DOCKER_DEFAULT), namespaces=["pid", "mnt", "uts", "ipc"])
+    config = make_config(spec, Path(spec.lower_dirs[0]), {}, seccomp_document(None, None, spec.capabilities), "")
+    config.root.path = spec.lower_dirs[0]
+    return Container(spec.id, Path(spec.lower_dirs[0]), config, no_pivot=use_chroot)

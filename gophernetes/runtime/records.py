@@ -119,9 +119,9 @@ class RecordStore:
             yield
 
     def create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool,
-               files: dict[str, str] | None = None) -> Record:
+               files=None) -> Record:
         """Reserve the name and write the record of a new container (under the lock), with
-        `files` (name -> text: the bundle's config.json, its /etc files) beside it.
+        `files(draft folder)` (name -> text: the bundle's config.json, its /etc files) beside it.
 
         Everything is written in a hidden folder and renamed into place, so no reader ever
         sees half of it; a failure (a full disk) removes what was written and says so.
@@ -139,7 +139,7 @@ class RecordStore:
             draft = self.root / f".new-{spec.id}"
             try:
                 draft.mkdir()
-                for file_name, text in (files or {}).items():
+                for file_name, text in (files(draft) if files else {}).items():
                     (draft / file_name).write_text(text)
                 write_json(draft / "record.json", {
                     "spec": json.loads(spec.to_json()), "name": name, "created": record.created,
