@@ -15,6 +15,7 @@ successful execve closes that pipe (it is close-on-exec), and the parent reads E
 from __future__ import annotations
 
 import os
+import resource  # now: after pivot_root the host's modules are out of sight
 import signal
 from pathlib import Path
 
@@ -131,8 +132,16 @@ def become_container_process(container: Container) -> None:
         from gophernetes.runtime.terminal import become_session_leader_of
 
         become_session_leader_of(0)
+    set_rlimits(container)
+    user = process_config.user
+    # Root keeps its capabilities across setgid/setgroups, so it switches first (the set may
+    # lack CAP_SETGID, as runc spec's does); another user loses them all at setuid, so the
+    # set is cut first, while dropping from the bounding set is still allowed.
+    if user.uid == 0:
+        switch_ids(user.uid, user.gid, user.additional_gids)
     capabilities.restrict_to(container.capabilities())
-    switch_ids(process_config.user.uid, process_config.user.gid, process_config.user.additional_gids)
+    if user.uid != 0:
+        switch_ids(user.uid, user.gid, user.additional_gids)
     if process_config.no_new_privileges:
         capabilities.set_no_new_privs()
     try:
@@ -141,6 +150,18 @@ def become_container_process(container: Container) -> None:
         raise InitError(125, f"cannot enter working directory {process_config.cwd}: {error.strerror}") from error
     if container.die_with_parent:  # as `docker run` foreground containers do
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def set_rlimits(container: Container) -> None:
+    """process.rlimits: setrlimit for each ("RLIMIT_NOFILE" soft/hard), before privileges go. man 2 setrlimit"""
+    for limit in container.config.process.rlimits:
+        number = getattr(resource, limit.type, None)
+        if not limit.type.startswith("RLIMIT_") or number is None:
+            raise InitError(125, f"config.json: process.rlimits: unknown limit {limit.type}")
+        try:
+            resource.setrlimit(number, (limit.soft, limit.hard))
+        except (ValueError, OSError) as error:
+            raise InitError(125, f"cannot set {limit.type} to {limit.soft}/{limit.hard}: {error}") from None
 
 
 def switch_ids(uid: int, gid: int, groups: list[int]) -> None:

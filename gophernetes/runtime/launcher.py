@@ -111,8 +111,8 @@ def make_directories(container: Container) -> None:
 
 def make_cgroup(container: Container, cleanup: ExitStack | None = None) -> Cgroup:
     """The cgroup at linux.cgroupsPath ("/PARENT/NAME"), with linux.resources written into it."""
-    parent, _, name = container.config.linux.cgroups_path.strip("/").rpartition("/")
-    cgroup = open_driver(parent or None).create(name or container.id)
+    parent, name = cgroup_location(container.config.linux.cgroups_path, container.id)
+    cgroup = open_driver(parent).create(name)
     if cleanup is not None:
         cleanup.callback(cgroup.remove)
     resources = container.config.linux.resources
@@ -123,6 +123,14 @@ def make_cgroup(container: Container, cleanup: ExitStack | None = None) -> Cgrou
     for warning in warnings:
         print(f"gophernetes: warning: {warning}", file=sys.stderr)
     return cgroup
+
+
+def cgroup_location(cgroups_path: str, container_id: str) -> tuple[str, str]:
+    """linux.cgroupsPath "/PARENT/NAME" as (parent, name); none given: our parent, the container's ID."""
+    from gophernetes.linux.cgroups import default_parent
+
+    parent, _, name = cgroups_path.strip("/").rpartition("/")
+    return (parent or default_parent(), name) if name else (default_parent(), container_id)
 
 
 def limits_of(resources: dict) -> Limits:

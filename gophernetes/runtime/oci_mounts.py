@@ -44,13 +44,30 @@ def mount_all(root_fd: int, config: Config) -> None:
         if flags & syscalls.MS_BIND:
             bind(root_fd, mount, flags)
             continue
+        kind, source = mount.type, mount.source or mount.type
+        if kind == "cgroup":
+            kind, source, data = cgroup_filesystem(data)
         target = inroot.mount_point(root_fd, mount.destination)
         try:
-            syscalls.mount(mount.source or mount.type, inroot.fd_path(target), mount.type, flags, data)
+            syscalls.mount(source, inroot.fd_path(target), kind, flags, data)
         finally:
             os.close(target)
         if mount.destination == "/dev" and mount.type == "tmpfs":
             populate_dev(root_fd, config.linux.devices)
+
+
+def cgroup_filesystem(data: str | None) -> tuple[str, str, str | None]:
+    """What a "cgroup" entry (runc spec has one at /sys/fs/cgroup) becomes here.
+
+    On a cgroup v2 host, a cgroup2 mount: in the container's cgroup namespace it shows the
+    container's own cgroup as its root. On a v1 or hybrid host (this machine), mounting
+    "cgroup" would try to mount every v1 controller at once and fail with EBUSY; runc binds
+    each controller's directory instead. Gophernetes does not yet: an empty tmpfs keeps
+    the path there (a program that reads its limits from it finds none).
+    """
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "cgroup2", "cgroup2", None
+    return "tmpfs", "tmpfs", "mode=755"
 
 
 def bind(root_fd: int, mount: Mount, flags: int) -> None:
@@ -73,10 +90,12 @@ def bind(root_fd: int, mount: Mount, flags: int) -> None:
 
 
 def populate_dev(root_fd: int, nodes: list[Device]) -> None:
-    """The device nodes of linux.devices and the links every /dev has, in the fresh tmpfs."""
+    """The default devices the spec promises (null, zero, full, random, urandom, tty), those of
+    linux.devices, and the links every /dev has (fd, stdin, ptmx, ...), in the fresh tmpfs."""
     dev = inroot.open_in_root(root_fd, "/dev", os.O_PATH | os.O_DIRECTORY)
+    defaults = [Device(f"/dev/{name}", "c", major, minor) for name, (major, minor) in devices.CHARACTER_DEVICES.items()]
     try:
-        for node in nodes:
+        for node in defaults + [node for node in nodes if node.path not in {d.path for d in defaults}]:
             if node.type != "c" or node.path.count("/") != 2:
                 raise ConfigError(f"config.json: linux.devices {node.path}: only character devices "
                                   "directly in /dev are supported")
