@@ -9,6 +9,7 @@ the fields after `config`. Nothing here knows images, names or networks.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ class Container:
     die_with_parent: bool = True  # PR_SET_PDEATHSIG: a foreground run's container dies with it
 
     @classmethod
-    def load(cls, container_id: str, bundle: str | Path, **options) -> Container:
+    def load(cls, container_id: str, bundle: str | os.PathLike, **options) -> Container:
         bundle = Path(bundle).absolute()
         return cls(container_id, bundle, oci_config.load(bundle), **options)
 

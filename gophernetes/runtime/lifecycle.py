@@ -100,7 +100,7 @@ def state(state_dir: str | os.PathLike, container_id: str) -> dict:
     """The spec's state of the container: ociVersion, id, status, pid, bundle, annotations."""
     folder, record = _load(state_dir, container_id)
     status = _status(folder, record)
-    annotations = {}
+    annotations: dict[str, str] = {}
     try:
         annotations = json.loads((Path(record["bundle"]) / "config.json").read_text()).get("annotations") or {}
     except (OSError, ValueError):
