@@ -59,7 +59,8 @@ def test_the_same_bundle_runs_the_same_under_runc(cli, busybox_rootfs, tmp_path,
 def _lifecycle(cli, code: str) -> subprocess.CompletedProcess:
     """Call gophernetes.runtime.lifecycle in a process of its own, as a runtime CLI would (the
     container's stdio is /dev/null: ours are pipes, which it would hold open)."""
-    prelude = "import json, os, sys\nfrom gophernetes.runtime import lifecycle\nNULL = (os.open('/dev/null', os.O_RDWR),) * 3\n"
+    prelude = ("import json, os, sys\nfrom gophernetes.runtime import lifecycle\n"
+               "NULL = (os.open('/dev/null', os.O_RDWR),) * 3\n")
     return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=60,
                           env=cli.env)
 
@@ -71,7 +72,8 @@ def test_create_waits_for_start_and_the_state_follows_the_kernel(cli, busybox_ro
     bundle = _runnable_copy(_bundle_of(cli, "model"), busybox_rootfs, tmp_path / "bundle",
                             f"/{cgroup_parent}/lifecycle")
     state = tmp_path / "state"
-    created = _lifecycle(cli, f"print(json.dumps(lifecycle.create({str(state)!r}, 'one', {str(bundle)!r}, stdio=NULL)))")
+    created = _lifecycle(cli, f"print(json.dumps(lifecycle.create({str(state)!r}, 'one', {str(bundle)!r}, "
+                              "stdio=NULL)))")
     assert created.returncode == 0, created.stderr
     shown = json.loads(created.stdout)
     assert (shown["status"], shown["id"], shown["bundle"]) == ("created", "one", str(bundle))
@@ -92,8 +94,8 @@ def test_kill_and_forced_delete_end_a_running_container(cli, busybox_rootfs, tmp
     cli("run", "-d", "--net", "none", "--name", "long", "--rootfs", str(busybox_rootfs), "sleep", "60")
     bundle = _runnable_copy(_bundle_of(cli, "long"), busybox_rootfs, tmp_path / "bundle", f"/{cgroup_parent}/long")
     state = str(tmp_path / "state")
-    made = _lifecycle(cli, f"lifecycle.create({state!r}, 'two', {str(bundle)!r}, stdio=NULL); lifecycle.start({state!r}, 'two');"
-                      f"print(lifecycle.state({state!r}, 'two')['pid'])")
+    made = _lifecycle(cli, f"lifecycle.create({state!r}, 'two', {str(bundle)!r}, stdio=NULL); "
+                      f"lifecycle.start({state!r}, 'two'); print(lifecycle.state({state!r}, 'two')['pid'])")
     assert made.returncode == 0, made.stderr
     pid = int(made.stdout)
     refused = _lifecycle(cli, f"lifecycle.delete({state!r}, 'two')")
