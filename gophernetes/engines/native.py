@@ -289,6 +289,7 @@ class NativeEngine(Engine):
             networks=list(addresses) or ([] if record.spec.net in ("none", "host") else [record.spec.net]),
             details={"spec": json.loads(record.spec.to_json()), "state": asdict(state), "addresses": addresses,
                      "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder),
+                     "bundle": str(record.folder / "config.json"),
                      "userns": userns_details(record)})
 
     def _running(self, name: str, verb: str):
