@@ -3,7 +3,8 @@
 A name is taken by a symlink containers/.names/NAME -> ID (records.py): symlink(2)
 creates it whole or fails with EEXIST, so two commands can never take one name. A
 rename, under the records lock, takes the new link first, then rewrites the record's
-config.json (atomically, see records.write_json), then drops the old link: killed at any
+record.json (atomically, see records.write_json; the OCI config.json has no name and
+stays as written), then drops the old link: killed at any
 step, the container keeps a name that leads to it.
 """
 
@@ -27,10 +28,10 @@ def rename(store: RecordStore, record: Record, new: str) -> None:
         store.names.mkdir(exist_ok=True)
         _take(store, new, record.id)
         try:
-            config_path = record.folder / "config.json"
-            config = json.loads(config_path.read_text())
-            config["name"] = new
-            write_json(config_path, config)
+            record_path = record.folder / "record.json"
+            data = json.loads(record_path.read_text())
+            data["name"] = new
+            write_json(record_path, data)
         except BaseException:
             os.unlink(store.names / new)
             raise
