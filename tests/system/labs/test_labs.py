@@ -3,8 +3,9 @@
 For each lab: on a fresh host `gophernetes lab check NN` fails every step; the README's
 step blocks run in order in one shell (solution.sh is exactly those blocks, see the
 first test), with a `lab check` after each: after step N, steps 1..N pass and no later
-one does; at the end every step passes; `gophernetes lab reset NN` then puts the host
-back, so every step fails again and nothing the lab made is left.
+one does; at the end every step passes, and still after every step ran once more (a
+student repeats a step); `gophernetes lab reset NN` then puts the host back, so every
+step fails again and nothing the lab made is left (stacked mounts included).
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
             assert step_results(after) == expected, f"after step {step}, only steps 1-{step} must pass:\n{after}"
             assert after.rstrip().endswith("exit status 0" if step == steps[-1] else "exit status 1"), after
 
+        # A student repeats a step: every step once more (errors allowed: a second `ip netns
+        # add` fails), then the lab still passes, and the reset must undo both runs (two
+        # stacked mounts on one point, two containers' worth of state...).
+        again_script = "set +e\n" + "".join(f"\n# --- step {step.number} again\n{step.script}\n" for step in lab.steps())
+        lab_host.run("bash", "-c", again_script, log=f"{lab.number}-again.log")
+        twice = lab_host.gophernetes("lab", "check", lab.number)
+        assert twice.returncode == 0, f"after every step ran twice:\n{twice.stdout}"
+
         reset = lab_host.gophernetes("lab", "reset", lab.number)
         assert reset.returncode == 0, reset.stderr
         again = lab_host.gophernetes("lab", "check", lab.number)
@@ -87,3 +96,10 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
         lab_host.gophernetes("lab", "reset", lab.number)
     left = host_leftovers(Path(lab_host.env["GOPHERNETES_ROOT"]), lab_host.env["GOPHERNETES_CGROUP_PARENT"])
     assert left == {"cgroups": [], "mounts": [], "container folders": []}, f"the reset left behind: {left}"
+    assert lab_mounts(lab.number) == [], "the reset left the lab's mounts behind"
+
+
+def lab_mounts(number: str) -> list[str]:
+    """Mounts of the host naming the lab (/run/lab01/uts, /srv/lab06/merged, tmpfs lab03-shared, ...)."""
+    pattern = re.compile(rf"(^|[/ ])lab{number}([-/ ]|$)")
+    return [line.strip() for line in Path("/proc/self/mountinfo").read_text().splitlines() if pattern.search(line)]
