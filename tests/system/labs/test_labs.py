@@ -18,6 +18,7 @@ import pytest
 from gophernetes import labs
 from tests.support import host_leftovers
 from tests.system.labs.conftest import LABS
+from tests.system.labs.test_readmes import sample_matches, samples
 
 ALL = [lab.name for lab in labs.discover(LABS)]
 NEEDS = {"06-images-layers": "registry", "07-containerd": "containerd"}
@@ -50,11 +51,12 @@ def test_every_step_has_one_check_with_a_hint(name):
 
 
 def checkpointed(lab: labs.Lab, log_dir: Path) -> str:
-    """solution.sh with `gophernetes lab check` after each step, its output kept per step
-    (the same shell runs everything: later steps use the variables earlier ones set)."""
+    """solution.sh with `gophernetes lab check` after each step; each step's own output and
+    the check's kept per step (the same shell runs everything, a { } group is no subshell)."""
     parts = [labs.SOLUTION_HEADER.format(number=lab.number, title=lab.title)]
     for step in lab.steps():
-        parts.append(f"\n# --- step {step.number}\n{step.script}\n"
+        parts.append(f"\n# --- step {step.number}\n{{\n{step.script}\n}} > {log_dir}/step-{step.number}.out 2>&1\n"
+                     f"cat {log_dir}/step-{step.number}.out\n"
                      f"{{ gophernetes lab check {lab.number} && echo 'exit status 0' || echo \"exit status $?\"; }}"
                      f" > {log_dir}/after-step-{step.number}.txt 2>&1\n")
     return "".join(parts)
@@ -73,12 +75,19 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
         assert step_results(fresh.stdout) == dict.fromkeys(steps, False), f"fresh host:\n{fresh.stdout}"
 
         solved = lab_host.run("bash", "-c", checkpointed(lab, lab_host.log_dir), log=f"{lab.number}-solution.log")
-        assert solved.returncode == 0, f"the solution failed:\n{solved.stdout[-3000:]}"
+        outputs = {step: (lab_host.log_dir / f"step-{step}.out") for step in steps}
+        outputs = {step: path.read_text() for step, path in outputs.items() if path.exists()}
+        assert solved.returncode == 0, f"the solution failed:\n{(solved.stdout + list(outputs.values())[-1])[-3000:]}"
         for step in steps:
             after = (lab_host.log_dir / f"after-step-{step}.txt").read_text()
             expected = {n: n <= step for n in steps}
             assert step_results(after) == expected, f"after step {step}, only steps 1-{step} must pass:\n{after}"
             assert after.rstrip().endswith("exit status 0" if step == steps[-1] else "exit status 1"), after
+
+        registry = lab_host.env.get("REGISTRY", "127.0.0.1:5000")
+        for step, sample in samples(lab.readme.read_text()).items():
+            assert sample_matches(sample, outputs[step], registry), \
+                f"step {step} printed what its README's sample does not show:\n{outputs[step]}\n--- sample:\n{sample}"
 
         # A student repeats a step: every step once more (errors allowed: a second `ip netns
         # add` fails), then the lab still passes, and the reset must undo both runs (two
