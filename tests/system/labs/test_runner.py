@@ -3,6 +3,7 @@ docstrings, pytest's report read back, the `gophernetes lab` commands' output an
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -129,3 +130,22 @@ def test_lab_check_as_a_normal_user_says_to_use_sudo(tmp_path):
            "HOME": str(tmp_path)}
     checked = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert checked.returncode == 125 and "sudo gophernetes lab check 01" in checked.stderr, checked.stderr
+
+
+def test_info_as_a_student_without_sudo_says_to_use_sudo(tmp_path):
+    """A student's first `gophernetes info` in the VM is without sudo: containerd's socket is
+    root's and nft lives in /usr/sbin, outside their PATH. That is no verdict on the host."""
+    if shutil.which("runuser") is None:
+        pytest.skip("runuser (util-linux) is not installed")
+    # Debian's python, as in the VM (a pyenv one under /root is out of nobody's reach)
+    if subprocess.run(["/usr/bin/python3", "-c", "import click"], capture_output=True).returncode != 0:
+        pytest.skip("/usr/bin/python3 has no click (apt-get install python3-click)")
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "GOPHERNETES_ROOT": str(tmp_path / "state"),
+           "GOPHERNETES_CONTAINERD_ADDRESS": str(tmp_path / "containerd.sock")}
+    shown = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/env", *(f"{k}={v}" for k, v in env.items()),
+                            "/usr/bin/python3", "-m", "gophernetes", "info"], capture_output=True, text=True, timeout=60,
+                           cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "containerd:  run with sudo to see" in shown.stdout
+    assert "Firewall:       run with sudo to see" in shown.stdout
+    assert "not reachable" not in shown.stdout and "neither nft nor iptables" not in shown.stdout
