@@ -133,7 +133,8 @@ NOT_ON_THIS_HOST = {"tcpdump": "tcpdump", "ping": "iputils-ping"}
 PROJECT = {"gophernetes"}
 SHELL_WORDS = {"cd", "echo", "for", "do", "done", "if", "then", "else", "fi", "while", "until", "exec", "export",
                "set", "wait", "read", "test", "[", "]", "!", "{", "}", "true", ":", ".", "local", "return",
-               "time", "sudo", "kill", "printf", "case", "esac", "in", "exit", "g5", "function", "elif"}
+               "time", "sudo", "kill", "printf", "case", "esac", "in", "exit", "g5", "function", "elif",
+               "break", "continue", "shift", "trap", "unset", "eval"}
 ROLE_PACKAGE_LISTS = {"base": ["base_packages", "base_extra_packages"], "containerd": ["containerd_packages"],
                       "gophernetes": ["gophernetes_packages"], "registry": ["registry_packages"],
                       "images": ["images_packages"], "labs": ["labs_packages"]}
