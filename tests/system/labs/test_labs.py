@@ -92,7 +92,8 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
         # A student repeats a step: every step once more (errors allowed: a second `ip netns
         # add` fails), then the lab still passes, and the reset must undo both runs (two
         # stacked mounts on one point, two containers' worth of state...).
-        again_script = "set +e\n" + "".join(f"\n# --- step {step.number} again\n{step.script}\n" for step in lab.steps())
+        again_script = "set +e\n" + "".join(f"\n# --- step {step.number} again\n{step.script}\n"
+                                             for step in lab.steps())
         lab_host.run("bash", "-c", again_script, log=f"{lab.number}-again.log")
         twice = lab_host.gophernetes("lab", "check", lab.number)
         assert twice.returncode == 0, f"after every step ran twice:\n{twice.stdout}"

@@ -108,7 +108,8 @@ def test_sample_rules():
     assert sample_matches("sha256:dce65c32b718...  x", "sha256:0123abcd  x")
     assert not sample_matches("sha256:dce65c32b718...  x", "sha256:  x")
     assert sample_matches('{"repositories":["busybox"...]}', '{"repositories":["busybox","debian"]}')
-    assert not sample_matches("lrwxrwxrwx 1 root root 7 ... ls -> busybox", "lrwxrwxrwx 1 root root 12 Dec 1 ls -> /bin/busybox")
+    assert not sample_matches("lrwxrwxrwx 1 root root 7 ... ls -> busybox",
+                              "lrwxrwxrwx 1 root root 12 Dec 1 ls -> /bin/busybox")
     assert sample_matches("pull 127.0.0.1:5000/busybox", "pull 127.0.0.1:4711/busybox", "127.0.0.1:4711")
     assert not sample_matches("a\nb", "a\nb\nc")
     assert sample_matches("layer dce65c32b718 done", "layer 9dc856a058da done")
@@ -151,7 +152,7 @@ def vm_packages() -> set[str]:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def package_of(program: str) -> tuple[str, str] | None:
     """(package, priority) of PROGRAM on this host, per dpkg (through alternatives'
     links, /usr-merged paths and diversions: /bin/sh is dash's)."""
