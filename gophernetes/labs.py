@@ -300,9 +300,9 @@ def save_progress(lab: Lab, results: list[CheckResult] | None) -> None:
 
 def solved(lab: Lab) -> bool:
     """Did the last `lab check` see every step of the lab pass?"""
-    progress = load_progress(lab)
+    progress = load_progress(lab) or {}
     checks = lab.checks()
-    return bool(progress) and bool(checks) and all(progress.get(check.name) for check in checks)
+    return bool(checks) and all(progress.get(check.name) for check in checks)
 
 
 def reset(lab: Lab) -> subprocess.CompletedProcess:
