@@ -171,3 +171,20 @@ def containerd(lab_containerd, registry):
         host.env["GOPHERNETES_CONTAINERD_ADDRESS"] = lab_containerd.socket
 
     return use
+
+
+# ---------------------------------------------------------------- lab 08: subordinate ids
+
+
+@pytest.fixture
+def subids(tmp_path):
+    """`--userns auto` takes its range from /etc/subuid and /etc/subgid, which the lab VM's
+    gophernetes role fills (containers:2147483647:2147483648); a test host may have none,
+    and the test must not write the host's: the same line in files of our own."""
+
+    def use(host: LabHost) -> None:
+        ids = tmp_path / "subid"
+        ids.write_text("containers:2147483647:2147483648\n")
+        host.env["GOPHERNETES_SUBUID"] = host.env["GOPHERNETES_SUBGID"] = str(ids)
+
+    return use
