@@ -34,3 +34,13 @@ gophernetes exec lab08-userns id
 cat /proc/$PID/uid_map
 grep '^Uid' /proc/$PID/status
 ps -o user:12,pid,args -p $PID
+
+# --- step 5
+mkdir -p /srv/lab08
+install -m 4755 -o root "$(readlink -f /usr/bin/python3)" /srv/lab08/suid-python
+install -d -m 1777 /srv/lab08/out
+setpriv --reuid=65534 --regid=65534 --clear-groups /srv/lab08/suid-python -c \
+  'import os; print("euid", os.geteuid()); open("/srv/lab08/out/plain", "w")'
+setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs /srv/lab08/suid-python -c \
+  'import os; print("euid", os.geteuid()); open("/srv/lab08/out/no-new-privs", "w")'
+stat -c '%n: owner %u' /srv/lab08/out/plain /srv/lab08/out/no-new-privs

@@ -72,3 +72,22 @@ def test_step_4_a_container_whose_root_is_nobody_on_the_host(host):
     assert mapping[:1] == ["0"] and mapping[1] != "0", f"uid 0 inside lab08-userns is not remapped: {mapping}"
     uid = labkit.status(pid).get("Uid", "").split()[0]
     assert uid == mapping[1], f"lab08-userns's process is uid {uid} on the host"
+
+
+def test_step_5_a_setuid_binary_ran_with_and_without_no_new_privs(host):
+    """/srv/lab08/suid-python is setuid root; started by uid 65534 it made out/plain as root, with no_new_privs out/no-new-privs as 65534.
+
+    Hint: install a copy of the python3 binary with mode 4755 owned by root, then run it
+    as uid 65534 with setpriv (man 1 setpriv), once plainly and once with the option
+    that sets no_new_privs, each creating its file in an out/ folder anyone may write.
+    """
+    binary = host.file("/srv/lab08/suid-python")
+    assert binary.exists and binary.uid == 0 and binary.mode & 0o4000, "/srv/lab08/suid-python is not setuid root"
+    owners = {}
+    for name in ("plain", "no-new-privs"):
+        made = host.file(f"/srv/lab08/out/{name}")
+        assert made.exists, f"no /srv/lab08/out/{name}"
+        owners[name] = made.uid
+    assert owners["plain"] == 0, f"out/plain is owned by {owners['plain']}: the setuid bit did not work (run it as 65534)"
+    assert owners["no-new-privs"] == 65534, \
+        f"out/no-new-privs is owned by {owners['no-new-privs']}: no_new_privs should have kept uid 65534"
