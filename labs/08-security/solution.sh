@@ -44,3 +44,9 @@ setpriv --reuid=65534 --regid=65534 --clear-groups /srv/lab08/suid-python -c \
 setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs /srv/lab08/suid-python -c \
   'import os; print("euid", os.geteuid()); open("/srv/lab08/out/no-new-privs", "w")'
 stat -c '%n: owner %u' /srv/lab08/out/plain /srv/lab08/out/no-new-privs
+
+# --- step 6
+gophernetes run -d --name lab08-escape --net none busybox sleep 3600
+gophernetes exec lab08-escape sh -c 'printf "#!/proc/self/exe\n" > /tmp/evil && chmod +x /tmp/evil'
+gophernetes exec lab08-escape /tmp/evil || echo "CVE-2019-5736's way in refused: status $?"
+gophernetes run --rm --net none busybox sh -c 'tty || echo "no terminal of yours to push keystrokes into"'

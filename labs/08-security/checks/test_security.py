@@ -91,3 +91,17 @@ def test_step_5_a_setuid_binary_ran_with_and_without_no_new_privs(host):
     assert owners["plain"] == 0, f"out/plain is owned by {owners['plain']}: the setuid bit did not work (run it as 65534)"
     assert owners["no-new-privs"] == 65534, \
         f"out/no-new-privs is owned by {owners['no-new-privs']}: no_new_privs should have kept uid 65534"
+
+
+def test_step_6_the_runtime_refuses_to_be_the_interpreter_of_a_container_program(host):
+    """Container lab08-escape holds /tmp/evil, a #!/proc/self/exe script, and exec'ing it is refused (CVE-2019-5736).
+
+    Hint: write a file whose first line is #!/proc/self/exe inside the container
+    (gophernetes exec ... sh -c), make it executable, and exec it with gophernetes.
+    """
+    pid = labkit.running_container("lab08-escape")["pid"]
+    evil = labkit.read(f"/proc/{pid}/root/tmp/evil")
+    assert evil.startswith("#!/proc/self/exe"), "lab08-escape has no /tmp/evil starting with #!/proc/self/exe"
+    tried = labkit.gophernetes("exec", "lab08-escape", "/tmp/evil")
+    assert tried.returncode == 126 and "refused" in tried.stderr, \
+        f"exec of /tmp/evil was not refused: status {tried.returncode}, {tried.stderr.strip()}"
