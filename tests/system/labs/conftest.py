@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,11 +181,19 @@ def containerd(lab_containerd, registry):
 def subids(tmp_path):
     """`--userns auto` takes its range from /etc/subuid and /etc/subgid, which the lab VM's
     gophernetes role fills (containers:2147483647:2147483648); a test host may have none,
-    and the test must not write the host's: the same line in files of our own."""
+    and the test must not write the host's: the same line in files of our own. The remapped
+    root must also walk to the state root (pytest's tmp_path sits in 0700 folders): a state
+    root of its own in a 0711 folder, with the busybox image, as tests/system/runtime does."""
+    state = Path(tempfile.mkdtemp(prefix="gophernetes-lab08-"))
+    state.chmod(0o711)
 
     def use(host: LabHost) -> None:
         ids = tmp_path / "subid"
         ids.write_text("containers:2147483647:2147483648\n")
         host.env["GOPHERNETES_SUBUID"] = host.env["GOPHERNETES_SUBGID"] = str(ids)
+        host.env["GOPHERNETES_ROOT"] = str(state / "state")
+        built = host.gophernetes("image", "build-busybox")
+        assert built.returncode == 0, built.stderr
 
-    return use
+    yield use
+    shutil.rmtree(state, ignore_errors=True)
