@@ -8,7 +8,9 @@ A lab is a folder `labs/NN-topic/` with
   giving the command away (a paragraph starting with "Hint:");
 - `solution.sh`: the README's step blocks, in order, as one script (CI runs it and a
   test makes sure it is still exactly the README's text: see `solution_script`);
-- `reset.sh`: puts the host back as it was before the lab.
+- `reset.sh`: puts the host back as it was before the lab;
+- `answers.md`: the answer key to the README's Questions (`gophernetes lab answers NN`,
+  shown once the lab's checks have all passed, or on request).
 
 Checks run in a separate `python -m pytest` with testinfra, like any test suite, and
 report through a JUnit XML file, so a check that crashes cannot take this process down.
@@ -107,6 +109,16 @@ class Lab:
         for file in sorted(self.checks_dir.glob("test_*.py")):
             found += parse_checks(file.read_text())
         return sorted(found, key=lambda check: (check.step, check.name))
+
+    @property
+    def answers_file(self) -> Path:
+        return self.path / "answers.md"
+
+    def answers(self) -> str:
+        """The answer key to the README's Questions."""
+        if not self.answers_file.exists():
+            raise NotFound(f"lab {self.number} has no answer key ({self.answers_file.name})")
+        return self.answers_file.read_text()
 
     def hint(self, step: int) -> str:
         hints = [check.hint for check in self.checks() if check.step == step and check.hint]
@@ -284,6 +296,13 @@ def save_progress(lab: Lab, results: list[CheckResult] | None) -> None:
         tmp.rename(path)
     except OSError:
         pass
+
+
+def solved(lab: Lab) -> bool:
+    """Did the last `lab check` see every step of the lab pass?"""
+    progress = load_progress(lab) or {}
+    checks = lab.checks()
+    return bool(checks) and all(progress.get(check.name) for check in checks)
 
 
 def reset(lab: Lab) -> subprocess.CompletedProcess:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prove the labs on THIS host (the lab VM, or a CI machine), as tests/system/labs does:
-# for each lab, reset it, see every check fail, run its solution.sh (the README's
-# steps), see every check pass, reset it, see every check fail again.
+# for each lab, reset it, see every check fail, run its solution.sh (the README's steps)
+# with EVERY STEP RUN TWICE (as a student who repeats a step: the second run may fail,
+# it must not break the lab), see every check pass, reset it, see every check fail again
+# and nothing of the lab left (no mount, no LAB=NN process).
 #   sudo bash prove.sh            # every lab
 #   sudo bash prove.sh 04 05      # some labs
 # Prints one line per lab and phase; exits 1 if any lab failed to prove.
@@ -17,19 +19,39 @@ labs=("$@")
 passes() { gophernetes lab check "$1" 2>&1 | grep -c '^ *PASS' || true; }
 steps() { grep -c '^def test_step_' "$1"-*/checks/test_*.py | awk -F: '{n += $NF} END {print n}'; }
 
+# solution.sh with each step twice: first as written (set -e: it must work), then again
+# with errors allowed (a second `ip netns add` or `ctr run` of the same name fails).
+twice() {
+  awk '/^# --- step [0-9]+$/ { flush(); inside = 1 }
+       { if (inside) step = step $0 "\n"; else print }
+       function flush() { if (step != "") printf "%sset +eu\n%sset -eu\n", step, step; step = "" }
+       END { flush() }' "$1"
+}
+
+# What a reset must not leave: mounts naming the lab (/run/lab01, /srv/lab06/merged,
+# tmpfs lab03-shared, /run/netns/lab05, ...) and LAB=NN processes.
+leftovers() {
+  findmnt -rn -o TARGET,SOURCE | grep -E "(^|[/ ])lab$1([-/ ]|\$)" | sed 's/^/mount /'
+  for proc in /proc/[0-9]*; do
+    if { tr '\0' '\n' <"$proc/environ"; } 2>/dev/null | grep -qx "LAB=$1"; then echo "process ${proc#/proc/}"; fi
+  done
+}
+
 for lab in "${labs[@]}"; do
   total=$(steps "$lab")
   gophernetes lab reset "$lab" >/dev/null
   fresh=$(passes "$lab")
   log=$(mktemp)
-  bash "$lab"-*/solution.sh </dev/null >"$log" 2>&1; rc=$?
+  bash -c "$(twice "$lab"-*/solution.sh)" </dev/null >"$log" 2>&1; rc=$?
   solved=$(passes "$lab")
   gophernetes lab reset "$lab" >/dev/null
   again=$(passes "$lab")
-  if [ "$fresh" = 0 ] && [ $rc = 0 ] && [ "$solved" = "$total" ] && [ "$again" = 0 ]; then
-    echo "PROVED lab $lab: 0/$total fresh, solution ok, $solved/$total solved, 0/$total after reset"
+  left=$(leftovers "$lab")
+  if [ "$fresh" = 0 ] && [ $rc = 0 ] && [ "$solved" = "$total" ] && [ "$again" = 0 ] && [ -z "$left" ]; then
+    echo "PROVED lab $lab: 0/$total fresh, solution (every step twice) ok, $solved/$total solved, 0/$total after reset, nothing left"
   else
-    echo "FAILED lab $lab: $fresh/$total fresh, solution exit $rc, $solved/$total solved, $again/$total after reset"
+    echo "FAILED lab $lab: $fresh/$total fresh, solution (every step twice) exit $rc, $solved/$total solved," \
+         "$again/$total after reset, left: ${left:-nothing}"
     tail -20 "$log" | sed 's/^/    /'
     failed=1
   fi

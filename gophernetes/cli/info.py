@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -66,7 +67,12 @@ def firewall_backend() -> str:
     try:
         return preferred()
     except GophernetesError as error:
-        return f"none ({error})"
+        # nft and iptables live in /usr/sbin, outside a user's PATH: not seeing them as
+        # non-root says nothing about the host.
+        return SUDO_TO_SEE if os.geteuid() != 0 else f"none ({error})"
+
+
+SUDO_TO_SEE = "run with sudo to see"
 
 
 def text(facts: dict) -> str:
@@ -74,6 +80,8 @@ def text(facts: dict) -> str:
     if containerd["available"]:
         containerd_line = (f"containerd {containerd['version']}, runtime {containerd['runtime']}, "
                            f"namespace {containerd['namespace']}, socket {containerd['socket']}")
+    elif os.geteuid() != 0:
+        containerd_line = f"{SUDO_TO_SEE} (its socket {containerd['socket']} is root's)"
     else:
         containerd_line = f"not reachable at {containerd['socket']}"
     return "\n".join([

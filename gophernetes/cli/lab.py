@@ -1,4 +1,5 @@
-"""`gophernetes lab list|check|hint|reset`: the numbered labs and their automatic checks.
+"""`gophernetes lab list|check|hint|answers|reset`: the numbered labs, their automatic checks
+and the answer keys to their Questions.
 
 The work is in gophernetes.labs; this module only prints. Colours appear on a terminal
 and disappear in a pipe (click strips them), so `lab check` output can be grepped.
@@ -25,6 +26,7 @@ def lab() -> None:
       gophernetes lab list
       sudo gophernetes lab check 01
       gophernetes lab hint 01 2
+      gophernetes lab answers 01
       sudo gophernetes lab reset 01
     """
 
@@ -71,6 +73,8 @@ def check(lab_id: str) -> None:
                 click.echo(click.style(hint, fg="yellow"))
     passed = sum(result.passed for result in results)
     click.echo(f"{passed}/{len(results)} steps pass" + (" - lab complete!" if passed == len(results) else ""))
+    if passed == len(results) and one.answers_file.exists():
+        click.echo(f"The answers to its Questions: gophernetes lab answers {one.number}")
     if passed != len(results):
         sys.exit(1)
 
@@ -83,6 +87,30 @@ def hint(lab_id: str, step: int) -> None:
     from gophernetes import labs
 
     click.echo(textwrap.fill(labs.find_lab(lab_id).hint(step), width=88))
+
+
+@lab.command("answers")
+@click.argument("lab_id", metavar="LAB")
+@click.option("--yes", "-y", is_flag=True, help="Show them without asking, even before the lab's checks pass.")
+def answers(lab_id: str, yes: bool) -> None:
+    """Show the answer key to LAB's Questions.
+
+    Once `lab check` has seen every step pass they are shown at once; before that, only
+    after you confirm (or with --yes): try the Questions first.
+    """
+    from gophernetes import labs
+    from gophernetes.errors import UsageError
+
+    one = labs.find_lab(lab_id)
+    text = one.answers()
+    if not yes and not labs.solved(one):
+        question = (f"Lab {one.number} is not solved yet (its last `sudo gophernetes lab check {one.number}` "
+                    f"did not pass every step). Show the answers anyway?")
+        if not sys.stdin.isatty():
+            raise UsageError(f"lab {one.number} is not solved yet: solve it, or ask with --yes to see the answers")
+        if not click.confirm(question, default=False):
+            raise UsageError("not shown")
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 @lab.command("reset")

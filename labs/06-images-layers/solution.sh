@@ -18,6 +18,8 @@ grep -i docker-content-digest headers.txt
 sha256sum manifest.json
 
 # --- step 2
+REGISTRY=${REGISTRY:-127.0.0.1:5000}
+cd /srv/lab06
 CONFIG=$(jq -r .config.digest manifest.json)
 LAYER=$(jq -r '.layers[0].digest' manifest.json)
 curl -s -o config.json http://$REGISTRY/v2/busybox/blobs/$CONFIG
@@ -27,12 +29,14 @@ sha256sum layer.tar.gz
 jq '{architecture, os, cmd: .config.Cmd, diff_ids: .rootfs.diff_ids}' config.json
 
 # --- step 3
+cd /srv/lab06
 mkdir -p rootfs
 tar -xzf layer.tar.gz -C rootfs
 ls rootfs
 gunzip -c layer.tar.gz | sha256sum
 
 # --- step 4
+cd /srv/lab06
 mkdir -p upper work merged
 mount -t overlay lab06 -o lowerdir=/srv/lab06/rootfs,upperdir=/srv/lab06/upper,workdir=/srv/lab06/work /srv/lab06/merged
 rm merged/bin/ls
@@ -42,6 +46,7 @@ ls -l rootfs/bin/ls
 ls -l upper upper/bin
 
 # --- step 5
+REGISTRY=${REGISTRY:-127.0.0.1:5000}
 gophernetes pull --insecure $REGISTRY/busybox:latest
 gophernetes images --format json | jq --arg repo "$REGISTRY/busybox" '.[] | select(.repository == $repo) | {digest, id}'
 STORE=/var/lib/gophernetes/images

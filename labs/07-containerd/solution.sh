@@ -10,6 +10,7 @@ ctr -n lab07 images pull --plain-http $REGISTRY/busybox:latest
 ctr -n lab07 images ls -q
 
 # --- step 2
+REGISTRY=${REGISTRY:-127.0.0.1:5000}
 ctr -n lab07 run -d $REGISTRY/busybox:latest lab07-ctr sleep 3600
 sleep 1
 ctr -n lab07 tasks ls
@@ -22,11 +23,13 @@ ctr -n lab07 tasks exec --exec-id probe lab07-ctr sh -c 'echo "exec by the shim;
 cat /proc/$TASK_PID/root/tmp/probe
 
 # --- step 4
+TASK_PID=$(ctr -n lab07 tasks ls | awk '$1 == "lab07-ctr" {print $2}')
 ctr -n lab07 tasks pause lab07-ctr
 ctr -n lab07 tasks ls
 grep -E '^0::|freezer' /proc/$TASK_PID/cgroup
 
 # --- step 5
+REGISTRY=${REGISTRY:-127.0.0.1:5000}
 gophernetes --engine containerd pull --insecure $REGISTRY/busybox:latest
 gophernetes --engine containerd run -d --name lab07 --net none $REGISTRY/busybox:latest sleep 3600
 gophernetes --engine containerd list

@@ -39,15 +39,34 @@ def test_step_2_a_process_chrooted_into_the_root_filesystem(host):
     assert chrooted, f"no process has {ROOTFS} as its root (readlink /proc/PID/root)"
 
 
+def escaped_processes() -> list[tuple[int, int]]:
+    """(pid, parent) of processes that broke out: their root is the host's / (as this
+    check's), their parent's root is the chroot. Only an escape makes such a child: a
+    chrooted process's children inherit its root, and a process outside never had it.
+    Reads /proc/PID/root and PPid only: the same on cgroup v1 and v2."""
+    found = []
+    for pid in labkit.pids():
+        if root_of(pid) != "/" or labkit.in_new_namespace(pid, "mnt"):
+            continue
+        parent = int(labkit.status(pid).get("PPid", 0) or 0)
+        if parent and root_of(parent) == ROOTFS and not labkit.in_new_namespace(parent, "mnt"):
+            found.append((pid, parent))
+    return found
+
+
 def test_step_3_a_host_file_copied_out_through_the_escape(host):
-    """/srv/lab02/escaped is the host's os-release, copied by a shell that broke out of the chroot.
+    """A process escaped the chroot (its root is the host's /, its parent's the chroot) and copied the host's os-release to /srv/lab02/escaped.
 
     Hint: inside the chroot, /proc is yours to mount, and /proc/PID/root of a process
-    outside the chroot is a way out; chroot once more, into that, and copy from there.
+    outside the chroot is a way out; chroot once more, into that, copy from there and
+    keep that process running, its chrooted parent waiting for it.
+    Copying the file from outside does not count: the check looks for the escaped process.
     """
     escaped = Path("/srv/lab02/escaped")
     assert escaped.exists(), "no /srv/lab02/escaped"
     assert escaped.read_text() == Path("/etc/os-release").read_text(), "/srv/lab02/escaped is not the host's os-release"
+    assert escaped_processes(), \
+        f"no running process has the host's / as its root while its parent's root is {ROOTFS}: nothing escaped"
     assert labkit.mounted_at(f"{ROOTFS}/proc") is None, f"{ROOTFS}/proc is still mounted: unmount it"
 
 

@@ -6,7 +6,8 @@ import pytest
 
 
 @pytest.mark.parametrize("package", ["iproute2", "nftables", "busybox-static", "tmux", "containerd", "runc",
-                                     "docker-registry", "skopeo", "umoci", "python3-click", "python3-pyroute2"])
+                                     "docker-registry", "skopeo", "umoci", "python3-click", "python3-pyroute2",
+                                     "tcpdump"])
 def test_the_lab_packages_are_installed(host, package):
     assert host.package(package).is_installed
 

@@ -8,8 +8,10 @@ made a bridge by mistake would make it in our namespace, never in the host's.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,30 +89,46 @@ def lab_host(lab_netns, lab_bin, tmp_path) -> LabHost:
 
 @pytest.fixture(scope="session")
 def lab_registry(tmp_path_factory):
-    """Debian's docker-registry on a free port of 127.0.0.1, holding busybox:latest as the
-    lab VM's registry does (one layer: the static busybox and its applet links)."""
-    from tests.system.images import oci
+    """Debian's docker-registry on a free port of 127.0.0.1, holding busybox:latest made as
+    the lab VM's roles make it (roles/images: busybox.yml, oci.yml; roles/registry: seed.yml):
+    a busybox root filesystem with `busybox --install -s /bin`, `umoci insert`ed at /, pushed
+    with skopeo. The same tools make the same layer, so the READMEs' sample output of lab 06
+    (absolute paths in the tar, links to /bin/busybox) is checked against the real thing."""
     from tests.system.images.conftest import start_registry
 
+    missing = [tool for tool in ("docker-registry", "umoci", "skopeo") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"lab 06/07 need {', '.join(missing)} (apt-get install docker-registry umoci skopeo)")
     workdir = tmp_path_factory.mktemp("lab-registry")
     started = start_registry(workdir, workdir / "storage")
     try:
-        layout = oci.Layout(workdir / "layout")
-        layout.tag(layout.image([busybox_layer(oci)], cmd=["/bin/sh"], env=["PATH=/bin"]), "latest")
-        started.push(layout.path, "latest", "busybox")
+        layout = vm_busybox_layout(workdir)
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:latest",
+                        f"docker://{started.address}/busybox:latest"], check=True, capture_output=True)
         yield started
     finally:
         started.process.terminate()
         started.process.wait(10)
 
 
-def busybox_layer(oci) -> list:
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
-    entries = [oci.directory("bin"), oci.file("bin/busybox", Path("/bin/busybox").read_bytes(), mode=0o755)]
-    entries += [oci.symlink(f"bin/{applet}", "busybox") for applet in applets if applet != "busybox"]
-    entries += [oci.directory(name) for name in ("etc", "proc", "sys", "dev", "root")]
-    entries += [oci.directory("tmp", mode=0o1777), oci.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")]
-    return entries
+def vm_busybox_layout(workdir: Path) -> Path:
+    """The OCI layout roles/images writes for busybox, made with the same commands."""
+    rootfs, layout = workdir / "rootfs" / "busybox", workdir / "oci" / "busybox"
+    for folder in ("bin", "etc", "dev", "proc", "sys", "tmp", "root", "var"):
+        (rootfs / folder).mkdir(parents=True, exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
+    (rootfs / "bin" / "busybox").write_bytes(Path("/bin/busybox").read_bytes())
+    (rootfs / "bin" / "busybox").chmod(0o755)
+    subprocess.run(["chroot", str(rootfs), "/bin/busybox", "--install", "-s", "/bin"], check=True)
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                           "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+    (rootfs / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    layout.parent.mkdir(parents=True)
+    for command in (["umoci", "init", "--layout", str(layout)], ["umoci", "new", "--image", f"{layout}:latest"],
+                    ["umoci", "insert", "--image", f"{layout}:latest", str(rootfs), "/"],
+                    ["umoci", "config", "--image", f"{layout}:latest", "--config.cmd=/bin/sh"]):
+        subprocess.run(command, check=True, capture_output=True)
+    return layout
 
 
 @pytest.fixture
@@ -154,3 +172,28 @@ def containerd(lab_containerd, registry):
         host.env["GOPHERNETES_CONTAINERD_ADDRESS"] = lab_containerd.socket
 
     return use
+
+
+# ---------------------------------------------------------------- lab 08: subordinate ids
+
+
+@pytest.fixture
+def subids(tmp_path):
+    """`--userns auto` takes its range from /etc/subuid and /etc/subgid, which the lab VM's
+    gophernetes role fills (containers:2147483647:2147483648); a test host may have none,
+    and the test must not write the host's: the same line in files of our own. The remapped
+    root must also walk to the state root (pytest's tmp_path sits in 0700 folders): a state
+    root of its own in a 0711 folder, with the busybox image, as tests/system/runtime does."""
+    state = Path(tempfile.mkdtemp(prefix="gophernetes-lab08-"))
+    state.chmod(0o711)
+
+    def use(host: LabHost) -> None:
+        ids = tmp_path / "subid"
+        ids.write_text("containers:2147483647:2147483648\n")
+        host.env["GOPHERNETES_SUBUID"] = host.env["GOPHERNETES_SUBGID"] = str(ids)
+        host.env["GOPHERNETES_ROOT"] = str(state / "state")
+        built = host.gophernetes("image", "build-busybox")
+        assert built.returncode == 0, built.stderr
+
+    yield use
+    shutil.rmtree(state, ignore_errors=True)

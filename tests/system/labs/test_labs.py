@@ -3,8 +3,9 @@
 For each lab: on a fresh host `gophernetes lab check NN` fails every step; the README's
 step blocks run in order in one shell (solution.sh is exactly those blocks, see the
 first test), with a `lab check` after each: after step N, steps 1..N pass and no later
-one does; at the end every step passes; `gophernetes lab reset NN` then puts the host
-back, so every step fails again and nothing the lab made is left.
+one does; at the end every step passes, and still after every step ran once more (a
+student repeats a step); `gophernetes lab reset NN` then puts the host back, so every
+step fails again and nothing the lab made is left (stacked mounts included).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import pytest
 from gophernetes import labs
 from tests.support import host_leftovers
 from tests.system.labs.conftest import LABS
+from tests.system.labs.test_readmes import sample_matches, samples
 
 ALL = [lab.name for lab in labs.discover(LABS)]
-NEEDS = {"06-images-layers": "registry", "07-containerd": "containerd"}
+NEEDS = {"06-images-layers": "registry", "07-containerd": "containerd", "08-security": "subids"}
 
 
 def step_results(output: str) -> dict[int, bool]:
@@ -49,11 +51,12 @@ def test_every_step_has_one_check_with_a_hint(name):
 
 
 def checkpointed(lab: labs.Lab, log_dir: Path) -> str:
-    """solution.sh with `gophernetes lab check` after each step, its output kept per step
-    (the same shell runs everything: later steps use the variables earlier ones set)."""
+    """solution.sh with `gophernetes lab check` after each step; each step's own output and
+    the check's kept per step (the same shell runs everything, a { } group is no subshell)."""
     parts = [labs.SOLUTION_HEADER.format(number=lab.number, title=lab.title)]
     for step in lab.steps():
-        parts.append(f"\n# --- step {step.number}\n{step.script}\n"
+        parts.append(f"\n# --- step {step.number}\n{{\n{step.script}\n}} > {log_dir}/step-{step.number}.out 2>&1\n"
+                     f"cat {log_dir}/step-{step.number}.out\n"
                      f"{{ gophernetes lab check {lab.number} && echo 'exit status 0' || echo \"exit status $?\"; }}"
                      f" > {log_dir}/after-step-{step.number}.txt 2>&1\n")
     return "".join(parts)
@@ -72,12 +75,28 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
         assert step_results(fresh.stdout) == dict.fromkeys(steps, False), f"fresh host:\n{fresh.stdout}"
 
         solved = lab_host.run("bash", "-c", checkpointed(lab, lab_host.log_dir), log=f"{lab.number}-solution.log")
-        assert solved.returncode == 0, f"the solution failed:\n{solved.stdout[-3000:]}"
+        outputs = {step: (lab_host.log_dir / f"step-{step}.out") for step in steps}
+        outputs = {step: path.read_text() for step, path in outputs.items() if path.exists()}
+        assert solved.returncode == 0, f"the solution failed:\n{(solved.stdout + list(outputs.values())[-1])[-3000:]}"
         for step in steps:
             after = (lab_host.log_dir / f"after-step-{step}.txt").read_text()
             expected = {n: n <= step for n in steps}
             assert step_results(after) == expected, f"after step {step}, only steps 1-{step} must pass:\n{after}"
             assert after.rstrip().endswith("exit status 0" if step == steps[-1] else "exit status 1"), after
+
+        registry = lab_host.env.get("REGISTRY", "127.0.0.1:5000")
+        for step, sample in samples(lab.readme.read_text()).items():
+            assert sample_matches(sample, outputs[step], registry), \
+                f"step {step} printed what its README's sample does not show:\n{outputs[step]}\n--- sample:\n{sample}"
+
+        # A student repeats a step: every step once more (errors allowed: a second `ip netns
+        # add` fails), then the lab still passes, and the reset must undo both runs (two
+        # stacked mounts on one point, two containers' worth of state...).
+        again_script = "set +e\n" + "".join(f"\n# --- step {step.number} again\n{step.script}\n"
+                                             for step in lab.steps())
+        lab_host.run("bash", "-c", again_script, log=f"{lab.number}-again.log")
+        twice = lab_host.gophernetes("lab", "check", lab.number)
+        assert twice.returncode == 0, f"after every step ran twice:\n{twice.stdout}"
 
         reset = lab_host.gophernetes("lab", "reset", lab.number)
         assert reset.returncode == 0, reset.stderr
@@ -87,3 +106,10 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
         lab_host.gophernetes("lab", "reset", lab.number)
     left = host_leftovers(Path(lab_host.env["GOPHERNETES_ROOT"]), lab_host.env["GOPHERNETES_CGROUP_PARENT"])
     assert left == {"cgroups": [], "mounts": [], "container folders": []}, f"the reset left behind: {left}"
+    assert lab_mounts(lab.number) == [], "the reset left the lab's mounts behind"
+
+
+def lab_mounts(number: str) -> list[str]:
+    """Mounts of the host naming the lab (/run/lab01/uts, /srv/lab06/merged, tmpfs lab03-shared, ...)."""
+    pattern = re.compile(rf"(^|[/ ])lab{number}([-/ ]|$)")
+    return [line.strip() for line in Path("/proc/self/mountinfo").read_text().splitlines() if pattern.search(line)]

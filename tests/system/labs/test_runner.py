@@ -3,6 +3,8 @@ docstrings, pytest's report read back, the `gophernetes lab` commands' output an
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 
@@ -129,3 +131,73 @@ def test_lab_check_as_a_normal_user_says_to_use_sudo(tmp_path):
            "HOME": str(tmp_path)}
     checked = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert checked.returncode == 125 and "sudo gophernetes lab check 01" in checked.stderr, checked.stderr
+
+
+def test_info_as_a_student_without_sudo_says_to_use_sudo(tmp_path):
+    """A student's first `gophernetes info` in the VM is without sudo: containerd's socket is
+    root's and nft lives in /usr/sbin, outside their PATH. That is no verdict on the host."""
+    if shutil.which("runuser") is None:
+        pytest.skip("runuser (util-linux) is not installed")
+    # Debian's python, as in the VM (a pyenv one under /root is out of nobody's reach)
+    if subprocess.run(["/usr/bin/python3", "-c", "import click"], capture_output=True).returncode != 0:
+        pytest.skip("/usr/bin/python3 has no click (apt-get install python3-click)")
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "GOPHERNETES_ROOT": str(tmp_path / "state"),
+           "GOPHERNETES_CONTAINERD_ADDRESS": str(tmp_path / "containerd.sock")}
+    command = ["runuser", "-u", "nobody", "--", "/usr/bin/env", *(f"{k}={v}" for k, v in env.items()),
+               "/usr/bin/python3", "-m", "gophernetes", "info"]
+    shown = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "containerd:  run with sudo to see" in shown.stdout
+    assert "Firewall:       run with sudo to see" in shown.stdout
+    assert "not reachable" not in shown.stdout and "neither nft nor iptables" not in shown.stdout
+
+
+# ---------------------------------------------------------------- answer keys
+
+
+def questions(markdown: str) -> list[str]:
+    """The numbers of the README's Questions ("1.", "2.", ... under ## Questions)."""
+    section = markdown.split("## Questions", 1)[1].split("\n## ", 1)[0] if "## Questions" in markdown else ""
+    return re.findall(r"^(\d+)\. ", section, re.M)
+
+
+@pytest.mark.parametrize("name", [lab.name for lab in labs.discover(LABS)])
+def test_every_question_has_an_answer(name):
+    lab = labs.find_lab(name, LABS)
+    asked = questions(lab.readme.read_text())
+    assert asked, f"{name}/README.md has no Questions"
+    answered = re.findall(r"^(\d+)\. \*\*", lab.answers(), re.M)
+    assert answered == asked, f"{name}/answers.md answers {answered}, the README asks {asked}"
+
+
+def test_answers_wait_for_the_lab_to_be_solved_or_a_yes(tmp_path):
+    labs_copy = tmp_path / "labs"
+    shutil.copytree(LABS / "01-namespaces", labs_copy / "01-namespaces")
+    env = {"GOPHERNETES_LABS": str(labs_copy), "GOPHERNETES_ROOT": str(tmp_path / "state"),
+           "PYTHONPATH": str(REPO), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    key = (labs_copy / "01-namespaces" / "answers.md").read_text()
+
+    def answers(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gophernetes", "lab", "answers", "01", *args],
+                              capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+
+    unsolved = answers()
+    assert unsolved.returncode == 125 and unsolved.stdout == ""
+    assert "not solved yet" in unsolved.stderr and "--yes" in unsolved.stderr
+    forced = answers("--yes")
+    assert forced.returncode == 0 and forced.stdout == key
+
+    lab = labs.find_lab("01", labs_copy)
+    labs.save_progress(lab, [labs.CheckResult(check, True) for check in lab.checks()])
+    solved = answers()
+    assert solved.returncode == 0 and solved.stdout == key
+
+    labs.save_progress(lab, [labs.CheckResult(check, check.step != 4) for check in lab.checks()])
+    assert answers().returncode == 125, "one step failing in the last check: not solved"
+
+
+def test_a_lab_without_an_answer_key_says_so(tmp_path):
+    labs_copy = tmp_path / "labs"
+    shutil.copytree(LABS / "01-namespaces", labs_copy / "01-namespaces", ignore=shutil.ignore_patterns("answers.md"))
+    with pytest.raises(NotFound, match="no answer key"):
+        labs.find_lab("01", labs_copy).answers()
