@@ -199,6 +199,12 @@ class NativeEngine(Engine):
             attachment = network.allocate(state, spec.id, spec.net, spec.publish, hostname,
                                           aliases=[name] if name and name != hostname else [])
             cleanup.callback(attachment.release)
+            if spec.add_hosts:  # its own /etc/hosts: the network's lines now its lease is in, then its extras
+                from gophernetes.network import hosts
+                from gophernetes.runtime import etc_overrides
+
+                own = etc_overrides.apply({"/etc/hosts": hosts.read(attachment.hosts_path)}, spec.add_hosts, [])
+                (state.containers / spec.id / "hosts").write_text(own["/etc/hosts"])  # bound at start, after this
             return attachment.plug
         return allocate
 
