@@ -1,7 +1,7 @@
 """The Engine interface: the verbs every engine offers, and the request a `run` makes.
 
 The CLI builds a RunRequest from the command line and hands it to an engine: the native
-engine (gophernetes/engines/native.py) makes the container itself from Linux primitives;
+engine (gophernetes/engines/native/engine.py) makes the container itself from Linux primitives;
 the containerd engine asks a containerd daemon to. Both take the same request and raise
 the same errors (gophernetes/errors.py).
 """
@@ -257,7 +257,7 @@ class Engine(ABC):
 
     def port(self, name: str, wanted: str | None = None) -> list[str]:
         """The container's published ports as docker port prints them ("80/tcp -> 0.0.0.0:8080")."""
-        from gophernetes.runtime import published
+        from gophernetes.network import published
 
         return [published.describe(m) for m in published.select(self.inspect(name).ports, wanted)]
 
@@ -277,6 +277,14 @@ class Engine(ABC):
 # answer from both engines (and the same one-line error).
 
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # docker's, both engines
+
+
+def new_container_id() -> str:
+    """64 hex digits, as docker's IDs; the first 12 are the short form and default hostname."""
+    return os.urandom(32).hex()
+
+
 def require_root() -> None:
     """Refuse early, in one line, when this process cannot make containers at all."""
     if os.geteuid() != 0:
@@ -292,7 +300,7 @@ def check_request(request: RunRequest) -> None:
     if request.name is not None:
         check_name(request.name)
     check_environment(request.env)
-    from gophernetes.runtime import etc_overrides
+    from gophernetes.network import etc_overrides
 
     etc_overrides.check(request.add_hosts, request.dns, request.net)
 

@@ -161,7 +161,7 @@ def child(spec_file, rootfs, hostname, use_chroot, command):
     of these directly), but a PID namespace only takes effect for children: that one
     must come from outside, so child refuses to run unless it is PID 1.
     """
-    from gophernetes.engines.native_bundle import child_container
+    from gophernetes.engines.native.bundle import child_container
     from gophernetes.linux import syscalls
     from gophernetes.runtime.init import container_init
 

@@ -30,7 +30,10 @@ The modules:
     exec         one more process in a running container
     process      the process protocol: error pipe, reports, exit statuses, exec fifo
     rootfs, userns_root, subids, terminal: the root's overlay, --userns auto's layers, ptys
-    records, supervisor, logs, cleanup, spec, units, and launcher.run_container: the native
-                 engine's records and keepers (they know names, and cleanup knows networks):
-                 to move up to engines/native/, as containerd keeps its shim apart from runc
+    logs, units, stats, top, copy, waiting, envfile: what both engines read or write around a
+                 container (its log file, sizes, cgroup counters, /proc, a root to copy into)
+
+The native engine's records and keepers (records, the `run` that keeps a record in step,
+the supervisor, cleanup) live in engines/native/, as containerd keeps its shim apart from
+runc: they know names and networks, this package does not.
 """

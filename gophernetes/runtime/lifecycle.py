@@ -9,7 +9,7 @@
 
 State lives in one folder per container under the caller's `state_dir` (runc's --root):
 state.json and exec.fifo. `gophernetes run` does not come this way: it creates and starts
-in one process (launcher.run_container), with a pipe instead of the fifo. A container made
+in one process (the native engine's run.run_container), with a pipe instead of the fifo. A container made
 here is nobody's child once `create` returns (as with runc, the caller's subreaper — a
 shim — reaps it); its status is read from the kernel: a dead init is "stopped".
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gophernetes.errors import UsageError
-from gophernetes.runtime.etc_overrides import apply, check, parse_add_host
+from gophernetes.network.etc_overrides import apply, check, parse_add_host
 
 FILES = {"/etc/hostname": "web\n", "/etc/hosts": "127.0.0.1\tlocalhost\n",
          "/etc/resolv.conf": "nameserver 192.0.2.53\nsearch lab.example\noptions ndots:2\n"}

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from gophernetes.engines import native_bundle
+from gophernetes.engines.native import bundle as native_bundle
+from gophernetes.engines.native.spec import RunSpec
 from gophernetes.errors import GophernetesError
 from gophernetes.linux import mounts
 from gophernetes.linux.cgroups.base import DEFAULT_DEVICE_RULES, Limits
 from gophernetes.runtime import oci_config
 from gophernetes.runtime.launcher import device_rules, limits_of
 from gophernetes.runtime.oci_config import ConfigError
-from gophernetes.runtime.spec import RunSpec
 from gophernetes.runtime.subids import IdMapping
 
 FOLDER = Path("/run/gophernetes/containers/abc")

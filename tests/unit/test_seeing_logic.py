@@ -16,7 +16,8 @@ from gophernetes.cli.output import (
 )
 from gophernetes.errors import NotFound, UsageError
 from gophernetes.linux.cgroups.base import Cgroup, CgroupStats
-from gophernetes.runtime import copy, published, stats
+from gophernetes.network import published
+from gophernetes.runtime import copy, stats
 from gophernetes.runtime.top import format_cpu_time
 
 # /proc/PID/net/dev, its columns squeezed to fit (the kernel pads them with spaces)

@@ -148,8 +148,8 @@ class ContainerdEngine(Engine):
 
     def _prepare(self, request: RunRequest, log: bool = False) -> Launch:
         """Validate the request as the native engine does, then make what ctr cannot."""
+        from gophernetes.engine import new_container_id
         from gophernetes.linux import capabilities
-        from gophernetes.runtime.spec import new_container_id
 
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
@@ -184,7 +184,7 @@ class ContainerdEngine(Engine):
         flags = flags_for.record_flags(launch, default_parent(), folder.log if log else None)
         kinds = flags_for.namespaces_to_pin(request)
         if kinds:
-            from gophernetes.runtime import etc_overrides
+            from gophernetes.network import etc_overrides
 
             etc = etc_overrides.apply(self._pin_and_plug(request, launch, folder, kinds), request.add_hosts,
                                       request.dns)  # --add-host, --dns

@@ -93,7 +93,7 @@ def process_flags(request: RunRequest, image_env: list[str]) -> list[str]:
 def default_path_flags(environment: list[str]) -> list[str]:
     """docker's (and the native engine's) PATH where the image and the user set none: ctr
     would otherwise start the command with no PATH at all, and `cat` would not be found."""
-    from gophernetes.runtime.spec import DEFAULT_PATH
+    from gophernetes.engine import DEFAULT_PATH
 
     if any(variable.startswith("PATH=") for variable in environment):
         return []

@@ -2,7 +2,7 @@
 
 The engine validates the command line into a RunSpec first; only a valid spec makes
 anything on the host. From it the engine writes the OCI bundle's config.json
-(engines/native_bundle.py), which is all the runtime executes; the RunSpec itself stays in
+(engines/native/bundle.py), which is all the runtime executes; the RunSpec itself stays in
 the container's record (record.json) for what only the engine needs: the image, the
 network and its published ports, the layers in use, --chroot, the seccomp program cache.
 """
@@ -10,18 +10,11 @@ network and its published ports, the layers in use, --chroot, the seccomp progra
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from gophernetes.engine import DEFAULT_PATH, new_container_id  # noqa: F401 (the names this record uses)
 from gophernetes.linux.cgroups.base import Limits
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def new_container_id() -> str:
-    """64 hex digits, as docker's IDs; the first 12 are the short form and default hostname."""
-    return os.urandom(32).hex()
 
 
 @dataclass

@@ -15,16 +15,16 @@ from __future__ import annotations
 import os
 import threading
 
+from gophernetes.engines.native.records import Record, RecordStore
 from gophernetes.errors import GophernetesError
 from gophernetes.paths import StateRoot
 from gophernetes.runtime import logs, process
-from gophernetes.runtime.records import Record, RecordStore
 
 
 def start_detached(state: StateRoot, record: Record, network=None, config=None) -> None:
     """Start the container under a supervisor; return once it runs (or raise why it could not).
 
-    `network`: the engine's outside work before "go" (see launcher.run_container)."""
+    `network`: the engine's outside work before "go" (see run.run_container)."""
     ready_read, ready_write = os.pipe()
     middle = os.fork()
     if middle == 0:
@@ -49,7 +49,7 @@ def supervise(state: StateRoot, record: Record, ready_write: int, network=None, 
     """The supervisor's whole life. Never returns."""
     import gc
 
-    from gophernetes.runtime.launcher import run_container
+    from gophernetes.engines.native.run import run_container
 
     gc.enable()  # the CLI turned the collector off for its few milliseconds; we live as long as the container
 

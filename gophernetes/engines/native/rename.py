@@ -14,9 +14,9 @@ import contextlib
 import json
 import os
 
+from gophernetes.engines.native.records import Record, RecordStore, write_json
 from gophernetes.errors import Conflict
 from gophernetes.names import check_name
-from gophernetes.runtime.records import Record, RecordStore, write_json
 
 
 def rename(store: RecordStore, record: Record, new: str) -> None:

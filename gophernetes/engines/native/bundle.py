@@ -21,11 +21,11 @@ import json
 import os
 from pathlib import Path
 
+from gophernetes.engines.native.spec import DEFAULT_PATH, RunSpec
 from gophernetes.errors import GophernetesError
 from gophernetes.linux.cgroups.base import DEFAULT_DEVICE_RULES, Limits, parse_device_rule
 from gophernetes.runtime import oci_config as oci
 from gophernetes.runtime.bundle import Container
-from gophernetes.runtime.spec import DEFAULT_PATH, RunSpec
 
 # Our namespace names (linux/namespaces.py FLAGS) -> the runtime-spec's.
 NAMESPACE_TYPES = {"pid": "pid", "uts": "uts", "mnt": "mount", "net": "network", "ipc": "ipc",
@@ -223,8 +223,8 @@ def child_container(config_file: str | None, rootfs: str | None, command: list[s
                     use_chroot: bool) -> Container:
     """What `gophernetes child` runs: a given config.json, or docker's defaults over ROOTFS
     (PID, mount, UTS and IPC namespaces, no cgroup, no network)."""
+    from gophernetes.engines.native.spec import new_container_id
     from gophernetes.linux.capabilities import DOCKER_DEFAULT
-    from gophernetes.runtime.spec import new_container_id
 
     if config_file:
         path = Path(config_file).absolute()

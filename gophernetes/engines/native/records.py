@@ -26,11 +26,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gophernetes.engines.native.spec import ContainerDirs, RunSpec
 from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
 from gophernetes.names import generate_name
 from gophernetes.paths import StateRoot
 from gophernetes.runtime import process
-from gophernetes.runtime.spec import ContainerDirs, RunSpec
 
 CREATED, RUNNING, PAUSED, EXITED = "created", "running", "paused", "exited"
 

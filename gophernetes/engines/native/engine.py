@@ -23,11 +23,11 @@ from gophernetes.engine import (
     require_root,
     seccomp_option,
 )
+from gophernetes.engines.native.spec import RunSpec, new_container_id
 from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
 from gophernetes.linux import capabilities
 from gophernetes.linux.namespaces import FLAGS
 from gophernetes.runtime import process
-from gophernetes.runtime.spec import RunSpec, new_container_id
 
 SHAREABLE = {"pid", "ipc", "uts", "cgroup"}
 
@@ -99,7 +99,7 @@ class NativeEngine(Engine):
     # containers
 
     def run(self, request: RunRequest) -> int:
-        from gophernetes.runtime.launcher import run_container
+        from gophernetes.engines.native.run import run_container
 
         self.prepare_image(request)
         spec = self.build_spec(request)
@@ -120,7 +120,7 @@ class NativeEngine(Engine):
             return run_container(self.state, record, console=terminal.Console(), network=network, config=config)
 
     def run_detached(self, request: RunRequest) -> ContainerInfo:
-        from gophernetes.runtime.supervisor import start_detached
+        from gophernetes.engines.native.supervisor import start_detached
 
         if request.tty:
             raise UsageError("-t with -d is not supported yet: run detached without a terminal, then "
@@ -131,7 +131,7 @@ class NativeEngine(Engine):
         start_detached(self.state, record, network=self._network(spec, record.name), config=config)
         return self.inspect(record.id)
 
-    # containers: records in gophernetes/runtime/records.py, one cgroup each
+    # containers: records in gophernetes/engines/native/records.py, one cgroup each
 
     def _create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool):
         """Write the container's folder whole: the record, and the OCI bundle's config.json
@@ -154,9 +154,9 @@ class NativeEngine(Engine):
     def _bundle_files(self, spec: RunSpec, folder: Path, mapping):
         """The config, and config.json with the /etc files it binds (hosts, hostname, resolv.conf)
         as name -> text."""
-        from gophernetes.engines import native_bundle
+        from gophernetes.engines.native import bundle as native_bundle
         from gophernetes.linux.cgroups import default_parent
-        from gophernetes.runtime import etc_overrides
+        from gophernetes.network import etc_overrides
 
         etc: dict[str, str] = {}
         if spec.net != "host":
@@ -200,8 +200,7 @@ class NativeEngine(Engine):
                                           aliases=[name] if name and name != hostname else [])
             cleanup.callback(attachment.release)
             if spec.add_hosts:  # its own /etc/hosts: the network's lines now its lease is in, then its extras
-                from gophernetes.network import hosts
-                from gophernetes.runtime import etc_overrides
+                from gophernetes.network import etc_overrides, hosts
 
                 own = etc_overrides.apply({"/etc/hosts": hosts.read(attachment.hosts_path)}, spec.add_hosts, [])
                 (state.containers / spec.id / "hosts").write_text(own["/etc/hosts"])  # bound at start, after this
@@ -209,7 +208,7 @@ class NativeEngine(Engine):
         return allocate
 
     def _records(self):
-        from gophernetes.runtime.records import RecordStore
+        from gophernetes.engines.native.records import RecordStore
 
         return RecordStore(self.state)
 
@@ -219,7 +218,7 @@ class NativeEngine(Engine):
 
         A record that cannot be read stops every verb but `rm -f` with one line naming it.
         """
-        from gophernetes.runtime.records import Damaged
+        from gophernetes.engines.native.records import Damaged
 
         found = self._records().find(name)
         if isinstance(found, Damaged):
@@ -233,7 +232,7 @@ class NativeEngine(Engine):
         changes state (_repair) or `prune` frees what it left."""
         import dataclasses
 
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         state = record.state
         if state.status in (records.RUNNING, records.PAUSED, records.CREATED) and not process.is_alive(
@@ -247,12 +246,12 @@ class NativeEngine(Engine):
         """Make the record true, as containerd does when a shim dies: kill what is left of a
         container whose monitor died, free its cgroup and lease, record it as exited (or forget
         it, for --rm). None when it is gone."""
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         seen = self._observe(record)
         if seen is record:
             return record
-        from gophernetes.runtime.cleanup import release_resources
+        from gophernetes.engines.native.cleanup import release_resources
 
         release_resources(self.state, record)
         if record.auto_remove:
@@ -263,7 +262,7 @@ class NativeEngine(Engine):
         return record
 
     def containers(self, all: bool = False) -> list[ContainerInfo]:
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         infos = []
         found, damaged = self._records().scan()
@@ -281,7 +280,7 @@ class NativeEngine(Engine):
                              engine=self.name, details={"error": str(damaged), "folder": str(damaged.folder)})
 
     def inspect(self, name: str) -> ContainerInfo:
-        from gophernetes.runtime.records import Damaged
+        from gophernetes.engines.native.records import Damaged
 
         found = self._records().find(name)
         if isinstance(found, Damaged):
@@ -314,7 +313,7 @@ class NativeEngine(Engine):
                      "userns": userns_details(record)})
 
     def _running(self, name: str, verb: str):
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         record = self._current(name)
         if record is None:
@@ -336,7 +335,8 @@ class NativeEngine(Engine):
         return open_driver().open(record.id)
 
     def logs(self, name: str, follow: bool = False, tail: int | None = None, timestamps: bool = False):
-        from gophernetes.runtime import logs, records
+        from gophernetes.engines.native import records
+        from gophernetes.runtime import logs
 
         record = self._current(name, repair=False)
         if record is None:
@@ -353,9 +353,9 @@ class NativeEngine(Engine):
             yield (f"{entry['time']} " if timestamps else "") + entry["log"]
 
     def exec(self, name, command, tty=False, interactive=False, env=None, user="", workdir="") -> int:
+        from gophernetes.engines.native.run import container_of
         from gophernetes.runtime import terminal
         from gophernetes.runtime.exec import exec_in_container
-        from gophernetes.runtime.launcher import container_of
 
         if not command:
             raise UsageError("exec needs a command, e.g. gophernetes exec NAME sh")
@@ -373,14 +373,14 @@ class NativeEngine(Engine):
                                      console=terminal.Console())
 
     def pause(self, name: str) -> None:
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         record = self._running(name, "pause")
         self._cgroup(record).freeze()
         self._records().update(record, status=records.PAUSED)
 
     def resume(self, name: str) -> None:
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         record = self._current(name)
         if record is None:
@@ -391,7 +391,7 @@ class NativeEngine(Engine):
         self._records().update(record, status=records.RUNNING)
 
     def stop(self, name: str, timeout: float = 10) -> None:
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         record = self._current(name)
         if record is None or record.state.status not in (records.RUNNING, records.PAUSED):
@@ -410,7 +410,7 @@ class NativeEngine(Engine):
         """Until the container has exited and its keeper (the supervisor, or a foreground
         `run`) has recorded it. The keeper writes the exit status and then cleans up, so we
         first wait for the container's init on a pidfd, then briefly for the record."""
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         deadline = time.monotonic() + timeout
         process.wait_for_exit(record.pid, record.state.pid_started, timeout)
@@ -432,7 +432,7 @@ class NativeEngine(Engine):
         _signal(record.pid, parse_signal(signal_name))
 
     def remove(self, name: str, force: bool = False) -> None:
-        from gophernetes.runtime import records
+        from gophernetes.engines.native import records
 
         found = self._records().find(name)
         if isinstance(found, records.Damaged):
@@ -452,7 +452,7 @@ class NativeEngine(Engine):
 
     def _remove_damaged(self, damaged, force: bool) -> None:
         """rm of a container whose record cannot be read: its cgroup and lease still name it by ID."""
-        from gophernetes.runtime.cleanup import release_by_id
+        from gophernetes.engines.native.cleanup import release_by_id
 
         if self._has_processes(damaged) and not force:
             raise Conflict(f"{damaged}; it still has processes: use rm -f")
@@ -461,8 +461,8 @@ class NativeEngine(Engine):
 
     def prune(self) -> list[str]:
         """Remove exited containers and anything a crash left behind; return what was removed."""
-        from gophernetes.runtime import records
-        from gophernetes.runtime.cleanup import remove_orphans
+        from gophernetes.engines.native import records
+        from gophernetes.engines.native.cleanup import remove_orphans
 
         removed = []
         found, damaged = self._records().scan()
@@ -585,7 +585,7 @@ class NativeEngine(Engine):
 
     def rename(self, old: str, new: str) -> None:
         """The names index and the record (runtime/rename.py)."""
-        from gophernetes.runtime.rename import rename
+        from gophernetes.engines.native.rename import rename
 
         record = self._current(old)
         if record is None:
