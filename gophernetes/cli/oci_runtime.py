@@ -351,14 +351,14 @@ def exec_process(process_file: str | None, command: list[str], overrides: dict[s
             raise UsageError("exec: give either --process FILE or a COMMAND, not both")
         try:
             with open(process_file) as file:
-                process = json.load(file)
+                document = json.load(file)
         except (OSError, ValueError) as error:
             raise UsageError(f"exec: cannot read the process {process_file}: {error}") from None
-        if not isinstance(process, dict) or not process.get("args"):
+        if not isinstance(document, dict) or not document.get("args"):
             raise UsageError(f"exec: {process_file} must be a JSON object with non-empty args")
         if overrides.get("tty"):
-            process["terminal"] = True
-        return process
+            document["terminal"] = True
+        return document
     if not command:
         raise UsageError("exec: a COMMAND (or --process FILE) is required")
     process: dict[str, Any] = {"args": command, "terminal": bool(overrides.get("tty"))}
@@ -383,7 +383,7 @@ def parse_user(text: str, additional_gids: tuple[int, ...] | list[int] = ()) -> 
     uid_text, _, gid_text = text.partition(":")
     if not uid_text.isdigit() or (gid_text and not gid_text.isdigit()):
         raise UsageError(f"exec: --user {text!r}: give a numeric UID[:GID]")
-    user = {"uid": int(uid_text), "gid": int(gid_text or 0)}
+    user: dict[str, Any] = {"uid": int(uid_text), "gid": int(gid_text or 0)}
     if additional_gids:
         user["additionalGids"] = list(additional_gids)
     return user

@@ -148,7 +148,8 @@ def run_stage(hooks: Hooks, stage: str, state: Mapping,
 
 def _environ(entries: tuple[str, ...]) -> dict[str, str]:
     """config.json's ["KEY=value", ...] as the mapping subprocess wants (a later KEY wins)."""
-    return dict(entry.split("=", 1) if "=" in entry else (entry, "") for entry in entries)
+    pairs = (entry.partition("=") for entry in entries)
+    return {key: value for key, _, value in pairs}
 
 
 def _quoted(output: bytes | None, name: str) -> str:
