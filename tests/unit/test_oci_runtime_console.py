@@ -25,7 +25,11 @@ def test_the_master_arrives_and_speaks_to_the_slave(listener):
     path, server = listener
     master, slave = open_pty()
     received: dict = {}
-    engine = threading.Thread(target=lambda: received.update(zip(("name", "fd"), receive_master(server, 5))))
+
+    def engine_side() -> None:
+        received["name"], received["fd"] = receive_master(server, 5)
+
+    engine = threading.Thread(target=engine_side)
     engine.start()
     send_master(path, master)
     engine.join(5)
