@@ -1,0 +1,105 @@
+"""containerd 1.6 drives the runtime through its runc shim, as it drives runc: `ctr run
+--runc-binary RUNTIME`. Each test runs once with runc (the harness's proof) and once with
+gophernetes-runtime; what a user sees through ctr must be the same."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from support import wait_until
+
+from tests.system.oci.conftest import in_a_terminal
+
+
+def run(ctr, rootfs: Path, container_id: str, *command: str, options: tuple[str, ...] = ()):
+    return ctr("run", *options, *ctr.run_options(container_id), "--rootfs", str(rootfs), container_id, *command)
+
+
+def test_a_foreground_run_prints_and_returns_the_exit_status(ctr, rootfs):
+    result = run(ctr, rootfs, "fg", "/bin/sh", "-c", "echo hello from $$; exit 3", options=("--rm",))
+    assert (result.returncode, result.stdout) == (3, "hello from 1\n"), result.stderr
+    assert ctr("c", "ls", "-q").stdout == ""
+
+
+def test_a_detached_task_is_listed_running_with_its_init_pid(ctr, rootfs):
+    started = run(ctr, rootfs, "web", "/bin/sleep", "300", options=("-d",))
+    assert started.returncode == 0, started.stderr
+    pid, status = ctr.tasks()["web"]
+    assert status == "RUNNING"
+    assert Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"/bin/sleep", b"300"]
+    # the pid containerd shows is the one the runtime reports for the container
+    state = ctr.runtime("--root", str(ctr.runtime.root / "containerd" / ctr.namespace), "state", "web")
+    assert state.returncode == 0, state.stderr
+    assert f'"pid": {pid}' in state.stdout and '"status": "running"' in state.stdout
+    ctr("task", "kill", "--signal", "SIGKILL", "web")
+    assert wait_until(lambda: ctr.tasks()["web"][1] == "STOPPED")
+    assert ctr("task", "rm", "web").returncode == 0
+    assert ctr("c", "rm", "web").returncode == 0
+
+
+def test_task_exec_runs_in_the_container_and_task_ps_lists_both(ctr, rootfs):
+    assert run(ctr, rootfs, "web", "/bin/sleep", "300", options=("-d",)).returncode == 0
+    done = ctr("task", "exec", "--exec-id", "e1", "web", "/bin/sh", "-c", "echo $$; cat /proc/1/cmdline")
+    assert done.returncode == 0, done.stderr
+    own_pid, init_cmdline = done.stdout.split("\n", 1)
+    assert init_cmdline == "/bin/sleep\0" + "300\0"  # the container's pid namespace
+    assert int(own_pid) > 1  # a pid of the container's own namespace
+    background = ctr("task", "exec", "-d", "--exec-id", "e2", "web", "/bin/sleep", "200")
+    assert background.returncode == 0, background.stderr
+    pids = [line.split()[0] for line in ctr("task", "ps", "web").stdout.splitlines()[1:]]
+    assert str(ctr.tasks()["web"][0]) in pids and len(pids) == 2
+    status = ctr("task", "exec", "--exec-id", "e3", "web", "/bin/sh", "-c", "exit 7")
+    assert status.returncode == 7
+
+
+def test_pause_and_resume_freeze_and_thaw_the_task(ctr, rootfs):
+    assert run(ctr, rootfs, "web", "/bin/sh", "-c", "while true; do date +%s%N > /tmp/beat; sleep 0.05; done",
+               options=("-d",)).returncode == 0
+    pid = ctr.tasks()["web"][0]
+    assert ctr("task", "pause", "web").returncode == 0
+    assert ctr.tasks()["web"][1] == "PAUSED"
+    assert open(f"/proc/{pid}/status").read().count("State:\tS") + open(f"/proc/{pid}/status").read().count(
+        "State:\tD") == 1
+    beat = Path(f"/proc/{pid}/root/tmp/beat").read_text()
+    time.sleep(0.3)
+    assert Path(f"/proc/{pid}/root/tmp/beat").read_text() == beat  # frozen: no new beat
+    assert ctr("task", "resume", "web").returncode == 0
+    assert ctr.tasks()["web"][1] == "RUNNING"
+    assert wait_until(lambda: Path(f"/proc/{pid}/root/tmp/beat").read_text() != beat, 5)
+
+
+def test_task_kill_sends_the_signal_asked(ctr, rootfs):
+    assert run(ctr, rootfs, "web", "/bin/sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done",
+               options=("-d",)).returncode == 0
+    assert ctr("task", "kill", "--signal", "SIGUSR1", "web").returncode == 0
+    assert wait_until(lambda: ctr.tasks()["web"][1] == "STOPPED")
+    waited = ctr("task", "rm", "web")
+    assert waited.returncode == 0, waited.stderr
+    assert ctr("c", "rm", "web").returncode == 0
+
+
+def test_rm_of_a_running_task_is_refused_then_forced(ctr, rootfs):
+    assert run(ctr, rootfs, "web", "/bin/sleep", "300", options=("-d",)).returncode == 0
+    pid = ctr.tasks()["web"][0]
+    refused = ctr("task", "rm", "web")
+    assert refused.returncode != 0 and "running" in refused.stderr
+    assert ctr("task", "rm", "--force", "web").returncode == 0
+    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}"))
+    assert ctr("c", "rm", "web").returncode == 0
+
+
+def test_a_terminal_reaches_the_container_through_the_console_socket(ctr, rootfs):
+    result = in_a_terminal(["ctr", "--address", ctr.daemon.socket, "--namespace", ctr.namespace, "run", "--rm", "-t",
+                            *ctr.run_options("tty"), "--rootfs", str(rootfs), "tty", "/bin/sh", "-c",
+                            "tty; [ -t 0 ] && [ -t 1 ] && echo both-terminals"])
+    lines = [line.replace("^@", "").strip("\0\r") for line in result.stdout.splitlines()]
+    assert "/dev/pts/0" in lines and "both-terminals" in lines, result.stdout
+
+
+def test_a_missing_command_is_reported_by_ctr_from_the_runtime_log(ctr, rootfs):
+    result = run(ctr, rootfs, "nope", "/bin/no-such-command", options=("--rm",))
+    assert result.returncode != 0
+    assert "OCI runtime create failed" in result.stderr and "no-such-command" in result.stderr, result.stderr
+    ctr("c", "rm", "nope")
