@@ -228,7 +228,9 @@ def podman(podman_home, runtime, cgroup_parent):
         podman_home("rm", "--force", "--time", "0", *running, runtime=runtime)
     left = {"containers": podman_home("ps", "-aq").stdout.split()}
     left["runtime state"] = runtime.leftovers()
-    left["cgroups"] = sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}/*") if p.is_dir())
+    # conmon's own cgroup (PARENT/conmon) is podman's, shared, and goes at the session's end
+    left["cgroups"] = sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}/*")
+                             if p.is_dir() and p.name != "conmon")
     for cgroup in left["cgroups"]:
         with contextlib.suppress(OSError):
             os.rmdir(cgroup)
@@ -246,12 +248,21 @@ def cgroup_parent_removed(cgroup_parent):
                 os.rmdir(directory)
 
 
-def in_a_terminal(command: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+def cgroup_of(pid: int, controller: str) -> Path:
+    """The v1 cgroup folder of `controller` that process `pid` is in (from /proc/PID/cgroup)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return Path("/sys/fs/cgroup", controller, path.lstrip("/"))
+    raise AssertionError(f"process {pid} is in no {controller} cgroup")
+
+
+def in_a_terminal(command: list[str], timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `command` with a pseudo-terminal as its stdin/stdout (script(1)), as a person at a terminal."""
     import shlex
 
     return subprocess.run(["script", "-qec", shlex.join(command), "/dev/null"], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
 
 
-__all__ = ["MISSING", "Runtime", "in_a_terminal", "mounts_under", "unmount_under", "xfail_for_gophernetes"]
+__all__ = ["MISSING", "Runtime", "cgroup_of", "in_a_terminal", "mounts_under", "unmount_under", "xfail_for_gophernetes"]
