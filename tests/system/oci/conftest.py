@@ -14,6 +14,7 @@ Everything is removed at the end, also when tests fail, and checked to be gone.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -30,8 +31,11 @@ from tests.system.engines.conftest import Containerd, mounts_under, unmount_unde
 RUNTIMES = ["runc", "gophernetes"]
 
 # What gophernetes-runtime does not do yet, by feature: a test over RUNTIMES that needs one
-# is marked xfail for gophernetes with this reason (never skipped in silence).
+# is marked xfail (strict: once it works, the mark must go) with this reason, never skipped.
 MISSING: dict[str, str] = {}
+if importlib.util.find_spec("gophernetes.runtime.oci") is None:
+    MISSING["lifecycle"] = ("create/start/state/kill/delete/exec are not wired yet: the OCI lifecycle "
+                            "(branch `bundle`) is not merged")
 
 
 def pytest_collection_modifyitems(items):
@@ -85,7 +89,14 @@ def runtimes(tmp_path_factory) -> dict[str, Runtime]:
 
 @pytest.fixture(params=RUNTIMES)
 def runtime(request, runtimes) -> Runtime:
+    xfail_for_gophernetes(request, runtimes[request.param], "lifecycle")
     return runtimes[request.param]
+
+
+@pytest.fixture
+def lifecycle_or_xfail(request, runtimes) -> None:
+    """For the tests that compare both runtimes at once: xfail while the lifecycle is missing."""
+    xfail_for_gophernetes(request, runtimes["gophernetes"], "lifecycle")
 
 
 def xfail_for_gophernetes(request, runtime: Runtime, feature: str) -> None:
@@ -102,6 +113,7 @@ def rootfs(tmp_path_factory) -> Path:
     """The busybox root filesystem (host's static busybox, one link per applet)."""
     root = tmp_path_factory.mktemp("oci-rootfs")
     build_busybox_rootfs(root)
+    root.chmod(0o755)  # mktemp's 0700 would keep a non-root user of the container out of its own /
     return root
 
 
