@@ -124,7 +124,8 @@ def split_image_and_command(args: list[str], rootfs: str | None, default_image: 
 
 
 @click.command(context_settings={"allow_interspersed_args": False})
-@click.option("--spec", "spec_file", type=click.File("r"), help="A RunSpec as JSON, as `run` would build it.")
+@click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False),
+              help="An OCI bundle's config.json, as `run` writes it (its root is used as it is).")
 @click.option("--rootfs", metavar="DIR", help="The root directory (used as it is, writable).")
 @click.option("--hostname", default="gophernetes", show_default=True)
 @click.option("--chroot", "use_chroot", is_flag=True, help="chroot instead of pivot_root.")
@@ -142,21 +143,15 @@ def child(spec_file, rootfs, hostname, use_chroot, command):
     of these directly), but a PID namespace only takes effect for children: that one
     must come from outside, so child refuses to run unless it is PID 1.
     """
+    from gophernetes.engines.native_bundle import child_container
     from gophernetes.linux import syscalls
-    from gophernetes.linux.capabilities import DOCKER_DEFAULT
     from gophernetes.runtime.init import container_init
-    from gophernetes.runtime.spec import RunSpec, new_container_id
 
     if os.getpid() != 1:
         raise UsageError("child must be PID 1 of a new PID namespace: run it under unshare --pid --fork, "
                          "or use gophernetes run")
-    if spec_file:
-        spec = RunSpec.from_json(spec_file.read())
-    else:
-        if not rootfs or not command:
-            raise UsageError("child needs --rootfs DIR and a COMMAND (or --spec FILE)")
-        spec = RunSpec(id=new_container_id(), command=list(command), lower_dirs=[os.path.abspath(rootfs)],
-                       hostname=hostname, use_chroot=use_chroot, capabilities=sorted(DOCKER_DEFAULT),
-                       namespaces=["pid", "mnt", "uts", "ipc"])
+    if not spec_file and (not rootfs or not command):
+        raise UsageError("child needs --rootfs DIR and a COMMAND (or --spec BUNDLE/config.json)")
+    container = child_container(spec_file, rootfs, list(command), hostname, use_chroot)
     syscalls.unshare(syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC)
-    container_init(spec, None, None, -1)
+    container_init(container, None, -1, plain_root=True)

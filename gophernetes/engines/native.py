@@ -101,19 +101,22 @@ class NativeEngine(Engine):
     def run(self, request: RunRequest) -> int:
         from gophernetes.runtime.launcher import run_container
 
+        self.prepare_image(request)
         spec = self.build_spec(request)
-        record = self._records().create(spec, request.name, detached=False, auto_remove=True)
+        record = self._create(spec, request.name, detached=False, auto_remove=True)
+        network = self._network(spec, record.name)
         if not (request.tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
-                return run_container(self.state, record)  # files and pipes are handed over as they are
+                return run_container(self.state, record, network=network)  # files and pipes handed over as they are
             from gophernetes.runtime import terminal
 
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
-                return run_container(self.state, record, stdio=relay.stdio, on_started=relay.started)
+                return run_container(self.state, record, stdio=relay.stdio, on_started=relay.started,
+                                     network=network)
         from gophernetes.runtime import terminal
 
         with terminal.raw_mode(0):
-            return run_container(self.state, record, console=terminal.Console())
+            return run_container(self.state, record, console=terminal.Console(), network=network)
 
     def run_detached(self, request: RunRequest) -> ContainerInfo:
         from gophernetes.runtime.supervisor import start_detached
@@ -121,20 +124,77 @@ class NativeEngine(Engine):
         if request.tty:
             raise UsageError("-t with -d is not supported yet: run detached without a terminal, then "
                              "gophernetes exec -it NAME sh")
+        self.prepare_image(request)
         spec = self.build_spec(request)
-        record = self._records().create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
-        start_detached(self.state, record)
+        record = self._create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
+        start_detached(self.state, record, network=self._network(spec, record.name))
         return self.inspect(record.id)
 
     # containers: records in gophernetes/runtime/records.py, one cgroup each
+
+    def _create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool):
+        """Write the container's folder whole: the record, and the OCI bundle's config.json
+        (engines/native_bundle.py) with the /etc files it binds, in one atomic rename."""
+        folder = self.state.containers / spec.id
+
+        def bundle_files(draft: Path) -> dict[str, str]:
+            mapping = None
+            if spec.userns == "auto":  # under the records lock: no other container takes the same block
+                from gophernetes.runtime import subids
+
+                mapping = subids.allocate(self.state.containers, draft)
+            return self._bundle_files(spec, folder, mapping)
+        return self._records().create(spec, name, detached=detached, auto_remove=auto_remove, files=bundle_files)
+
+    def _bundle_files(self, spec: RunSpec, folder: Path, mapping) -> dict[str, str]:
+        """config.json and the /etc files it binds (hosts, hostname, resolv.conf), as name -> text."""
+        from gophernetes.engines import native_bundle
+        from gophernetes.linux.cgroups import default_parent
+
+        files, etc_sources = {}, {}
+        if spec.net != "host":
+            for path, text in default_etc_files(spec.hostname or spec.short_id).items():
+                files[native_bundle.ETC_FILES[path]] = text
+                etc_sources[path] = str(folder / native_bundle.ETC_FILES[path])
+        if spec.net not in ("none", "host"):
+            from gophernetes.network import hosts
+
+            files["resolv.conf"] = hosts.resolv_conf()
+            etc_sources["/etc/resolv.conf"] = str(folder / "resolv.conf")
+            etc_sources["/etc/hosts"] = str(self.state.networks / "hosts" / spec.net)  # see network/__init__.py
+        seccomp = None
+        if spec.seccomp_program and not spec.privileged:
+            seccomp = native_bundle.seccomp_document(Path(spec.seccomp_program), spec.seccomp_profile,
+                                                     spec.capabilities)
+        config = native_bundle.make_config(spec, folder, etc_sources, seccomp,
+                                           f"/{default_parent().strip('/')}/{spec.id}", mapping)
+        files["config.json"] = config.to_json()
+        return files
+
+    def _network(self, spec: RunSpec, name: str | None):
+        """The outside work before "go" on a named network: a lease now, undone by the launcher's
+        cleanup; the veth plugged into PID 1's namespace later. None for --net none/host."""
+        if spec.net in ("none", "host"):
+            return None
+        state, hostname = self.state, spec.hostname or spec.short_id
+
+        def allocate(cleanup):
+            from gophernetes import network
+
+            attachment = network.allocate(state, spec.id, spec.net, spec.publish, hostname,
+                                          aliases=[name] if name and name != hostname else [])
+            cleanup.callback(attachment.release)
+            return attachment.plug
+        return allocate
 
     def _records(self):
         from gophernetes.runtime.records import RecordStore
 
         return RecordStore(self.state)
 
-    def _current(self, name: str):
-        """The record named `name`, with its state checked against the kernel (see _observe).
+    def _current(self, name: str, repair: bool = True):
+        """The record named `name`, with its state checked against the kernel: repaired (see
+        _repair) for the commands that change a container, only observed for those that read.
 
         A record that cannot be read stops every verb but `rm -f` with one line naming it.
         """
@@ -143,25 +203,42 @@ class NativeEngine(Engine):
         found = self._records().find(name)
         if isinstance(found, Damaged):
             raise GophernetesError(str(found))
-        return self._observe(found)
+        return self._repair(found) if repair else self._observe(found)
 
     def _observe(self, record):
-        """Repair a record whose monitor died (SIGKILL, OOM, reboot of the CLI): the container
-        cannot be waited for any more, so it is killed and its resources freed, as containerd
-        does when a shim dies."""
+        """The record as it really is, changing nothing: a container whose monitor died
+        (SIGKILL, OOM, reboot of the CLI) cannot be waited for any more, so it is shown as
+        exited (its init dies with its monitor: PR_SET_PDEATHSIG) until a command that
+        changes state (_repair) or `prune` frees what it left."""
+        import dataclasses
+
         from gophernetes.runtime import records
 
         state = record.state
         if state.status in (records.RUNNING, records.PAUSED, records.CREATED) and not process.is_alive(
                 state.monitor_pid, state.monitor_started):
-            from gophernetes.runtime.cleanup import release_resources
+            seen = dataclasses.replace(state, status=records.EXITED, exit_code=137,
+                                       error="the supervisor died; the container was killed")
+            return dataclasses.replace(record, state=seen)
+        return record
 
-            release_resources(self.state, record)
-            if record.auto_remove:
-                self._records().delete(record)
-                return None
-            self._records().update(record, status=records.EXITED, exit_code=137, finished_at=time.time(),
-                                   error="the supervisor died; the container was killed")
+    def _repair(self, record):
+        """Make the record true, as containerd does when a shim dies: kill what is left of a
+        container whose monitor died, free its cgroup and lease, record it as exited (or forget
+        it, for --rm). None when it is gone."""
+        from gophernetes.runtime import records
+
+        seen = self._observe(record)
+        if seen is record:
+            return record
+        from gophernetes.runtime.cleanup import release_resources
+
+        release_resources(self.state, record)
+        if record.auto_remove:
+            self._records().delete(record)
+            return None
+        self._records().update(record, status=records.EXITED, exit_code=137, finished_at=time.time(),
+                               error=seen.state.error)
         return record
 
     def containers(self, all: bool = False) -> list[ContainerInfo]:
@@ -226,6 +303,11 @@ class NativeEngine(Engine):
             raise Conflict(f"container {record.name} is not running: cannot {verb} it")
         return record
 
+    def _has_processes(self, record) -> bool:
+        """Whether the container's cgroup still holds a process (False when it has no cgroup left)."""
+        cgroup = self._cgroup(record)
+        return bool(cgroup.directories() and cgroup.pids())
+
     def _cgroup(self, record):
         from gophernetes.linux.cgroups import open_driver
 
@@ -234,7 +316,7 @@ class NativeEngine(Engine):
     def logs(self, name: str, follow: bool = False, tail: int | None = None, timestamps: bool = False):
         from gophernetes.runtime import logs, records
 
-        record = self._current(name)
+        record = self._current(name, repair=False)
         if record is None:
             raise NotFound(f"no such container: {name}")
         if not record.detached:
@@ -251,19 +333,21 @@ class NativeEngine(Engine):
     def exec(self, name, command, tty=False, interactive=False, env=None, user="", workdir="") -> int:
         from gophernetes.runtime import terminal
         from gophernetes.runtime.exec import exec_in_container
+        from gophernetes.runtime.launcher import container_of
 
         if not command:
             raise UsageError("exec needs a command, e.g. gophernetes exec NAME sh")
         record = self._running(name, "exec into")
         cgroup = self._cgroup(record)
+        container = container_of(record)
         if not (tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
-                return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir)
+                return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir)
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
-                return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
+                return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir,
                                          relay=relay)
         with terminal.raw_mode(0):
-            return exec_in_container(record.spec, record.pid, cgroup, command, env or [], user, workdir,
+            return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir,
                                      console=terminal.Console())
 
     def pause(self, name: str) -> None:
@@ -310,7 +394,7 @@ class NativeEngine(Engine):
         process.wait_for_exit(record.pid, record.state.pid_started, timeout)
         while time.monotonic() < deadline:
             try:
-                current = self._observe(self._records().reload_state(record)) if record.folder.exists() else None
+                current = self._repair(self._records().reload_state(record)) if record.folder.exists() else None
             except NotFound:
                 return True  # removed meanwhile (run --rm, or a foreground run's cleanup)
             if current is None or current.state.status == records.EXITED:
@@ -332,7 +416,7 @@ class NativeEngine(Engine):
         if isinstance(found, records.Damaged):
             self._remove_damaged(found, force)
             return
-        record = self._observe(found)
+        record = self._repair(found)
         if record is None:
             raise NotFound(f"no such container: {name}")
         if record.state.status in (records.RUNNING, records.PAUSED):
@@ -348,7 +432,7 @@ class NativeEngine(Engine):
         """rm of a container whose record cannot be read: its cgroup and lease still name it by ID."""
         from gophernetes.runtime.cleanup import release_by_id
 
-        if self._cgroup(damaged).pids() and not force:
+        if self._has_processes(damaged) and not force:
             raise Conflict(f"{damaged}; it still has processes: use rm -f")
         release_by_id(self.state, damaged.id)
         self._records().delete(damaged)
@@ -361,20 +445,32 @@ class NativeEngine(Engine):
         removed = []
         found, damaged = self._records().scan()
         for record in found:
-            record = self._observe(record)
+            record = self._repair(record)
             if record is not None and record.state.status == records.EXITED:
                 self._records().delete(record)
                 removed.append(record.name)
         for broken in damaged:  # only when nothing runs in it any more: prune removes what has stopped
-            if not self._cgroup(broken).pids():
+            if not self._has_processes(broken):
                 self._remove_damaged(broken, force=False)
                 removed.append(broken.name or broken.id[:12])
         removed += remove_orphans(self.state, set(self._records().ids()))
         return removed
 
+    def prepare_image(self, request: RunRequest) -> None:
+        """Make sure the request's image is here: the default busybox image is built from the
+        host's busybox the first time it is needed (no network needed); any other image must
+        have been pulled. A --rootfs needs nothing."""
+        if request.rootfs or request.image not in (None, "busybox", "busybox:latest"):
+            return
+        from gophernetes.image.busybox import default_image
+        from gophernetes.image.store import ImageStore
+
+        default_image(ImageStore(self.state.images))
+
     def build_spec(self, request: RunRequest) -> RunSpec:
-        """Validate the request completely and turn it into a RunSpec; creates nothing (but, on
-        the first run of a profile, its compiled seccomp program under the state root)."""
+        """Validate the request completely and turn it into a RunSpec. Creates nothing but, on
+        the first run of a seccomp profile, its compiled program under the state root (a cache
+        keyed by the profile); the image must be there already (prepare_image)."""
         check_request(request)
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
@@ -409,8 +505,6 @@ class NativeEngine(Engine):
             from gophernetes.linux.seccomp import cached_program
 
             spec.seccomp_program = str(cached_program(self.state.lib / "seccomp", seccomp_profile, caps))
-        if spec.net != "host":
-            spec.etc_files = default_etc_files(spec.hostname or spec.short_id)
         return spec
 
     def resolve_root(self, request: RunRequest) -> tuple[list[Path], dict]:
@@ -420,15 +514,11 @@ class NativeEngine(Engine):
             if not rootfs.is_dir():
                 raise NotFound(f"root filesystem {request.rootfs} does not exist or is not a directory")
             return [rootfs], {}
-        from gophernetes.image.store import ImageStore
+        from gophernetes.image.store import DEFAULT_IMAGE, ImageStore
 
         store = ImageStore(self.state.images)
-        if request.image is None or request.image in ("busybox", "busybox:latest"):
-            from gophernetes.image.busybox import default_image
-
-            image = default_image(store)  # built from the host's busybox when missing: no network needed
-        else:
-            image = store.get(request.image)
+        wanted = request.image or DEFAULT_IMAGE
+        image = store.get(DEFAULT_IMAGE if wanted == "busybox" else wanted)
         config = image.config
         return list(image.layer_dirs), {
             "entrypoint": list(config.entrypoint or []), "cmd": list(config.cmd or []),

@@ -3,8 +3,9 @@
 A foreground `run` or a supervisor killed with SIGKILL cannot clean up after itself.
 The container's mounts need no help — they live in its own mount namespace and vanish
 with its last process — but its cgroup, its network lease (veth, firewall rules, address)
-and its folder stay behind. The next command that looks at the container repairs it
-(engines/native.py `_observe`), and `gophernetes prune` sweeps everything else.
+and its folder stay behind. Reads (`list`, `inspect`) only show such a container as exited;
+the next command that changes it (`stop`, `rm`, `kill`, ...) repairs it (engines/native.py
+`_repair`), and `gophernetes prune` sweeps everything else.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def remove_orphans(state: StateRoot, known_ids: set[str]) -> list[str]:
                 removed.append(f"network lease of {lease.container_id[:12]}")
     if state.containers.exists():
         for folder in state.containers.iterdir():
-            if folder.is_dir() and folder.name not in known_ids:
+            # .names (the name index) and .new-ID drafts are the store's own, not containers
+            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in known_ids:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(f"folder {folder.name[:12]}")
     return removed

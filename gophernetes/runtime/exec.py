@@ -14,27 +14,28 @@ from __future__ import annotations
 import os
 import signal
 
-from gophernetes.linux import capabilities, inroot, keyring, sealed_exec, syscalls
+from gophernetes.linux import capabilities, keyring, sealed_exec, syscalls
 from gophernetes.linux.cgroups import Cgroup
 from gophernetes.runtime import process, terminal
+from gophernetes.runtime.bundle import Container
 from gophernetes.runtime.init import (
     InitError,
-    container_environment,
     install_seccomp,
     reset_signals,
     seccomp_program,
+    switch_ids,
     switch_user,
 )
-from gophernetes.runtime.spec import RunSpec
 
 # Order matters: the mount namespace last, because entering it hides the host's /proc,
 # where the other namespace files and the container's root are opened from.
 JOIN_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
+SPEC_NAMES = {"net": "network", "mnt": "mount"}  # /proc/PID/ns names -> config.json's namespace types
 # Passed on to the command (Ctrl-C reaches only us: the command has a session of its own).
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
-def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: list[str], env: list[str],
+def exec_in_container(container: Container, init_pid: int, cgroup: Cgroup, command: list[str], env: list[str],
                       user: str, workdir: str, console: terminal.Console | None = None,
                       relay: terminal.Relay | None = None) -> int:
     """Run `command` in the container whose init is `init_pid`; return its exit status.
@@ -43,7 +44,7 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
     with a `relay`, pipes in place of our terminals (runtime/terminal.py). Signals we get
     are passed on to the command, as `run` does for PID 1.
     """
-    program = seccomp_program(spec)  # the container's filter, read while the host's files are in sight
+    program = seccomp_program(container)  # the container's filter, read while the host's files are in sight
     error_read, error_write = os.pipe()
     child = os.fork()
     if child == 0:
@@ -58,7 +59,7 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
                 os.dup2(fd, target)
             for fd in relay.ours():
                 os.close(fd)  # or the command's stdin would never see end-of-file
-        _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_write, program)
+        _join_and_exec(container, init_pid, cgroup, command, env, user, workdir, console_fd, error_write, program)
     os.close(error_write)
     if relay is not None:
         relay.started()
@@ -80,14 +81,15 @@ def exec_in_container(spec: RunSpec, init_pid: int, cgroup: Cgroup, command: lis
     return process.exit_status(status)
 
 
-def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_fd, error_fd, program) -> None:
+def _join_and_exec(container: Container, init_pid, cgroup, command, env, user, workdir, console_fd, error_fd,
+                   program) -> None:
     """In the forked child: join everything, fork into the PID namespace, exec. Never returns."""
     try:
         namespace_files = {kind: os.open(f"/proc/{init_pid}/ns/{kind}", os.O_RDONLY)
-                           for kind in JOIN_ORDER if kind in spec.namespaces}
+                           for kind in JOIN_ORDER if container.has_namespace(SPEC_NAMES.get(kind, kind))}
         root = os.open(f"/proc/{init_pid}/root", os.O_RDONLY | os.O_DIRECTORY)
         cgroup.add_process(0)
-        if spec.userns == "auto":  # first: the other namespaces belong to it, and we become its root
+        if container.has_namespace("user"):  # first: the other namespaces belong to it, and we become its root
             from gophernetes.linux import userns
 
             userns.enter(os.open(f"/proc/{init_pid}/ns/user", os.O_RDONLY))
@@ -111,18 +113,21 @@ def _join_and_exec(spec, init_pid, cgroup, command, env, user, workdir, console_
         else:
             os.setsid()  # no controlling terminal: /dev/tty in the container cannot reach ours
         reset_signals()
-        keyring.join_existing_session(spec.id)
-        if not spec.privileged:
-            capabilities.restrict_to(frozenset(spec.capabilities))
-        switch_user(user or spec.user)
-        if not spec.privileged:
+        keyring.join_existing_session(container.id)
+        process_config = container.config.process
+        capabilities.restrict_to(container.capabilities())
+        if user:
+            switch_user(user)  # exec -u NAME: looked up in the container's /etc/passwd, as docker exec does
+        else:
+            switch_ids(process_config.user.uid, process_config.user.gid, process_config.user.additional_gids)
+        if process_config.no_new_privileges:
             capabilities.set_no_new_privs()
-        os.chdir(workdir or inroot.clean(spec.working_dir))
-        environment = container_environment(spec)
+        os.chdir(workdir or process_config.cwd)
+        environment = container.environment()
         for item in env:
             key, _, value = item.partition("=")
             environment[key] = value
-        install_seccomp(spec, program)
+        install_seccomp(container, program)
         _execute(command, environment)
     except InitError as error:
         process.fail(error_fd, error.code, str(error))

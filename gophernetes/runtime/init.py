@@ -1,10 +1,12 @@
 """The container's side: what PID 1 does between the namespaces being made and exec.
 
-This is the Python counterpart of the original Go tool's `child` command. In order:
-mount the root filesystem, /proc, /sys and /dev; pivot_root into it (or chroot); set the
-hostname; wait for the parent to finish the outside work (cgroup, network); join a
-session keyring of its own; drop capabilities; switch user; set no_new_privs; install the
-seccomp filter; and finally execve the user's command, which then *is* PID 1.
+This is the Python counterpart of the original Go tool's `child` command, reading nothing
+but the bundle's config.json (runtime/bundle.py). In order: mount the root filesystem and
+config.json's mounts (/proc, /sys, /dev, the /etc files); pivot_root into it (or chroot);
+mask paths; set the hostname; wait for the parent to finish the outside work (cgroup,
+network) or for `start`; join a session keyring of its own; drop capabilities; switch
+user; set no_new_privs; install the seccomp filter; and finally execve process.args,
+which then *is* PID 1.
 
 Every failure is reported to the parent through a pipe as JSON {"code", "message"}; a
 successful execve closes that pipe (it is close-on-exec), and the parent reads EOF.
@@ -13,13 +15,14 @@ successful execve closes that pipe (it is close-on-exec), and the parent reads E
 from __future__ import annotations
 
 import os
+import resource  # now: after pivot_root the host's modules are out of sight
 import signal
 from pathlib import Path
 
-from gophernetes.linux import capabilities, devices, inroot, keyring, loopback, mounts, sealed_exec, syscalls
-from gophernetes.runtime import process
-from gophernetes.runtime.rootfs import mount_root, write_etc_files
-from gophernetes.runtime.spec import DEFAULT_PATH, ContainerDirs, RunSpec
+from gophernetes.linux import capabilities, inroot, keyring, loopback, mounts, sealed_exec, syscalls
+from gophernetes.runtime import oci_mounts, process
+from gophernetes.runtime.bundle import Container
+from gophernetes.runtime.rootfs import mount_root
 
 
 class InitError(Exception):
@@ -30,30 +33,35 @@ class InitError(Exception):
         self.code = code
 
 
-def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | None, error_fd: int,
-                   console_fd: int | None = None) -> None:
+def container_init(container: Container, start, error_fd: int, console_fd: int | None = None,
+                   plain_root: bool = False) -> None:
     """Turn this process (PID 1 of new namespaces) into the container. Never returns.
 
-    With `dirs` the root is an overlay over spec.lower_dirs (what `run` does); without,
-    the single directory in spec.lower_dirs is used as it is, writable (what the original
-    Go tool's `child` did with its chroot directory).
+    `start`: a pipe to wait on for "go" (run), a Fifo (create, then start), or None (go at
+    once). With `plain_root` the root is used as it is even if layers are named (what the
+    original Go tool's `child` did with its chroot directory).
     """
     try:
-        program = seccomp_program(spec)  # read now: after pivot_root the host's files are out of sight
-        prepare_filesystem(spec, dirs)
+        program = seccomp_program(container)  # read now: after pivot_root the host's files are out of sight
+        start = start.open() if hasattr(start, "open") else start
+        prepare_filesystem(container, plain_root)
         if console_fd is not None:
             from gophernetes.runtime.terminal import attach_new_pty
 
             attach_new_pty(console_fd)
-        if "uts" in spec.namespaces:
-            syscalls.sethostname(spec.hostname or spec.short_id)
-        if "net" in spec.namespaces:
+        if container.has_namespace("uts") and container.config.hostname:
+            syscalls.sethostname(container.config.hostname)
+        if container.has_namespace("network"):
             loopback.bring_up("lo")
-        if start_fd is not None:
-            wait_for_start(start_fd)
-        become_container_process(spec)
-        install_seccomp(spec, program)
-        execute(spec)
+        if callable(start):  # create: say "created", then wait for `start`
+            process.write_report(error_fd, 0, "created")
+            os.close(error_fd)
+            error_fd = -1
+        if start is not None:
+            wait_for_start(start)
+        become_container_process(container)
+        install_seccomp(container, program)
+        execute(container)
     except InitError as error:
         report(error_fd, error.code, str(error))
     except OSError as error:
@@ -63,130 +71,124 @@ def container_init(spec: RunSpec, dirs: ContainerDirs | None, start_fd: int | No
     os._exit(125)
 
 
-def prepare_filesystem(spec: RunSpec, dirs: ContainerDirs | None) -> None:
+def prepare_filesystem(container: Container, plain_root: bool = False) -> None:
     """Build the container's tree and make it "/"."""
     mounts.make_all_private()
-    if dirs is None:
-        root = Path(spec.lower_dirs[-1])
-        mounts.bind(root, root)  # pivot_root wants a mount point
-    elif spec.userns == "auto":
-        # Stage 1 mounted the overlay as host root (runtime/userns_root.py); our copy of that mount is
+    root = container.rootfs
+    layers = [] if plain_root else container.layers
+    if not layers or container.has_namespace("user"):
+        # A root used as it is needs a mount point for pivot_root; under --userns auto stage 1
+        # mounted the overlay as host root (runtime/userns_root.py), our copy of that mount is
         # locked, and pivot_root refuses a locked root: a bind of our own makes one it accepts.
-        root = dirs.rootfs
         mounts.bind(root, root)
     else:
-        mount_root([Path(d) for d in spec.lower_dirs], dirs)
-        root = dirs.rootfs
-    populate_root(os.fspath(root), spec)
-    if spec.use_chroot:
+        mount_root(layers, container.upper, container.work, root)
+    populate_root(os.fspath(root), container)
+    if container.no_pivot:
         mounts.chroot_into(root)
     else:
         mounts.pivot_into(root)
-    if not spec.privileged:
-        mounts.mask_paths()
-        mounts.make_readonly()
-    if spec.read_only:
+    linux = container.config.linux
+    mounts.mask_paths(tuple(linux.masked_paths))
+    mounts.make_readonly(tuple(linux.readonly_paths))
+    if container.config.root.readonly:
         syscalls.mount(None, "/", None, syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY)
 
 
-def populate_root(root: str, spec: RunSpec) -> None:
-    """The etc files, /proc, /sys, /dev and the working directory, every path resolved *inside* the root.
+def populate_root(root: str, container: Container) -> None:
+    """config.json's mounts and devices, and the working directory, every path resolved *inside* the root.
 
     The image decides what its paths are (an /etc that links to a host folder, a working
     directory with ".."); linux/inroot.py makes sure none of them leads out of the root.
     """
     root_fd = inroot.open_root(root)
     try:
-        _populate(root_fd, spec)
+        oci_mounts.mount_all(root_fd, container.config)
+        os.close(inroot.make_directories(root_fd, container.config.process.cwd))
     except OSError as error:  # one line, e.g. "cannot mount on /dev in the container's root: ..."
         raise InitError(125, error.strerror or str(error)) from None
     finally:
         os.close(root_fd)
 
 
-def _populate(root_fd: int, spec: RunSpec) -> None:
-    write_etc_files(root_fd, spec.etc_files)
-    if spec.hosts_file and os.path.exists(spec.hosts_file):
-        # the network's file for all its containers, so read-only: see network/hosts.py
-        _mount_on(root_fd, "/etc/hosts", lambda target: mounts.bind(spec.hosts_file, target), directory=False)
-        _remount_read_only(root_fd, "/etc/hosts")
-    _mount_on(root_fd, "/proc", mounts.mount_proc)
-    _mount_on(root_fd, "/sys", mounts.mount_sys)
-    devices.populate_dev(root_fd)
-    if spec.working_dir:
-        os.close(inroot.make_directories(root_fd, spec.working_dir))
+def wait_for_start(start) -> None:
+    """Block until told "go": a byte on the start pipe (the parent has set up the cgroup and
+    network by then), or a reader of the exec fifo (`start`, as runc's exec.fifo)."""
+    if isinstance(start, int):
+        message = os.read(start, 1)
+        os.close(start)
+        if message != b"1":
+            os._exit(125)  # the parent gave up (or died): do not start the command
+    else:
+        start()
 
 
-def _mount_on(root_fd: int, path: str, mount, directory: bool = True) -> None:
-    """Call `mount(target)` with `path` resolved in the root, as the /proc/self/fd path of its inode."""
-    target = inroot.mount_point(root_fd, path, directory)
-    try:
-        mount(inroot.fd_path(target))
-    finally:
-        os.close(target)
-
-
-def _remount_read_only(root_fd: int, path: str) -> None:
-    """Make the bind mount now at `path` read-only.
-
-    The remount must name the new mount's own root, so `path` is opened again in the root:
-    the descriptor used for the bind still points at the file underneath it.
-    """
-    target = inroot.open_in_root(root_fd, path)
-    try:
-        syscalls.mount(None, inroot.fd_path(target), None, syscalls.MS_BIND | syscalls.MS_REMOUNT
-                       | syscalls.MS_RDONLY | syscalls.MS_NOSUID | syscalls.MS_NODEV)
-    finally:
-        os.close(target)
-
-
-def wait_for_start(start_fd: int) -> None:
-    """Block until the parent says "go" (it has set up the cgroup and network by then)."""
-    message = os.read(start_fd, 1)
-    os.close(start_fd)
-    if message != b"1":
-        os._exit(125)  # the parent gave up (or died): do not start the command
-
-
-def become_container_process(spec: RunSpec) -> None:
+def become_container_process(container: Container) -> None:
     """Signals, keyring, capabilities, user, working directory: the process state the command inherits."""
+    process_config = container.config.process
     reset_signals()
-    keyring.join_new_session(spec.id)
-    if spec.tty and os.isatty(0):
+    keyring.join_new_session(container.id)
+    if process_config.terminal and os.isatty(0):
         from gophernetes.runtime.terminal import become_session_leader_of
 
         become_session_leader_of(0)
-    if not spec.privileged:
-        capabilities.restrict_to(frozenset(spec.capabilities))
-    switch_user(spec.user)
-    if not spec.privileged:
+    set_rlimits(container)
+    user = process_config.user
+    # Root keeps its capabilities across setgid/setgroups, so it switches first (the set may
+    # lack CAP_SETGID, as runc spec's does); another user loses them all at setuid, so the
+    # set is cut first, while dropping from the bounding set is still allowed.
+    if user.uid == 0:
+        switch_ids(user.uid, user.gid, user.additional_gids)
+    capabilities.restrict_to(container.capabilities())
+    if user.uid != 0:
+        switch_ids(user.uid, user.gid, user.additional_gids)
+    if process_config.no_new_privileges:
         capabilities.set_no_new_privs()
     try:
-        os.chdir(inroot.clean(spec.working_dir))  # "/a/../b" is "/b", as docker cleans it and as it was made
+        os.chdir(process_config.cwd)
     except OSError as error:
-        raise InitError(125, f"cannot enter working directory {spec.working_dir}: {error.strerror}") from error
-    # Die with the `gophernetes run` that started us, as `docker run` foreground containers do.
-    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        raise InitError(125, f"cannot enter working directory {process_config.cwd}: {error.strerror}") from error
+    if container.die_with_parent:  # as `docker run` foreground containers do
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def seccomp_program(spec: RunSpec) -> bytes | None:
-    """The compiled seccomp filter for this container (see linux/seccomp.py); None when unconfined.
+def set_rlimits(container: Container) -> None:
+    """process.rlimits: setrlimit for each ("RLIMIT_NOFILE" soft/hard), before privileges go. man 2 setrlimit"""
+    for limit in container.config.process.rlimits:
+        number = getattr(resource, limit.type, None)
+        if not limit.type.startswith("RLIMIT_") or number is None:
+            raise InitError(125, f"config.json: process.rlimits: unknown limit {limit.type}")
+        try:
+            resource.setrlimit(number, (limit.soft, limit.hard))
+        except (ValueError, OSError) as error:
+            raise InitError(125, f"cannot set {limit.type} to {limit.soft}/{limit.hard}: {error}") from None
 
-    `run` compiled it already (spec.seccomp_program, a file under the state root); a spec
-    without one (`gophernetes child`) is compiled here.
+
+def switch_ids(uid: int, gid: int, groups: list[int]) -> None:
+    """setgroups, setgid, setuid: the order in which each still has the right to do the next."""
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def seccomp_program(container: Container) -> bytes | None:
+    """The compiled seccomp filter for config's linux.seccomp (see linux/seccomp.py); None when there is none.
+
+    The engine compiled it already (container.seccomp_program, a file under its state
+    root, keyed by the profile); a bundle without one is compiled here.
     """
-    if spec.privileged or spec.seccomp == "unconfined":
+    document = container.config.linux.seccomp
+    if document is None:
         return None
     from gophernetes.linux import seccomp
 
-    try:
-        with open(spec.seccomp_program, "rb") as file:
+    if container.seccomp_program:
+        with open(container.seccomp_program, "rb") as file:
             return file.read()
-    except OSError:
-        return seccomp.encode(seccomp.compile_for(spec.seccomp_profile, spec.capabilities))
+    return seccomp.encode(seccomp.compile_for(document, container.capabilities()))
 
 
-def install_seccomp(spec: RunSpec, program: bytes | None) -> None:
+def install_seccomp(container: Container, program: bytes | None) -> None:
     """The last step before execve: from here on, every system call goes through the filter.
 
     Last, so that the runtime's own calls (mount, pivot_root, capset, ...) need not be in
@@ -195,7 +197,7 @@ def install_seccomp(spec: RunSpec, program: bytes | None) -> None:
     if program is not None:
         from gophernetes.linux import seccomp
 
-        seccomp.set_mode_filter(program, seccomp.filter_flags(spec.seccomp_profile))
+        seccomp.set_mode_filter(program, seccomp.filter_flags(container.config.linux.seccomp))
 
 
 def reset_signals() -> None:
@@ -250,23 +252,12 @@ def read_database(path: str) -> dict[str, list[str]]:
     return {line.split(":")[0]: line.split(":") for line in lines if line and not line.startswith("#")}
 
 
-def container_environment(spec: RunSpec) -> dict[str, str]:
-    """PATH, HOSTNAME, HOME, TERM, then the image's and the user's variables (later wins)."""
-    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or spec.short_id, "HOME": "/root"}
-    if spec.tty:
-        env["TERM"] = "xterm"
-    for item in spec.env:
-        key, _, value = item.partition("=")
-        env[key] = value
-    return env
-
-
-def execute(spec: RunSpec) -> None:
-    """execve the command, searching PATH as a shell would; map failures to docker's 126/127."""
-    env = container_environment(spec)
-    program = spec.command[0]
+def execute(container: Container) -> None:
+    """execve process.args, searching PATH as a shell would; map failures to docker's 126/127."""
+    command = container.config.process.args
+    program = command[0]
     try:
-        sealed_exec.exec_command(spec.command, env)  # the runtime's binary stays out of reach
+        sealed_exec.exec_command(command, container.environment())  # the runtime's binary stays out of reach
     except FileNotFoundError:
         where = "" if "/" in program else " in $PATH"
         raise InitError(127, f'exec: "{program}": executable file not found{where}') from None

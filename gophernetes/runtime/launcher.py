@@ -29,12 +29,14 @@ from typing import TYPE_CHECKING
 from gophernetes.errors import GophernetesError
 from gophernetes.linux import syscalls
 from gophernetes.linux.cgroups import Cgroup, open_driver
+from gophernetes.linux.cgroups.base import Limits
 from gophernetes.linux.namespaces import FLAGS
 from gophernetes.paths import StateRoot
 from gophernetes.runtime import process
+from gophernetes.runtime.bundle import Container
 from gophernetes.runtime.init import container_init
+from gophernetes.runtime.oci_config import ConfigError
 from gophernetes.runtime.records import EXITED, RUNNING, Record, RecordStore
-from gophernetes.runtime.spec import ContainerDirs, RunSpec
 from gophernetes.runtime.units import human_size
 
 if TYPE_CHECKING:  # imported when a terminal is asked for: socket and tty cost ~5 ms
@@ -43,6 +45,8 @@ if TYPE_CHECKING:  # imported when a terminal is asked for: socket and tty cost 
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2, signal.SIGWINCH)
+# config.json's namespace types -> our unshare flags (linux/namespaces.py); "user" is made apart
+UNSHARE = {"pid": "pid", "uts": "uts", "mount": "mnt", "network": "net", "ipc": "ipc", "cgroup": "cgroup"}
 
 
 @dataclass
@@ -53,31 +57,38 @@ class Started:
     error_fd: int
 
 
+def container_of(record: Record) -> Container:
+    """The bundle in the record's folder, with the choices `run` made that config.json leaves out."""
+    return Container.load(record.id, record.folder, no_pivot=record.spec.use_chroot,
+                          seccomp_program=record.spec.seccomp_program)
+
+
 def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] | None = None,
-                  on_started=None, console: Console | None = None) -> int:
+                  on_started=None, console: Console | None = None, network=None) -> int:
     """Make, start and wait for the container of `record`; return its exit status, docker-style.
 
+    `network(cleanup)`: the engine's outside work before "go" (a lease, undone by `cleanup`);
+    it returns what to call with PID 1's host PID (plug the veth), or None.
     Whatever happens, the cgroup and the network lease go when the container exits. Its
     folder (overlay upper layer, logs) stays for a detached container until `rm`, and
     goes at once for a foreground one — or when anything fails half-way.
     """
     store = RecordStore(state)
-    spec = record.spec
     with ExitStack() as cleanup:
         cleanup.push(_remove_record_on_failure(store, record))
         if record.auto_remove:
             cleanup.callback(store.delete, record)
-        dirs = make_directories(record)
-        cgroup = make_cgroup(spec, cleanup)
-        attachment = allocate_network(state, spec, record.name, cleanup)
-        remap = remap_ids(store, record) if spec.userns == "auto" else None
-        started = start(spec, dirs, cgroup, before_go=attachment.plug if attachment else None, stdio=stdio,
-                        console=console, remap=remap)
+        container = container_of(record)
+        make_directories(container)
+        cgroup = make_cgroup(container, cleanup)
+        plug = network(cleanup) if network is not None else None
+        remap = remap_ids(container, record.folder / "layers") if container.has_namespace("user") else None
+        started = start(container, cgroup, before_go=plug, stdio=stdio, console=console, remap=remap)
         store.update(record, status=RUNNING, pid=started.pid, pid_started=process.start_time(started.pid),
                      started_at=time.time())
         if on_started is not None:
             on_started(started)
-        code, oom_killed = wait(started, cgroup, spec, console=console)
+        code, oom_killed = wait(started, cgroup, container, console=console)
         if not record.auto_remove:
             store.update(record, status=EXITED, exit_code=code, finished_at=time.time(), oom_killed=oom_killed)
         return code
@@ -91,62 +102,87 @@ def _remove_record_on_failure(store: RecordStore, record: Record):
     return exit_handler
 
 
-def make_directories(record: Record) -> ContainerDirs:
-    dirs = record.dirs
-    for path in (dirs.rootfs, dirs.upper, dirs.work):
-        path.mkdir(exist_ok=True)
-    return dirs
+def make_directories(container: Container) -> None:
+    """The overlay's mount point, upper and work folders (only when there are layers to stack)."""
+    if container.layers:
+        for path in (container.rootfs, container.upper, container.work):
+            path.mkdir(exist_ok=True)
 
 
-def make_cgroup(spec: RunSpec, cleanup: ExitStack) -> Cgroup:
-    cgroup = open_driver().create(spec.id)
-    cleanup.callback(cgroup.remove)
-    warnings = cgroup.apply(spec.limits)
-    if not spec.privileged:
-        warnings += cgroup.restrict_devices()
+def make_cgroup(container: Container, cleanup: ExitStack | None = None) -> Cgroup:
+    """The cgroup at linux.cgroupsPath ("/PARENT/NAME"), with linux.resources written into it."""
+    parent, name = cgroup_location(container.config.linux.cgroups_path, container.id)
+    cgroup = open_driver(parent).create(name)
+    if cleanup is not None:
+        cleanup.callback(cgroup.remove)
+    resources = container.config.linux.resources
+    warnings = cgroup.apply(limits_of(resources))
+    rules = device_rules(resources.get("devices") or [])
+    if rules is not None:
+        warnings += cgroup.restrict_devices(rules)
     for warning in warnings:
         print(f"gophernetes: warning: {warning}", file=sys.stderr)
     return cgroup
 
 
-def remap_ids(store: RecordStore, record: Record):
-    """--userns auto: a block of subordinate ids (held in the container's folder until it goes),
-    its user namespace, and the layers shown through its map (see runtime/userns_root.py)."""
+def cgroup_location(cgroups_path: str, container_id: str) -> tuple[str, str]:
+    """linux.cgroupsPath "/PARENT/NAME" as (parent, name); none given: our parent, the container's ID."""
+    from gophernetes.linux.cgroups import default_parent
+
+    parent, _, name = cgroups_path.strip("/").rpartition("/")
+    return (parent or default_parent(), name) if name else (default_parent(), container_id)
+
+
+def limits_of(resources: dict) -> Limits:
+    """linux.resources -> the cgroup driver's Limits (linux/cgroups/base.py)."""
+    memory, cpu = resources.get("memory") or {}, resources.get("cpu") or {}
+    quota, period = cpu.get("quota"), cpu.get("period") or 100_000
+    return Limits(memory=memory.get("limit"), memory_swap=memory.get("swap"),
+                  cpus=None if quota is None or quota < 0 else quota / period, cpu_shares=cpu.get("shares"),
+                  pids=(resources.get("pids") or {}).get("limit"),
+                  blkio_weight=(resources.get("blockIO") or {}).get("weight"))
+
+
+def device_rules(entries: list[dict]) -> tuple[str, ...] | None:
+    """linux.resources.devices as the driver's rule lines ("c 1:3 rwm"); None when all are allowed.
+
+    Only the form runc writes is understood: one "deny all" first, then allow entries.
+    """
+    if not entries or entries[-1:] == [{"allow": True, "access": "rwm"}]:
+        return None
+    rules = []
+    for entry in entries[1:]:
+        if not entry.get("allow") or entries[0].get("allow") or entries[0].get("type", "a") != "a":
+            raise ConfigError("config.json: linux.resources.devices: gophernetes reads a deny-all entry "
+                              "followed by allow entries only")
+        number = f"{entry.get('major', '*')}:{entry.get('minor', '*')}"
+        rules.append(f"{entry.get('type', 'a')} {number} {entry.get('access', 'rwm')}")
+    return tuple(rules)
+
+
+def remap_ids(container: Container, copies: Path):
+    """A user namespace with config's single uid/gid mapping, and the layers shown through it
+    (see runtime/userns_root.py)."""
     from gophernetes.runtime import subids, userns_root
 
-    with store.locked():
-        mapping = subids.allocate(store.root, record.folder)
-    userns_root.check_reachable([record.dirs.rootfs] + ([Path(record.spec.hosts_file)] if record.spec.hosts_file
-                                                        else []), mapping)
-    return userns_root.prepare(mapping, [Path(d) for d in record.spec.lower_dirs], record.dirs.upper,
-                               record.folder / "layers")
+    linux = container.config.linux
+    if len(linux.uid_mappings) != 1 or len(linux.gid_mappings) != 1 or \
+            linux.uid_mappings[0].container_id != 0 or linux.gid_mappings[0].container_id != 0:
+        raise ConfigError("config.json: linux.uidMappings/gidMappings: gophernetes maps one range starting at 0")
+    mapping = subids.IdMapping(linux.uid_mappings[0].host_id, linux.gid_mappings[0].host_id,
+                               linux.uid_mappings[0].size)
+    sources = [Path(m.source) for m in container.config.mounts if m.type == "bind"]
+    userns_root.check_reachable([container.rootfs] + sources, mapping)
+    return userns_root.prepare(mapping, container.layers, container.upper, copies)
 
 
-def allocate_network(state: StateRoot, spec: RunSpec, name: str, cleanup: ExitStack):
-    """Lease an address on a named network (bridge mode); None for --net none/host.
-
-    The container's /etc/hosts is the network's file for it, bind-mounted, so that
-    containers started later appear in it by name too.
-    """
-    if spec.net in ("none", "host"):
-        return None
-    from gophernetes import network
-
-    attachment = network.allocate(state, spec.id, spec.net, spec.publish, spec.hostname or spec.short_id,
-                                  aliases=[name] if name != (spec.hostname or spec.short_id) else [])
-    cleanup.callback(attachment.release)
-    spec.etc_files.update(attachment.etc_files())
-    spec.hosts_file = str(attachment.hosts_path)
-    return attachment
-
-
-def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
-          stdio: tuple[int, int, int] | None = None, console: Console | None = None,
-          remap: RemappedRoot | None = None) -> Started:
+def start(container: Container, cgroup: Cgroup, before_go=None, stdio: tuple[int, int, int] | None = None,
+          console: Console | None = None, remap: RemappedRoot | None = None, fifo=None) -> Started:
     """Fork the two stages, do the outside work, say "go"; return PID 1's host PID.
 
     `stdio`: the files the container gets as 0, 1 and 2 (default: ours). `console`: give
     it a pseudo-terminal of its own instead, whose master comes back through that socket.
+    `fifo` (create): no "go" from us; PID 1 reports "created" and waits for a reader of it.
     """
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     pid_read, pid_write = os.pipe()
@@ -164,7 +200,7 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
                 os.dup2(fd, target)
         if console is not None:
             console.ours.close()
-        stage_one(spec, dirs, cgroup, pid_write, start_read, error_write,
+        stage_one(container, cgroup, pid_write, fifo if fifo is not None else start_read, error_write,
                   console.theirs.fileno() if console else None, remap)
     for fd in (pid_write, start_read, error_write):
         os.close(fd)
@@ -175,6 +211,8 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
         init_pid = read_init_pid(pid_read, stage1, error_read)
         if console is not None:
             console.receive_master()
+        if fifo is not None:
+            _wait_created(error_read)
         if before_go is not None:
             before_go(init_pid)
         try:
@@ -184,15 +222,30 @@ def start(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, before_go=None,
     except BaseException:
         os.close(start_write)  # EOF on the start pipe: init exits without running the command
         if init_pid is not None:
-            os.waitpid(init_pid, 0)
+            _reap(init_pid, fifo is not None)
         os.close(error_read)
         raise
     os.close(start_write)
     return Started(init_pid, error_read)
 
 
-def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, start_fd: int,
-              error_fd: int, console_fd: int | None = None, remap: RemappedRoot | None = None) -> None:
+def _wait_created(error_read: int) -> None:
+    """create: PID 1 says "created" (code 0) once it waits on the fifo, or why it failed."""
+    report = process.read_report(error_read)
+    if report is None:
+        raise GophernetesError("the container's init died before it was created")
+    if report["code"] != 0:
+        raise process.reported_error(report)
+
+
+def _reap(init_pid: int, kill: bool) -> None:
+    if kill:
+        _forward(init_pid, signal.SIGKILL)
+    os.waitpid(init_pid, 0)
+
+
+def stage_one(container: Container, cgroup: Cgroup, pid_fd: int, start, error_fd: int,
+              console_fd: int | None = None, remap: RemappedRoot | None = None) -> None:
     """In the first child: join the cgroup, unshare the namespaces, fork PID 1. Never returns."""
     try:
         # A session of our own, without a controlling terminal: no process of the container
@@ -205,15 +258,17 @@ def stage_one(spec: RunSpec, dirs: ContainerDirs, cgroup: Cgroup, pid_fd: int, s
             from gophernetes.runtime.rootfs import mount_root
             from gophernetes.runtime.userns_root import stage_one as remapped_stage_one
 
-            remapped_stage_one(remap, lambda lower_dirs: mount_root(lower_dirs, dirs))
+            remapped_stage_one(remap, lambda lower_dirs: mount_root(lower_dirs, container.upper, container.work,
+                                                                    container.rootfs))
         flags = 0
-        for kind in spec.namespaces:
-            flags |= FLAGS[kind]
+        for kind in container.config.namespace_types():
+            if kind != "user":
+                flags |= FLAGS[UNSHARE[kind]]
         syscalls.unshare(flags)
         init_pid = os.fork()
         if init_pid == 0:
             os.close(pid_fd)
-            container_init(spec, dirs, start_fd, error_fd, console_fd)
+            container_init(container, start, error_fd, console_fd)
         os.write(pid_fd, str(init_pid).encode())
         os._exit(0)
     except BaseException as error:  # noqa: BLE001
@@ -231,7 +286,7 @@ def read_init_pid(pid_read: int, stage1: int, error_read: int) -> int:
     return int(data)
 
 
-def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
+def wait(started: Started, cgroup: Cgroup, container: Container,
          console: Console | None = None) -> tuple[int, bool]:
     """Forward signals to PID 1 until it exits; return its status as docker reports it, and
     whether the OOM killer ended it.
@@ -258,10 +313,11 @@ def wait(started: Started, cgroup: Cgroup, spec: RunSpec,
     process.raise_reported(started.error_fd)
     os.close(started.error_fd)
     code = process.exit_status(status)
-    oom_killed = code == 137 and spec.limits.memory is not None and cgroup.oom_kills() > 0
+    memory = container.memory_limit()
+    oom_killed = code == 137 and memory is not None and cgroup.oom_kills() > 0
     if oom_killed:
-        print(f"gophernetes: container {spec.short_id} was killed: out of memory "
-              f"(limit {human_size(spec.limits.memory or 0)})", file=sys.stderr)
+        print(f"gophernetes: container {container.short_id} was killed: out of memory "
+              f"(limit {human_size(memory or 0)})", file=sys.stderr)
     return code, oom_killed
 
 

@@ -119,3 +119,27 @@ def exit_status(wait_status: int) -> int:
     """A wait status as docker reports it: the exit code, or 128 + N for death by signal N."""
     code = os.waitstatus_to_exitcode(wait_status)
     return 128 - code if code < 0 else code
+
+
+class ExecFifo:
+    """create/start's rendezvous, as runc's exec.fifo: a named pipe in the container's state folder.
+
+    The container's init opens it (O_PATH) while the host's files are still in sight, and
+    when it is ready opens it again for writing through /proc/self/fd — which blocks until
+    someone opens it for reading: `start`. Open on both sides, init writes one byte, and goes
+    on to exec the container's process. man 7 fifo
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def open(self):
+        """In init, before pivot_root: hold the fifo; return the call that waits for `start`."""
+        held = os.open(self.path, os.O_PATH | os.O_CLOEXEC)
+
+        def wait_for_reader() -> None:
+            writer = os.open(f"/proc/self/fd/{held}", os.O_WRONLY | os.O_CLOEXEC)
+            os.write(writer, b"0")
+            os.close(writer)
+            os.close(held)
+        return wait_for_reader

@@ -3,7 +3,9 @@
 One folder per container in /run/gophernetes/containers/ID/ (a tmpfs: containers do not
 survive a reboot, so neither do their records):
 
-    config.json   the RunSpec and the name — written once, when the container is made
+    record.json   the RunSpec and the name — written once, when the container is made
+    config.json   the OCI bundle's config (runtime-spec; engines/native_bundle.py) — written
+                  once, with the record, never changed; hosts, hostname, resolv.conf beside it
     state.json    status, PIDs, exit code, times — rewritten as the container lives
     container.log its output, one JSON object per line (detached containers)
     upper/ work/ rootfs/   the overlay's writable layer and mount point
@@ -116,10 +118,12 @@ class RecordStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool) -> Record:
-        """Reserve the name and write the record of a new container (under the lock).
+    def create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool,
+               files=None) -> Record:
+        """Reserve the name and write the record of a new container (under the lock), with
+        `files(draft folder)` (name -> text: the bundle's config.json, its /etc files) beside it.
 
-        The record is written in a hidden folder and renamed into place, so no reader ever
+        Everything is written in a hidden folder and renamed into place, so no reader ever
         sees half of it; a failure (a full disk) removes what was written and says so.
         """
         with self.locked():
@@ -135,7 +139,9 @@ class RecordStore:
             draft = self.root / f".new-{spec.id}"
             try:
                 draft.mkdir()
-                write_json(draft / "config.json", {
+                for file_name, text in (files(draft) if files else {}).items():
+                    (draft / file_name).write_text(text)
+                write_json(draft / "record.json", {
                     "spec": json.loads(spec.to_json()), "name": name, "created": record.created,
                     "detached": detached, "auto_remove": auto_remove})
                 write_json(draft / "state.json", asdict(record.state))
@@ -180,14 +186,14 @@ class RecordStore:
     def load(self, folder: Path) -> Record | Damaged:
         """The record in `folder`, or what is wrong with it."""
         try:
-            config = json.loads((folder / "config.json").read_text())
+            config = json.loads((folder / "record.json").read_text())
             state = json.loads((folder / "state.json").read_text())
             return Record(spec=RunSpec.from_json(json.dumps(config["spec"])), name=config["name"],
                           created=config["created"], detached=config["detached"],
                           auto_remove=config["auto_remove"], folder=folder, state=State(**state))
         except (OSError, ValueError, KeyError, TypeError) as error:
             problem = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else \
-                f"{type(error).__name__} in {folder}/config.json or state.json"
+                f"{type(error).__name__} in {folder}/record.json or state.json"
             return Damaged(folder.name, folder, self._name_of(folder.name), problem)
 
     def _name_of(self, container_id: str) -> str | None:

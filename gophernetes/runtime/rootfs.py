@@ -12,25 +12,24 @@ import shutil
 import stat
 from pathlib import Path
 
-from gophernetes.linux import inroot, mounts
-from gophernetes.runtime.spec import ContainerDirs
+from gophernetes.linux import mounts
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
 
-def mount_root(lower_dirs: list[Path], dirs: ContainerDirs) -> None:
-    """Mount the layers (bottom first) at dirs.rootfs with overlayfs; copy them if overlay is refused.
+def mount_root(lower_dirs: list[Path], upper: Path, work: Path, rootfs: Path) -> None:
+    """Mount the layers (bottom first) at `rootfs` with overlayfs; copy them if overlay is refused.
 
     Overlayfs refuses an upper directory that is itself on overlayfs (gophernetes inside a
     container) and does not exist on some kernels; the copy is slow but correct.
     """
     try:
-        mounts.mount_overlay(list(reversed(lower_dirs)), dirs.upper, dirs.work, dirs.rootfs)
+        mounts.mount_overlay(list(reversed(lower_dirs)), upper, work, rootfs)
     except OSError as error:
         if error.errno not in (errno.EINVAL, errno.ENODEV, errno.EOPNOTSUPP):
             raise
-        copy_layers(lower_dirs, dirs.rootfs)
-        mounts.bind(dirs.rootfs, dirs.rootfs)  # pivot_root needs a mount point
+        copy_layers(lower_dirs, rootfs)
+        mounts.bind(rootfs, rootfs)  # pivot_root needs a mount point
 
 
 def copy_layers(lower_dirs: list[Path], target: Path) -> None:
@@ -75,13 +74,3 @@ def _copy_entry(source: Path, destination: Path) -> None:
     else:
         os.mknod(destination, info.st_mode, info.st_rdev)
     os.lchown(destination, info.st_uid, info.st_gid)
-
-
-def write_etc_files(root_fd: int, files: dict[str, str]) -> None:
-    """Write /etc/hosts, /etc/hostname, /etc/resolv.conf into the (writable) root filesystem.
-
-    Resolved inside the root (linux/inroot.py): an image whose /etc is a link to a host
-    folder gets the files in ROOT/<that folder>, never on the host.
-    """
-    for path, content in files.items():
-        inroot.create_file(root_fd, path, content.encode())

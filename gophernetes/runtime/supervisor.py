@@ -21,8 +21,10 @@ from gophernetes.runtime import logs, process
 from gophernetes.runtime.records import Record, RecordStore
 
 
-def start_detached(state: StateRoot, record: Record) -> None:
-    """Start the container under a supervisor; return once it runs (or raise why it could not)."""
+def start_detached(state: StateRoot, record: Record, network=None) -> None:
+    """Start the container under a supervisor; return once it runs (or raise why it could not).
+
+    `network`: the engine's outside work before "go" (see launcher.run_container)."""
     ready_read, ready_write = os.pipe()
     middle = os.fork()
     if middle == 0:
@@ -30,7 +32,7 @@ def start_detached(state: StateRoot, record: Record) -> None:
         try:
             os.setsid()  # a session of its own: the user's terminal closing does not end it
             if os.fork() == 0:
-                supervise(state, record, ready_write)
+                supervise(state, record, ready_write, network)
         finally:
             os._exit(0)
     os.close(ready_write)
@@ -43,7 +45,7 @@ def start_detached(state: StateRoot, record: Record) -> None:
         raise process.reported_error(report)
 
 
-def supervise(state: StateRoot, record: Record, ready_write: int) -> None:
+def supervise(state: StateRoot, record: Record, ready_write: int, network=None) -> None:
     """The supervisor's whole life. Never returns."""
     import gc
 
@@ -68,7 +70,7 @@ def supervise(state: StateRoot, record: Record, ready_write: int) -> None:
 
     null = os.open("/dev/null", os.O_RDONLY)
     try:
-        run_container(state, record, stdio=(null, out_write, err_write), on_started=started)
+        run_container(state, record, stdio=(null, out_write, err_write), on_started=started, network=network)
     except GophernetesError as error:
         process.write_report(ready_write, error.exit_code, str(error))  # after "started": ignored
     except BaseException as error:  # noqa: BLE001 — the supervisor must always say something

@@ -98,7 +98,7 @@ def test_child_cgroups_a_container_made_do_not_block_rm_or_prune(cli, busybox_ro
 def test_a_truncated_record_is_reported_and_rm_f_still_removes_the_container(cli, busybox_rootfs, state_root):
     container = _run_detached(cli, "damaged", busybox_rootfs)
     pid = json.loads(cli("inspect", "damaged").stdout)["pid"]
-    record = state_root / "run" / "containers" / container / "config.json"
+    record = state_root / "run" / "containers" / container / "record.json"
     record.write_text(record.read_text()[:20])  # truncated, as a crash or a full disk leaves it
 
     listed = json.loads(cli("list", "--all", "--format", "json").stdout)

@@ -1,0 +1,236 @@
+"""The native engine's container, written as an OCI bundle's config.json (runtime-spec 1.0).
+
+`make_config` turns what the engine resolved from a request and an image (a RunSpec) into
+the runtime-spec document runc, crun and gophernetes' runtime read — the same step
+containerd's `oci.WithImageConfig`, `WithUser`, ... options take before calling runc. The
+engine writes it ONCE into the container's folder (the bundle), with one atomic rename,
+and never changes it; facts only the engine cares about (name, image, network, published
+ports, --rm) stay in the engine's own record beside it (record.json).
+
+A student can `cat /run/gophernetes/containers/ID/config.json` and compare it with
+`runc spec`: process (args, env, cwd, numeric user, the five capability sets,
+noNewPrivileges, terminal), root (rootfs, readonly), hostname, mounts (/proc, /dev and its
+devpts, shm and mqueue, /sys; /etc/hosts, /etc/hostname and /etc/resolv.conf bound from
+the container's folder as docker does), and linux (namespaces, devices, cgroupsPath,
+resources, maskedPaths, readonlyPaths, seccomp).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from gophernetes.errors import GophernetesError
+from gophernetes.linux.cgroups.base import DEFAULT_DEVICE_RULES, Limits, parse_device_rule
+from gophernetes.runtime import oci_config as oci
+from gophernetes.runtime.bundle import Container
+from gophernetes.runtime.spec import DEFAULT_PATH, RunSpec
+
+# Our namespace names (linux/namespaces.py FLAGS) -> the runtime-spec's.
+NAMESPACE_TYPES = {"pid": "pid", "uts": "uts", "mnt": "mount", "net": "network", "ipc": "ipc",
+                   "cgroup": "cgroup", "user": "user"}
+ETC_FILES = {"/etc/hosts": "hosts", "/etc/hostname": "hostname", "/etc/resolv.conf": "resolv.conf"}
+
+
+def make_config(spec: RunSpec, folder: Path, etc_sources: dict[str, str], seccomp: dict | None,
+                cgroups_path: str, mapping=None) -> oci.Config:
+    """The runtime-spec config of the container `spec` describes, whose bundle is `folder`.
+
+    `etc_sources`: container path -> host file bound over it (/etc/hosts, ...).
+    `seccomp`: the resolved profile in the spec's form (None: unconfined).
+    `mapping`: the block of subordinate ids of --userns auto (runtime/subids.py), or None.
+    """
+    from gophernetes.linux import mounts as linux_mounts
+
+    privileged = spec.privileged
+    return oci.Config(
+        process=oci.Process(
+            args=list(spec.command), env=environment(spec), cwd=clean_path(spec.working_dir or "/"),
+            terminal=spec.tty, user=resolve_user(spec.user, [Path(d) for d in spec.lower_dirs]),
+            capabilities=capability_sets(all_capabilities() if privileged else spec.capabilities),
+            no_new_privileges=not privileged),
+        root=oci.Root(path="rootfs", readonly=spec.read_only),
+        hostname=(spec.hostname or spec.short_id) if "uts" in spec.namespaces else "",
+        mounts=default_mounts() + etc_mounts(etc_sources, folder),
+        linux=oci.Linux(
+            namespaces=[oci.Namespace(NAMESPACE_TYPES[kind]) for kind in spec.namespaces]
+            + ([oci.Namespace("user")] if mapping is not None else []),
+            uid_mappings=[oci.IdMapping(0, mapping.uid_base, mapping.size)] if mapping is not None else [],
+            gid_mappings=[oci.IdMapping(0, mapping.gid_base, mapping.size)] if mapping is not None else [],
+            devices=default_devices(), cgroups_path=cgroups_path,
+            resources=resources(spec.limits, privileged),
+            masked_paths=[] if privileged else list(linux_mounts.MASKED_PATHS),
+            readonly_paths=[] if privileged else list(linux_mounts.READONLY_PATHS),
+            seccomp=seccomp),
+        annotations={oci.ROOTFS_LAYERS: json.dumps(list(spec.lower_dirs)),
+                     oci.ROOTFS_UPPER: str(folder / "upper"), oci.ROOTFS_WORK: str(folder / "work")},
+    )
+
+
+def etc_mounts(etc_sources: dict[str, str], folder: Path) -> list[oci.Mount]:
+    """/etc/hosts, /etc/hostname, /etc/resolv.conf bound from their host files: the container's
+    own (in its folder) writable, a network's shared /etc/hosts read-only (network/hosts.py)."""
+    return [oci.Mount(destination, "bind", source,
+                      ["rbind", "rw" if Path(source).parent == folder else "ro"])
+            for destination, source in etc_sources.items()]
+
+
+def environment(spec: RunSpec) -> list[str]:
+    """PATH, HOSTNAME, HOME, TERM (with -t), then the image's and the user's variables, later wins."""
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or spec.short_id, "HOME": "/root"}
+    if spec.tty:
+        env["TERM"] = "xterm"
+    for item in spec.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return [f"{key}={value}" for key, value in env.items()]
+
+
+def clean_path(path: str) -> str:
+    """"/a/../b" -> "/b", as docker cleans a working directory (never above "/")."""
+    return os.path.normpath("/" + path).replace("//", "/")
+
+
+def capability_sets(names) -> oci.Capabilities:
+    """Bounding, effective and permitted: the container's set; inheritable and ambient empty
+    (as containerd gives since runc 1.1: execve must not pass them on by itself)."""
+    wanted = sorted(f"CAP_{name}" for name in names)
+    return oci.Capabilities(bounding=wanted, effective=list(wanted), permitted=list(wanted))
+
+
+def all_capabilities() -> list[str]:
+    from gophernetes.linux.capabilities import CAPABILITIES, last_capability
+
+    last = last_capability()
+    return [name for name, number in CAPABILITIES.items() if number <= last]
+
+
+def default_mounts() -> list[oci.Mount]:
+    """What the runtime mounts in every container (linux/mounts.py and linux/devices.py)."""
+    return [
+        oci.Mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+        oci.Mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        oci.Mount("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666",
+                                                   "mode=0620", "gid=5"]),
+        oci.Mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        oci.Mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+        oci.Mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+    ]
+
+
+def default_devices() -> list[oci.Device]:
+    """The device nodes made in the container's /dev (linux/devices.py CHARACTER_DEVICES)."""
+    from gophernetes.linux.devices import CHARACTER_DEVICES
+
+    return [oci.Device(f"/dev/{name}", "c", major, minor) for name, (major, minor) in CHARACTER_DEVICES.items()]
+
+
+def resources(limits: Limits, privileged: bool) -> dict:
+    """linux.resources: the limits in the spec's units, and the device rules (docker's list)."""
+    result: dict = {"devices": device_rules(privileged)}
+    memory = {key: value for key, value in (("limit", limits.memory), ("swap", limits.memory_swap))
+              if value is not None}
+    cpu = {key: value for key, value in (("quota", limits.cpu_quota_us()), ("shares", limits.cpu_shares))
+           if value is not None}
+    if limits.cpus is not None:
+        from gophernetes.linux.cgroups.base import CPU_PERIOD_US
+
+        cpu["period"] = CPU_PERIOD_US
+    for key, value in (("memory", memory), ("cpu", cpu)):
+        if value:
+            result[key] = value
+    if limits.pids is not None:
+        result["pids"] = {"limit": limits.pids}
+    if limits.blkio_weight is not None:
+        result["blockIO"] = {"weight": limits.blkio_weight}
+    return result
+
+
+def device_rules(privileged: bool) -> list[dict]:
+    """Deny every device, then allow docker's few (or everything, privileged), as runc's list reads."""
+    if privileged:
+        return [{"allow": True, "access": "rwm"}]
+    rules: list[dict] = [{"allow": False, "access": "rwm"}]
+    for text in DEFAULT_DEVICE_RULES:
+        rule = parse_device_rule(text)
+        entry: dict = {"allow": True, "type": rule.type, "access": rule.access}
+        if rule.major is not None:
+            entry["major"] = rule.major
+        if rule.minor is not None:
+            entry["minor"] = rule.minor
+        rules.append(entry)
+    return rules
+
+
+def resolve_user(user: str, layers: list[Path]) -> oci.User:
+    """"name", "uid", "uid:gid" or "name:group" as numbers, read from the image's own
+    /etc/passwd and /etc/group (the top-most layer that has them), as containerd's WithUser does."""
+    if not user:
+        return oci.User(0, 0, [0])
+    name, _, group = user.partition(":")
+    passwd = _database(layers, "etc/passwd")
+    if name.isdigit():
+        uid = int(name)
+        gid = next((int(e[3]) for e in passwd.values() if e[2] == name), 0)
+    elif name in passwd:
+        uid, gid = int(passwd[name][2]), int(passwd[name][3])
+    else:
+        raise GophernetesError(f"unable to find user {name}: no matching entries in /etc/passwd")
+    if group:
+        groups = _database(layers, "etc/group")
+        if group.isdigit():
+            gid = int(group)
+        elif group in groups:
+            gid = int(groups[group][2])
+        else:
+            raise GophernetesError(f"unable to find group {group}: no matching entries in /etc/group")
+    return oci.User(uid, gid, [gid])
+
+
+def _database(layers: list[Path], relative: str) -> dict[str, list[str]]:
+    """/etc/passwd or /etc/group of the top-most layer holding a regular file there, as {name: fields}."""
+    for layer in reversed(layers):
+        path = layer / relative
+        if path.is_file() and not path.is_symlink():
+            lines = path.read_text(errors="replace").splitlines()
+            return {line.split(":")[0]: line.split(":") for line in lines
+                    if line and not line.startswith("#") and line.count(":") >= 3}
+    return {}
+
+
+def seccomp_document(program: Path | None, profile: dict | None, capabilities) -> dict:
+    """The resolved profile in the spec's form, kept beside its compiled program (KEY.oci.json):
+    resolving docker's default costs ~15 ms, a container start should not pay it each time."""
+    from gophernetes.linux import seccomp_profile
+
+    if program is None:
+        chosen = seccomp_profile.DEFAULT if profile is None else seccomp_profile.from_json(profile)
+        return seccomp_profile.to_oci(seccomp_profile.resolve(chosen, frozenset(capabilities)))
+    path = program.with_suffix(".oci.json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    document = seccomp_document(None, profile, capabilities)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(json.dumps(document))
+    os.replace(temporary, path)
+    return document
+
+
+def child_container(config_file: str | None, rootfs: str | None, command: list[str], hostname: str,
+                    use_chroot: bool) -> Container:
+    """What `gophernetes child` runs: a given config.json, or docker's defaults over ROOTFS
+    (PID, mount, UTS and IPC namespaces, no cgroup, no network)."""
+    from gophernetes.linux.capabilities import DOCKER_DEFAULT
+    from gophernetes.runtime.spec import new_container_id
+
+    if config_file:
+        path = Path(config_file).absolute()
+        return Container(new_container_id(), path.parent, oci.load(path.parent), no_pivot=use_chroot)
+    spec = RunSpec(id=new_container_id(), command=command, lower_dirs=[os.path.abspath(rootfs or "/")],
+                   hostname=hostname, capabilities=sorted(DOCKER_DEFAULT), namespaces=["pid", "mnt", "uts", "ipc"])
+    config = make_config(spec, Path(spec.lower_dirs[0]), {}, seccomp_document(None, None, spec.capabilities), "")
+    config.root.path = spec.lower_dirs[0]
+    return Container(spec.id, Path(spec.lower_dirs[0]), config, no_pivot=use_chroot)
