@@ -47,17 +47,27 @@ def set_size(fd: int, height: int, width: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
 
+def connect(socket_path: str) -> socket.socket:
+    """A stream connection to the engine's console socket (what containerd and conmon listen on).
+
+    Connecting first and sending later lets the pty be opened elsewhere — in the container,
+    after its root has changed — and sent through this connection's descriptor.
+    """
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(socket_path)
+    except OSError as error:
+        connection.close()
+        raise OSError(error.errno, f"connect to the console socket {socket_path}: {error.strerror}") from None
+    return connection
+
+
 def send_master(socket_path: str, master: int, name: str = MASTER_NAME) -> None:
     """Connect to the engine's console socket at `socket_path` and send it `master` (SCM_RIGHTS).
 
     The kernel duplicates the descriptor into the receiver; ours can be closed afterwards.
-    A stream socket is what containerd and conmon listen on.
     """
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-        try:
-            connection.connect(socket_path)
-        except OSError as error:
-            raise OSError(error.errno, f"connect to the console socket {socket_path}: {error.strerror}") from None
+    with connect(socket_path) as connection:
         connection.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]))])
 
 
