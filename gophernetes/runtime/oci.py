@@ -127,9 +127,14 @@ class OciRuntime:
         self._cgroup(container_id).thaw()
 
     def pids(self, container_id: str) -> list[int]:
-        """The host pids of the container's processes (its cgroup's)."""
-        lifecycle.state(self.root, container_id)  # NotFound for an unknown id
-        return sorted(self._cgroup(container_id).pids())
+        """The host pids of the container's processes: those of its cgroup that live in its pid
+        namespace (an exec's helper joins the cgroup but stays in the host's, waiting outside)."""
+        state = lifecycle.state(self.root, container_id)  # NotFound for an unknown id
+        pids = self._cgroup(container_id).pids()
+        namespace = _pid_namespace(state.get("pid"))
+        if namespace is None:
+            return sorted(pids)
+        return sorted(pid for pid in pids if _pid_namespace(pid) == namespace)
 
     def ps_table(self, container_id: str, ps_args: list[str]) -> str:
         """`ps ARGS` of the host, only the header and the container's processes (as runc ps)."""
@@ -223,6 +228,10 @@ def _terminal_stdio(config: dict, console_socket: str | None) -> Iterator[tuple[
         raise UsageError("process.terminal is true: give --console-socket (or set terminal to false)")
     from gophernetes.linux import console_socket as consoles
 
+    # The init imports this module lazily once its root has changed, where our files are out
+    # of sight: import it now, so that the forked init already has it.
+    from gophernetes.runtime import terminal  # noqa: F401
+
     master, slave = consoles.open_pty()
     try:
         size = process.get("consoleSize") or {}
@@ -233,6 +242,14 @@ def _terminal_stdio(config: dict, console_socket: str | None) -> Iterator[tuple[
     finally:
         os.close(master)
         os.close(slave)
+
+
+def _pid_namespace(pid: int | None) -> str | None:
+    """Which pid namespace `pid` is in ("pid:[4026532...]"), None if it is gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") if pid else None
+    except OSError:
+        return None
 
 
 def _wait_for(pid: int) -> int:
