@@ -33,6 +33,9 @@ echo "uid_map: $(cat /proc/self/uid_map | tr -s ' ')"
 echo "pid1: $(tr '\0\n' '  ' < /proc/1/cmdline | cut -c1-20)"
 echo "net devices: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ' ')"
 awk '$2 !~ "^/sys/fs/cgroup/" {print "mount:", $2, $3, $4}' /proc/self/mounts
+for node in null zero full random urandom; do
+  head -c 1 /dev/$node >/dev/null 2>&1 && echo "open /dev/$node: yes" || echo "open /dev/$node: no"
+done
 for node in /dev/*; do [ -c "$node" ] && echo "device: $node $(stat -c '%t:%T %a' "$node")"; done
 head -c 1 /proc/kcore >/dev/null 2>&1 && echo "kcore: readable" || echo "kcore: masked"
 (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null && echo "proc/sys: writable" || echo "proc/sys: read-only"
