@@ -113,7 +113,8 @@ def run_hook(hook: Hook, state: Mapping, runner: Callable[..., subprocess.Comple
     """
     where = f"hook {hook.path}"
     try:
-        done = runner(hook.argv, executable=hook.path, input=json.dumps(dict(state)).encode(), capture_output=True,
+        document = json.dumps(dict(state), separators=(",", ":"))  # compact, as runc writes it
+        done = runner(hook.argv, executable=hook.path, input=document.encode(), capture_output=True,
                       env=None if hook.env is None else _environ(hook.env), timeout=hook.timeout, check=False,
                       close_fds=True)
     except subprocess.TimeoutExpired:

@@ -63,7 +63,9 @@ class OciRuntime:
         hooks = self._hooks(state)
         oci_hooks.run_stage(hooks, "startContainer", state)
         lifecycle.start(self.root, container_id)
-        oci_hooks.run_stage(hooks, "poststart", self.state(container_id))
+        # runc 1.1 gives poststart hooks the state it read before starting ("created"); hooks
+        # written for runc see the same here
+        oci_hooks.run_stage(hooks, "poststart", state)
 
     def run(self, container_id: str, bundle: str, detach: bool = False, keep: bool = False, **options: Any) -> int:
         """create + start; without `detach`, wait for the init (our child: we are its subreaper) and
