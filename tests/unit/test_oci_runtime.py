@@ -239,3 +239,26 @@ def test_features_claim_only_what_the_modules_implement():
     assert linux["cgroup"]["systemd"] is False  # --systemd-cgroup is refused
     assert "SCMP_ACT_NOTIFY" not in linux["seccomp"]["actions"]  # no seccomp agent
     assert {"bind", "rbind", "ro", "nosuid", "nodev", "noexec", "rprivate"} <= set(document["mountOptions"])
+
+
+# ---------------------------------------------------------------------- runc's rules around the lifecycle
+
+
+def test_a_terminal_needs_a_console_socket_and_only_a_terminal_takes_one(tmp_path):
+    from gophernetes.runtime.oci import _terminal_stdio
+
+    with pytest.raises(UsageError, match="give --console-socket"):
+        with _terminal_stdio({"process": {"terminal": True}}, None):
+            pass
+    with pytest.raises(UsageError, match="process.terminal is false"):
+        with _terminal_stdio({"process": {"terminal": False}}, str(tmp_path / "s")):
+            pass
+    with _terminal_stdio({"process": {}}, None) as stdio:
+        assert stdio is None  # the caller's stdio, inherited
+
+
+def test_an_exec_process_user_becomes_uid_gid():
+    from gophernetes.runtime.exec_process import user_of
+
+    assert user_of({"user": {"uid": 1000, "gid": 100}}) == "1000:100"
+    assert user_of({"args": ["sh"]}) == ""
