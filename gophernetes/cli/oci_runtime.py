@@ -361,6 +361,8 @@ def exec_process(process_file: str | None, command: list[str], overrides: dict[s
         return document
     if not command:
         raise UsageError("exec: a COMMAND (or --process FILE) is required")
+    if overrides.get("preserve_fds"):
+        raise UsageError("exec: --preserve-fds: passing more descriptors to the process is not supported")
     process: dict[str, Any] = {"args": command, "terminal": bool(overrides.get("tty"))}
     if overrides.get("cwd"):
         process["cwd"] = overrides["cwd"]

@@ -43,10 +43,16 @@ class OciRuntime:
                no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0) -> dict:
         """Create the container (its init waits for `start`), run the create-time hooks, write the pid file."""
         config = _read_config(bundle)
+        if preserve_fds:
+            raise UsageError("--preserve-fds: passing more descriptors to the container is not supported")
+        with _terminal_stdio(config, console_socket) as stdio:
+            return self._create(container_id, bundle, config, stdio, pid_file, no_pivot)
+
+    def _create(self, container_id: str, bundle: str, config: dict, stdio: tuple[int, int, int] | None,
+                pid_file: str | None, no_pivot: bool) -> dict:
         hooks = oci_hooks.Hooks.from_spec(config.get("hooks"))
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _terminal_stdio(config, console_socket) as stdio:
-            state = lifecycle.create(self.root, container_id, bundle, stdio=stdio, no_pivot=no_pivot)
+        state = lifecycle.create(self.root, container_id, bundle, stdio=stdio, no_pivot=no_pivot)
         try:
             for stage in ("prestart", "createRuntime", "createContainer"):
                 oci_hooks.run_stage(hooks, stage, {**state, "status": lifecycle.CREATING})
@@ -69,7 +75,14 @@ class OciRuntime:
 
     def run(self, container_id: str, bundle: str, detach: bool = False, keep: bool = False, **options: Any) -> int:
         """create + start; without `detach`, wait for the init (our child: we are its subreaper) and
-        return its status as a shell would, then delete the container unless `keep`."""
+        return its status as a shell would, then delete the container unless `keep`.
+
+        A process.terminal without --console-socket, in the foreground, gets a pty relayed to
+        our own terminal (as `runc run` does after `runc spec`, whose process asks for one).
+        """
+        config = _read_config(bundle)
+        if (config.get("process") or {}).get("terminal") and not options.get("console_socket") and not detach:
+            return self._run_on_our_terminal(container_id, bundle, config, keep, options)
         state = self.create(container_id, bundle, **options)
         try:
             self.start(container_id)
@@ -81,6 +94,31 @@ class OciRuntime:
         status = _wait_for(state["pid"])
         if not keep:
             self.delete(container_id, force=True)
+        return status
+
+    def _run_on_our_terminal(self, container_id: str, bundle: str, config: dict, keep: bool,
+                             options: dict[str, Any]) -> int:
+        from gophernetes.linux import console_socket as consoles
+        from gophernetes.runtime import terminal
+
+        if options.get("preserve_fds"):
+            raise UsageError("--preserve-fds: passing more descriptors to the container is not supported")
+        master, slave = consoles.open_pty()
+        try:
+            terminal.copy_window_size(0, master)
+            state = self._create(container_id, bundle, config, (slave, slave, slave), options.get("pid_file"),
+                                 bool(options.get("no_pivot")))
+        finally:
+            os.close(slave)
+        try:
+            with terminal.raw_mode(0):
+                relay = terminal.relay_in_background(master)
+                self.start(container_id)
+                status = _wait_for(state["pid"])
+                relay.join(timeout=1)
+        finally:
+            if not keep:
+                self.delete(container_id, force=True)
         return status
 
     def state(self, container_id: str) -> dict:

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +73,18 @@ class Runtime:
     binary: Path
     root: Path
 
-    def __call__(self, *args: str, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
-        """The runtime's own command line (`state ID`, `list`), as a person would use it."""
-        return subprocess.run([str(self.binary), *args], capture_output=True, text=True, timeout=timeout,
-                              input=input, stdin=subprocess.DEVNULL if input is None else None)
+    def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """The runtime's own command line (`state ID`, `list`), as a person would use it.
+
+        Output goes to files, not pipes: a container made by `create` or `run --detach`
+        inherits them and would keep a pipe open long after the runtime has returned.
+        """
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            done = subprocess.run([str(self.binary), *args], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                  timeout=timeout)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(done.args, done.returncode, out.read().decode(), err.read().decode())
 
     def leftovers(self) -> list[str]:
         """Files left under the runtime's root (a deleted container leaves none; the empty
