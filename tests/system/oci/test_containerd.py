@@ -5,6 +5,7 @@ gophernetes-runtime; what a user sees through ctr must be the same."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -114,3 +115,19 @@ def test_a_missing_command_is_reported_by_ctr(ctr, rootfs):
     assert 'exec: "/bin/no-such-command": ' in result.stderr, result.stderr
     assert "no such file or directory" in result.stderr or "executable file not found" in result.stderr
     ctr("c", "rm", "nope")
+
+
+def test_an_oom_kill_is_reported_as_containerd_reports_it(ctr, rootfs):
+    """containerd's shim watches the task's memory cgroup and publishes /tasks/oom; the task exits 137."""
+    events = subprocess.Popen(["ctr", "--address", ctr.daemon.socket, "events"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        result = run(ctr, rootfs, "hog", "/bin/sh", "-c", "x=a; while true; do x=$x$x; done",
+                     options=("--rm", "--memory-limit", str(32 * 1024 * 1024)))
+        assert result.returncode == 137, result.stderr
+        time.sleep(0.5)
+    finally:
+        events.terminate()
+        output = events.communicate(timeout=10)[0]
+    oom = [line for line in output.splitlines() if "/tasks/oom" in line and ctr.namespace in line]
+    assert oom, output
