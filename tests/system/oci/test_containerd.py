@@ -131,3 +131,11 @@ def test_an_oom_kill_is_reported_as_containerd_reports_it(ctr, rootfs):
         output = events.communicate(timeout=10)[0]
     oom = [line for line in output.splitlines() if "/tasks/oom" in line and ctr.namespace in line]
     assert oom, output
+
+
+def test_task_exec_t_gets_a_terminal_of_the_containers_own(ctr, rootfs):
+    assert run(ctr, rootfs, "web", "/bin/sleep", "300", options=("-d",)).returncode == 0
+    result = in_a_terminal(["ctr", "--address", ctr.daemon.socket, "--namespace", ctr.namespace, "task", "exec",
+                            "-t", "--exec-id", "t1", "web", "/bin/sh", "-c", "tty; [ -t 0 ] && echo both"])
+    lines = [line.replace("^@", "").strip("\0\r") for line in result.stdout.splitlines()]
+    assert "both" in lines and any(line.startswith("/dev/pts/") for line in lines), result.stdout + result.stderr

@@ -83,3 +83,14 @@ def test_the_terminal_of_run_it_is_the_containers_own(request, podman, runtime):
 def test_a_missing_command_exits_127(podman, runtime):
     result = podman("run", "--rm", *podman.run_options(), podman.image, "/bin/no-such-command", runtime=runtime)
     assert result.returncode == 127, result.stderr
+
+
+def test_exec_it_gets_a_terminal_of_the_containers_own(request, podman, runtime):
+    # podman's devices are only "deny all": /dev/ptmx then needs runc's default device rules
+    xfail_for_gophernetes(request, runtime, "default devices")
+    assert podman("run", "-d", "--name", "web", *podman.run_options(), podman.image, "sleep", "300",
+                  runtime=runtime).returncode == 0
+    result = in_a_terminal(["podman", "--runtime", str(runtime.binary), "exec", "-it", "web", "sh", "-c",
+                            "tty; [ -t 0 ] && echo both"], env=podman.env)
+    lines = [line.replace("^@", "").strip("\0\r") for line in result.stdout.splitlines()]
+    assert "both" in lines and any(line.startswith("/dev/pts/") for line in lines), result.stdout + result.stderr
