@@ -103,20 +103,21 @@ class NativeEngine(Engine):
 
         self.prepare_image(request)
         spec = self.build_spec(request)
-        record = self._create(spec, request.name, detached=False, auto_remove=True)
+        record, config = self._create(spec, request.name, detached=False, auto_remove=True)
         network = self._network(spec, record.name)
         if not (request.tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
-                return run_container(self.state, record, network=network)  # files and pipes handed over as they are
+                # files and pipes are handed over as they are
+                return run_container(self.state, record, network=network, config=config)
             from gophernetes.runtime import terminal
 
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
                 return run_container(self.state, record, stdio=relay.stdio, on_started=relay.started,
-                                     network=network)
+                                     network=network, config=config)
         from gophernetes.runtime import terminal
 
         with terminal.raw_mode(0):
-            return run_container(self.state, record, console=terminal.Console(), network=network)
+            return run_container(self.state, record, console=terminal.Console(), network=network, config=config)
 
     def run_detached(self, request: RunRequest) -> ContainerInfo:
         from gophernetes.runtime.supervisor import start_detached
@@ -126,16 +127,18 @@ class NativeEngine(Engine):
                              "gophernetes exec -it NAME sh")
         self.prepare_image(request)
         spec = self.build_spec(request)
-        record = self._create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
-        start_detached(self.state, record, network=self._network(spec, record.name))
+        record, config = self._create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
+        start_detached(self.state, record, network=self._network(spec, record.name), config=config)
         return self.inspect(record.id)
 
     # containers: records in gophernetes/runtime/records.py, one cgroup each
 
     def _create(self, spec: RunSpec, name: str | None, detached: bool, auto_remove: bool):
         """Write the container's folder whole: the record, and the OCI bundle's config.json
-        (engines/native_bundle.py) with the /etc files it binds, in one atomic rename."""
+        (engines/native_bundle.py) with the /etc files it binds, in one atomic rename.
+        Returns the record and the config as written (the runtime need not read it back)."""
         folder = self.state.containers / spec.id
+        made = {}
 
         def bundle_files(draft: Path) -> dict[str, str]:
             mapping = None
@@ -143,11 +146,14 @@ class NativeEngine(Engine):
                 from gophernetes.runtime import subids
 
                 mapping = subids.allocate(self.state.containers, draft)
-            return self._bundle_files(spec, folder, mapping)
-        return self._records().create(spec, name, detached=detached, auto_remove=auto_remove, files=bundle_files)
+            made["config"], files = self._bundle_files(spec, folder, mapping)
+            return files
+        record = self._records().create(spec, name, detached=detached, auto_remove=auto_remove, files=bundle_files)
+        return record, made["config"]
 
-    def _bundle_files(self, spec: RunSpec, folder: Path, mapping) -> dict[str, str]:
-        """config.json and the /etc files it binds (hosts, hostname, resolv.conf), as name -> text."""
+    def _bundle_files(self, spec: RunSpec, folder: Path, mapping):
+        """The config, and config.json with the /etc files it binds (hosts, hostname, resolv.conf)
+        as name -> text."""
         from gophernetes.engines import native_bundle
         from gophernetes.linux.cgroups import default_parent
 
@@ -169,7 +175,7 @@ class NativeEngine(Engine):
         config = native_bundle.make_config(spec, folder, etc_sources, seccomp,
                                            f"/{default_parent().strip('/')}/{spec.id}", mapping)
         files["config.json"] = config.to_json()
-        return files
+        return config, files
 
     def _network(self, spec: RunSpec, name: str | None):
         """The outside work before "go" on a named network: a lease now, undone by the launcher's
@@ -289,6 +295,7 @@ class NativeEngine(Engine):
             networks=list(addresses) or ([] if record.spec.net in ("none", "host") else [record.spec.net]),
             details={"spec": json.loads(record.spec.to_json()), "state": asdict(state), "addresses": addresses,
                      "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder),
+                     "bundle": str(record.folder / "config.json"),
                      "userns": userns_details(record)})
 
     def _running(self, name: str, verb: str):

@@ -202,9 +202,9 @@ def _database(layers: list[Path], relative: str) -> dict[str, list[str]]:
 def seccomp_document(program: Path | None, profile: dict | None, capabilities) -> dict:
     """The resolved profile in the spec's form, kept beside its compiled program (KEY.oci.json):
     resolving docker's default costs ~15 ms, a container start should not pay it each time."""
-    from gophernetes.linux import seccomp_profile
-
     if program is None:
+        from gophernetes.linux import seccomp_profile
+
         chosen = seccomp_profile.DEFAULT if profile is None else seccomp_profile.from_json(profile)
         return seccomp_profile.to_oci(seccomp_profile.resolve(chosen, frozenset(capabilities)))
     path = program.with_suffix(".oci.json")

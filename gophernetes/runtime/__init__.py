@@ -1,6 +1,7 @@
 """The runtime: executes OCI bundles (config.json per the runtime-spec + a root), as runc does.
 
-It knows nothing of images, names or networks; it imports linux/ (and errors, paths) only.
+Its OCI part (oci_config, bundle, oci_mounts, init, launcher's start/wait, lifecycle, exec,
+process) knows nothing of images, names or networks and imports linux/ (and errors) only.
 
 The lifecycle API (runtime/lifecycle.py), what a runc-compatible CLI stands on; `state_dir`
 is the caller's (runc's --root), one folder per container in it:
@@ -28,6 +29,8 @@ The modules:
     lifecycle    create / start / state / kill / delete over a state directory
     exec         one more process in a running container
     process      the process protocol: error pipe, reports, exit statuses, exec fifo
-    records, supervisor, logs, cleanup, terminal, rootfs, userns_root, subids, spec, units:
-                 the native engine's container records and keepers (to move up to engines/)
+    rootfs, userns_root, subids, terminal: the root's overlay, --userns auto's layers, ptys
+    records, supervisor, logs, cleanup, spec, units, and launcher.run_container: the native
+                 engine's records and keepers (they know names, and cleanup knows networks):
+                 to move up to engines/native/, as containerd keeps its shim apart from runc
 """

@@ -32,10 +32,10 @@ from gophernetes.linux.cgroups import Cgroup, open_driver
 from gophernetes.linux.cgroups.base import Limits
 from gophernetes.linux.namespaces import FLAGS
 from gophernetes.paths import StateRoot
-from gophernetes.runtime import process
+from gophernetes.runtime import oci_config, process
 from gophernetes.runtime.bundle import Container
 from gophernetes.runtime.init import container_init
-from gophernetes.runtime.oci_config import ConfigError
+from gophernetes.runtime.oci_config import Config, ConfigError
 from gophernetes.runtime.records import EXITED, RUNNING, Record, RecordStore
 from gophernetes.runtime.units import human_size
 
@@ -57,14 +57,19 @@ class Started:
     error_fd: int
 
 
-def container_of(record: Record) -> Container:
-    """The bundle in the record's folder, with the choices `run` made that config.json leaves out."""
-    return Container.load(record.id, record.folder, no_pivot=record.spec.use_chroot,
-                          seccomp_program=record.spec.seccomp_program)
+def container_of(record: Record, config: Config | None = None) -> Container:
+    """The bundle in the record's folder, with the choices `run` made that config.json leaves out.
+
+    `config`: the one the engine has just written there, in memory (`run` saves reading it back)."""
+    if config is None:
+        config = oci_config.load(record.folder)
+    return Container(record.id, record.folder, config, no_pivot=record.spec.use_chroot,
+                     seccomp_program=record.spec.seccomp_program)
 
 
 def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] | None = None,
-                  on_started=None, console: Console | None = None, network=None) -> int:
+                  on_started=None, console: Console | None = None, network=None,
+                  config: Config | None = None) -> int:
     """Make, start and wait for the container of `record`; return its exit status, docker-style.
 
     `network(cleanup)`: the engine's outside work before "go" (a lease, undone by `cleanup`);
@@ -78,7 +83,7 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
         cleanup.push(_remove_record_on_failure(store, record))
         if record.auto_remove:
             cleanup.callback(store.delete, record)
-        container = container_of(record)
+        container = container_of(record, config)
         make_directories(container)
         cgroup = make_cgroup(container, cleanup)
         plug = network(cleanup) if network is not None else None

@@ -14,6 +14,8 @@ Every destination is resolved *inside* the root (linux/inroot.py): an image whos
 from __future__ import annotations
 
 import os
+import posixpath
+import stat
 
 from gophernetes.linux import devices, inroot, syscalls
 from gophernetes.runtime.oci_config import Config, ConfigError, Device, Mount
@@ -75,7 +77,10 @@ def bind(root_fd: int, mount: Mount, flags: int) -> None:
     remount of the new mount, opened again: the first descriptor names the file beneath)."""
     if not os.path.exists(mount.source):
         raise ConfigError(f"config.json: mounts {mount.destination}: source {mount.source} does not exist")
-    target = inroot.mount_point(root_fd, mount.destination, directory=os.path.isdir(mount.source))
+    directory = os.path.isdir(mount.source)
+    if not directory:
+        _replace_link(root_fd, mount.destination)
+    target = inroot.mount_point(root_fd, mount.destination, directory=directory)
     try:
         syscalls.mount(mount.source, inroot.fd_path(target), None, flags & (syscalls.MS_BIND | syscalls.MS_REC))
     finally:
@@ -87,6 +92,21 @@ def bind(root_fd: int, mount: Mount, flags: int) -> None:
             syscalls.mount(None, inroot.fd_path(again), None, syscalls.MS_BIND | syscalls.MS_REMOUNT | extra)
         finally:
             os.close(again)
+
+
+def _replace_link(root_fd: int, path: str) -> None:
+    """A link at a file bind's destination (an image's /etc/hosts -> ../run/...) becomes an empty
+    file: a mount "on" a link would land wherever it points, perhaps out of the root."""
+    parent, name = posixpath.split(posixpath.normpath("/" + path))
+    parent_fd = inroot.make_directories(root_fd, parent)
+    try:
+        is_link = stat.S_ISLNK(os.lstat(name, dir_fd=parent_fd).st_mode)
+    except FileNotFoundError:
+        is_link = False
+    finally:
+        os.close(parent_fd)
+    if is_link:
+        inroot.create_file(root_fd, path, b"")
 
 
 def populate_dev(root_fd: int, nodes: list[Device]) -> None:

@@ -1,15 +1,17 @@
-"""A container run, described completely before anything is created.
+"""A container run as the native engine resolved it from a request: its record of facts.
 
-The launcher validates the command line into a RunSpec first; only a valid spec makes
-anything on the host. The same spec, as JSON, is what `gophernetes child --spec FILE`
-reads: the init side needs nothing but it.
+The engine validates the command line into a RunSpec first; only a valid spec makes
+anything on the host. From it the engine writes the OCI bundle's config.json
+(engines/native_bundle.py), which is all the runtime executes; the RunSpec itself stays in
+the container's record (record.json) for what only the engine needs: the image, the
+network and its published ports, the layers in use, --chroot, the seccomp program cache.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from gophernetes.linux.cgroups.base import Limits
@@ -44,8 +46,6 @@ class RunSpec:
     seccomp_program: str = ""          # the compiled filter (KEY.bpf; its listing is KEY.txt beside it)
     tty: bool = False
     limits: Limits = field(default_factory=Limits)
-    etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts etc. written into the rootfs
-    hosts_file: str = ""               # a host file bind-mounted over /etc/hosts (kept current by the network)
     userns: str = "host"               # host | auto: a user namespace mapping 0.. to a range of subids
 
     @property
@@ -59,7 +59,8 @@ class RunSpec:
     def from_json(cls, text: str) -> RunSpec:
         data = json.loads(text)
         data["limits"] = Limits(**data["limits"])
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})  # older records had more
 
 
 @dataclass(frozen=True)

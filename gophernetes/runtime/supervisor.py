@@ -21,7 +21,7 @@ from gophernetes.runtime import logs, process
 from gophernetes.runtime.records import Record, RecordStore
 
 
-def start_detached(state: StateRoot, record: Record, network=None) -> None:
+def start_detached(state: StateRoot, record: Record, network=None, config=None) -> None:
     """Start the container under a supervisor; return once it runs (or raise why it could not).
 
     `network`: the engine's outside work before "go" (see launcher.run_container)."""
@@ -32,7 +32,7 @@ def start_detached(state: StateRoot, record: Record, network=None) -> None:
         try:
             os.setsid()  # a session of its own: the user's terminal closing does not end it
             if os.fork() == 0:
-                supervise(state, record, ready_write, network)
+                supervise(state, record, ready_write, network, config)
         finally:
             os._exit(0)
     os.close(ready_write)
@@ -45,7 +45,7 @@ def start_detached(state: StateRoot, record: Record, network=None) -> None:
         raise process.reported_error(report)
 
 
-def supervise(state: StateRoot, record: Record, ready_write: int, network=None) -> None:
+def supervise(state: StateRoot, record: Record, ready_write: int, network=None, config=None) -> None:
     """The supervisor's whole life. Never returns."""
     import gc
 
@@ -70,7 +70,8 @@ def supervise(state: StateRoot, record: Record, ready_write: int, network=None) 
 
     null = os.open("/dev/null", os.O_RDONLY)
     try:
-        run_container(state, record, stdio=(null, out_write, err_write), on_started=started, network=network)
+        run_container(state, record, stdio=(null, out_write, err_write), on_started=started, network=network,
+                      config=config)
     except GophernetesError as error:
         process.write_report(ready_write, error.exit_code, str(error))  # after "started": ignored
     except BaseException as error:  # noqa: BLE001 — the supervisor must always say something
