@@ -13,7 +13,7 @@ from __future__ import annotations
 from gophernetes import __version__
 from gophernetes.linux import capabilities, seccomp_profile
 from gophernetes.runtime import hooks
-from gophernetes.runtime.default_spec import OCI_VERSION
+from gophernetes.runtime.oci_config import OCI_VERSION
 
 # Mount options a config.json may carry: the mount(2) flags, propagation, and the
 # recursive forms; anything else is passed to the filesystem as data (size=, mode=, ...).

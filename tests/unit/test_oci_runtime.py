@@ -231,7 +231,7 @@ def test_rootless_spec_maps_root_to_the_caller_and_drops_what_needs_privilege():
 
 def test_features_claim_only_what_the_modules_implement():
     document = features()
-    assert document["ociVersionMin"] == "1.0.0" and document["ociVersionMax"] == "1.0.2-dev"
+    assert document["ociVersionMin"] == "1.0.0" and document["ociVersionMax"].startswith("1.")
     assert set(document["hooks"]) == {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
                                       "poststop"}
     linux = document["linux"]
