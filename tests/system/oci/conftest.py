@@ -212,7 +212,7 @@ class Podman:
     """Rootful podman with a configuration, storage and state of its own under `home`
     (../shared/recipes/podman: runc's hybrid-cgroup support, cgroupfs, lowered ulimits)."""
 
-    def __init__(self, home: Path, cgroup_parent: str) -> None:
+    def __init__(self, home: Path, cgroup_parent: str, default_runtime: Path) -> None:
         self.home = home
         self.cgroup_parent = f"/{cgroup_parent}"
         (home / "containers.conf").write_text(
@@ -220,11 +220,15 @@ class Podman:
             "# root here lacks CAP_SYS_RESOURCE: podman's default rlimits would be refused\n"
             'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
             "[engine]\n"
+            "# calls without --runtime (rm --all, system reset) use runc with this session's root, not /run/runc\n"
+            'runtime = "runc"\n'
             'cgroup_manager = "cgroupfs"\n'
             'events_logger = "file"\n'
             f'tmp_dir = "{home}/tmp"\n'
             f'static_dir = "{home}/static"\n'
-            f'volume_path = "{home}/volumes"\n')
+            f'volume_path = "{home}/volumes"\n'
+            "[engine.runtimes]\n"
+            f'runc = ["{default_runtime}"]\n')
         (home / "storage.conf").write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\nrunroot = "{home}/run"\n')
         self.env = {**os.environ, "CONTAINERS_CONF": str(home / "containers.conf"),
@@ -259,8 +263,8 @@ class Podman:
 
 
 @pytest.fixture(scope="session")
-def podman_home(tmp_path_factory, rootfs, cgroup_parent):
-    podman = Podman(tmp_path_factory.mktemp("oci-podman"), cgroup_parent)
+def podman_home(tmp_path_factory, rootfs, cgroup_parent, runtimes):
+    podman = Podman(tmp_path_factory.mktemp("oci-podman"), cgroup_parent, runtimes["runc"].binary)
     try:
         podman.import_rootfs(rootfs)
         yield podman
