@@ -87,3 +87,57 @@ def _run_and_exit(container, init_pid: int, cgroup, process: dict, console) -> N
     finally:
         sys.stderr.flush()
         os._exit(code)
+
+
+def in_container(state: dict, cgroup):
+    """A runner for runtime/hooks.py (subprocess.run's shape) that runs the hook *inside* the
+    created container of `state` — its namespaces, root, cgroup, user and capabilities — as
+    the runtime-spec wants for startContainer hooks (runc runs them in its init, just before
+    the user's process). The state JSON arrives on the hook's stdin through a pipe."""
+    import subprocess
+    import tempfile
+    import time
+
+    from gophernetes.runtime.bundle import Container
+
+    container = Container.load(state["id"], state["bundle"], die_with_parent=False)
+
+    def run(argv: list[str], *, executable: str, input: bytes, env: dict | None = None, timeout: float | None = None,
+            **_ignored) -> subprocess.CompletedProcess:
+        from gophernetes.runtime.exec import exec_in_container
+
+        with tempfile.TemporaryFile() as output:
+            read_end, write_end = os.pipe()
+            os.write(write_end, input)  # a state document is far below a pipe's 64 KiB
+            os.close(write_end)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            child = os.fork()
+            if child == 0:
+                code = 125
+                try:
+                    os.dup2(read_end, 0)
+                    os.dup2(output.fileno(), 1)
+                    os.dup2(output.fileno(), 2)
+                    environment = [f"{key}={value}" for key, value in (env or {}).items()]
+                    code = exec_in_container(container, state["pid"], cgroup, [executable, *argv[1:]], environment,
+                                             "", "")
+                except BaseException as error:  # noqa: BLE001 — a forked child never returns
+                    os.write(2, f"{error}\n".encode())
+                finally:
+                    os._exit(code)
+            os.close(read_end)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                done, status = os.waitpid(child, os.WNOHANG)
+                if done:
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    os.kill(child, 9)
+                    os.waitpid(child, 0)
+                    raise subprocess.TimeoutExpired(argv, timeout or 0)
+                time.sleep(0.01)
+            output.seek(0)
+            return subprocess.CompletedProcess(argv, os.waitstatus_to_exitcode(status), b"", output.read())
+
+    return run

@@ -9,8 +9,9 @@ their moments. Each is a few lines here, over the lifecycle and linux/.
 
 Two things are done differently from runc until the lifecycle offers them (see the
 README's runtime section): the terminal of `create` is a pty of the host's devpts handed
-to the init as its stdio (lifecycle.create takes no console), and createContainer and
-startContainer hooks run in the runtime's namespaces, not the container's.
+to the init as its stdio (lifecycle.create takes no console), and createContainer hooks
+run in the runtime's namespaces once the container is created, not in the container's
+before pivot_root. startContainer hooks run in the container (joined as exec joins it).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from gophernetes.errors import Conflict, GophernetesError, UsageError
+from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
 from gophernetes.runtime import hooks as oci_hooks
 from gophernetes.runtime import lifecycle
 
@@ -67,7 +68,14 @@ class OciRuntime:
         """Let the init exec its process; startContainer before, poststart after (warnings only)."""
         state = lifecycle.state(self.root, container_id)
         hooks = self._hooks(state)
-        oci_hooks.run_stage(hooks, "startContainer", state)
+        if hooks["startContainer"] and state["status"] == lifecycle.CREATED:
+            from gophernetes.runtime.exec_process import in_container
+
+            try:
+                oci_hooks.run_stage(hooks, "startContainer", state, in_container(state, self._cgroup(container_id)))
+            except BaseException:
+                self.delete(container_id, force=True)  # the spec: a failed startContainer hook ends the container
+                raise
         lifecycle.start(self.root, container_id)
         # runc 1.1 gives poststart hooks the state it read before starting ("created"); hooks
         # written for runc see the same here
@@ -87,7 +95,8 @@ class OciRuntime:
         try:
             self.start(container_id)
         except BaseException:
-            self.delete(container_id, force=True)
+            with suppress(NotFound):  # a failed startContainer hook has deleted it already
+                self.delete(container_id, force=True)
             raise
         if detach:
             return 0

@@ -41,6 +41,9 @@ MISSING: dict[str, str] = {
                        "HOME is not set from /etc/passwd; readonlyPaths get nosuid,nodev,noexec too",
     "user switch": "a non-root process.user whose capabilities lack CAP_SETGID fails (setgroups after the "
                    "capabilities are cut, EPERM); runc keeps them across the switch (PR_SET_KEEPCAPS)",
+    "exec without CAP_SETGID": "exec (runtime/exec.py) cuts the capabilities before setgroups/setgid even for "
+                               "root, so exec into a container whose set lacks CAP_SETGID (runc spec's default) "
+                               "fails with EPERM; startContainer hooks run that way",
     "inheritable and ambient caps": "process.capabilities.inheritable and .ambient are not applied",
     "oomScoreAdj": "process.oomScoreAdj is not applied",
     "writable root": "root.readonly false and readonlyPaths [] still give a read-only / and /proc/sys",
