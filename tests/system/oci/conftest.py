@@ -241,8 +241,9 @@ class Podman:
     def __call__(self, *args: str, runtime: Runtime | None = None, timeout: float = 120,
                  input: str | None = None) -> subprocess.CompletedProcess:
         prefix = ["--runtime", str(runtime.binary)] if runtime else []
+        # cwd: conmon leaves an `oom` file in its working folder when a container is OOM-killed
         return subprocess.run(["podman", *prefix, *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, input=input)
+                              timeout=timeout, input=input, cwd=self.home)
 
     def run_options(self) -> list[str]:
         """No network, our cgroup parent, and no_new_privs: podman's seccomp profile without
