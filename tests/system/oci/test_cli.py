@@ -1,0 +1,119 @@
+"""The runtime's own command line, as a person (or the lab) uses it, over runc and gophernetes-runtime:
+the lifecycle of runtime-spec's runtime.md step by step, its errors, and `spec` + `run` on a terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from support import wait_until
+
+from tests.system.oci.conftest import in_a_terminal, xfail_for_gophernetes
+
+
+@pytest.fixture(autouse=True)
+def nothing_left(runtime, cgroup_parent):
+    """After each test: no container state under the runtime's root, no cgroup of ours."""
+    yield
+    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}/cli-*"))
+    for cgroup in cgroups:
+        with contextlib.suppress(OSError):
+            os.rmdir(cgroup)
+    assert (runtime.leftovers(), cgroups) == ([], []), "left behind"
+
+
+@pytest.fixture
+def bundle(tmp_path, rootfs, runtime, cgroup_parent):
+    """`spec`'s default config.json (written by the runtime under test), pointed at the busybox root."""
+    made = runtime("spec", "--bundle", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["root"]["path"] = str(rootfs)
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["/bin/sleep", "300"]
+    config["linux"]["cgroupsPath"] = f"/{cgroup_parent}/cli-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+def state_of(runtime, container_id: str) -> dict:
+    shown = runtime("state", container_id)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+def test_the_lifecycle_step_by_step(runtime, bundle, tmp_path):
+    pid_file = tmp_path / "init.pid"
+    created = runtime("create", "--bundle", str(bundle), "--pid-file", str(pid_file), "box")
+    try:
+        assert created.returncode == 0, created.stderr
+        state = state_of(runtime, "box")
+        assert {k: state[k] for k in ("ociVersion", "id", "status", "bundle")} == {
+            "ociVersion": state["ociVersion"], "id": "box", "status": "created", "bundle": str(bundle)}
+        assert int(pid_file.read_text()) == state["pid"]
+        # created: the init exists but has not run the process yet
+        assert b"sleep" not in open(f"/proc/{state['pid']}/cmdline", "rb").read()
+        assert runtime("start", "box").returncode == 0
+        assert state_of(runtime, "box")["status"] == "running"
+        assert open(f"/proc/{state['pid']}/cmdline", "rb").read() == b"/bin/sleep\x00300\x00"
+        listed = runtime("list", "--quiet")
+        assert listed.stdout.split() == ["box"]
+        refused = runtime("delete", "box")
+        assert refused.returncode == 1 and "running" in refused.stderr
+        assert runtime("kill", "box", "KILL").returncode == 0
+        assert wait_until(lambda: state_of(runtime, "box")["status"] == "stopped")
+        assert runtime("delete", "box").returncode == 0
+    finally:
+        runtime("delete", "--force", "box")
+    gone = runtime("state", "box")
+    assert gone.returncode == 1 and "does not exist" in gone.stderr
+
+
+def test_a_second_create_with_the_same_id_is_refused(runtime, bundle):
+    assert runtime("create", "--bundle", str(bundle), "twice").returncode == 0
+    try:
+        again = runtime("create", "--bundle", str(bundle), "twice")
+        assert again.returncode == 1 and "exists" in again.stderr
+    finally:
+        runtime("delete", "--force", "twice")
+
+
+def test_errors_go_to_the_json_log_as_containerd_reads_it(runtime, tmp_path):
+    log = tmp_path / "log.json"
+    result = runtime("--log", str(log), "--log-format", "json", "state", "nothing-here")
+    assert result.returncode == 1
+    errors = [json.loads(line) for line in log.read_text().splitlines() if '"level":"error"' in line]
+    assert errors and "does not exist" in errors[-1]["msg"]
+
+
+def test_spec_then_run_on_a_terminal(runtime, tmp_path, rootfs, cgroup_parent):
+    """The lab's first steps: `spec`, point root at a rootfs, `run` in a terminal (process.terminal: true)."""
+    assert runtime("spec", "--bundle", str(tmp_path)).returncode == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["root"]["path"] = str(rootfs)
+    config["process"]["args"] = ["/bin/sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo on-a-terminal; exit 4"]
+    config["linux"]["cgroupsPath"] = f"/{cgroup_parent}/cli-tty"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = in_a_terminal([str(runtime.binary), "run", "--bundle", str(tmp_path), f"tty-{runtime.name}"])
+    assert "on-a-terminal" in result.stdout, result.stdout + result.stderr
+    assert runtime("list", "--quiet").stdout == ""
+
+
+def test_kill_all_reaches_every_process(request, runtime, bundle):
+    xfail_for_gophernetes(request, runtime, "default devices")  # the shell's `&` opens /dev/null
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["args"] = ["/bin/sh", "-c", "sleep 300 & sleep 301 & wait"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    assert runtime("run", "--detach", "--bundle", str(bundle), "many").returncode == 0
+    try:
+        pids = json.loads(runtime("ps", "--format", "json", "many").stdout)
+        assert len(pids) == 3
+        assert runtime("kill", "--all", "many", "SIGKILL").returncode == 0
+        assert wait_until(lambda: not any(os.path.exists(f"/proc/{pid}/cmdline") and
+                                          open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in pids))
+    finally:
+        runtime("delete", "--force", "many")
