@@ -50,10 +50,13 @@ def pull(obj, source: str, image: str | None, insecure: bool, platform: str | No
         raise UsageError("--name is only for `pull local PATH`")
     engine = obj.engine()
     if archive is not None:
-        for imported in engine.import_archive(str(archive), name, platform=platform, progress=progress):
-            click.echo(imported)
+        with progress:
+            imported = engine.import_archive(str(archive), name, platform=platform, progress=progress)
+        for line in imported:
+            click.echo(line)
         return
-    pulled = engine.pull(ref, insecure, platform=platform, progress=progress)
+    with progress:  # a failed pull's error starts on a line of its own
+        pulled = engine.pull(ref, insecure, platform=platform, progress=progress)
     if not quiet and pulled.downloaded is not None:
         status = "Downloaded newer image for" if pulled.downloaded else "Image is up to date for"
         click.echo(f"Digest: {pulled.digest}\nStatus: {status} {pulled.name}", err=True)
@@ -138,7 +141,8 @@ def push(obj, image: str, destination: str | None, insecure: bool, quiet: bool) 
     """
     from gophernetes.image.progress import Progress
 
-    name, digest = obj.engine().push(image, destination, insecure, progress=Progress(quiet=quiet))
+    with Progress(quiet=quiet) as progress:
+        name, digest = obj.engine().push(image, destination, insecure, progress=progress)
     if not quiet and digest:
         click.echo(f"Digest: {digest}", err=True)
     click.echo(name)
@@ -179,7 +183,8 @@ def load(obj, source: str, quiet: bool) -> None:
 
     engine = obj.engine()
     if source != "-":
-        names = engine.import_archive(source, progress=Progress(quiet=quiet))
+        with Progress(quiet=quiet) as progress:
+            names = engine.import_archive(source, progress=progress)
     else:
         import tempfile
 
@@ -189,7 +194,8 @@ def load(obj, source: str, quiet: bool) -> None:
             while chunk := sys.stdin.buffer.read(1 << 20):
                 spool.write(chunk)
             spool.flush()
-            names = engine.import_archive(spool.name, progress=Progress(quiet=quiet))
+            with Progress(quiet=quiet) as progress:
+                names = engine.import_archive(spool.name, progress=progress)
     for name in names:
         click.echo(f"Loaded image: {name}")
 

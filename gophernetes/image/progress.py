@@ -3,6 +3,10 @@
 On a terminal: one line, redrawn in place at most ten times a second, with the layers
 and bytes done so far. Elsewhere (a log, a CI job, a test): one plain line per layer
 when it is done, so the output stays readable when it is not a terminal.
+
+Used as a context manager (`with Progress() as progress:`), it ends a line it left open
+on the way out, also when the pull fails: the error then starts on a line of its own
+instead of running into "busybox: 1/2 layers, 1.2MB / 2.0MB".
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ class Progress:
         self._total = 0
         self._done = 0
         self._last_draw = 0.0
+        self._open = False   # a redrawn line is on the terminal, not yet ended by a newline
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.end()
 
     def begin(self, name: str, layers: int, total_bytes: int = 0, verb: str = "fetching") -> None:
         with self._lock:
@@ -54,7 +65,9 @@ class Progress:
                 self._line(f"{self._name}: layer {digest[7:19]} done ({_size(size)})")
 
     def end(self) -> None:
-        if self.tty and self._layers and not self.quiet:
+        """End the redrawn line, if one is open (idempotent)."""
+        if self._open:
+            self._open = False
             self.stream.write("\n")
             self.stream.flush()
 
@@ -67,8 +80,10 @@ class Progress:
         self.stream.write(f"\r{self._name}: {self._done_layers}/{self._layers} layers, "
                           f"{_size(self._done)} / {_size(self._total)}\x1b[K")
         self.stream.flush()
+        self._open = True
 
     def _line(self, text: str) -> None:
+        self.end()
         if not self.quiet:
             self.stream.write(text + "\n")
             self.stream.flush()
