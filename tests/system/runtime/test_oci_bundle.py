@@ -65,13 +65,25 @@ def _lifecycle(cli, code: str) -> subprocess.CompletedProcess:
                           env=cli.env)
 
 
-def test_create_waits_for_start_and_the_state_follows_the_kernel(cli, busybox_rootfs, tmp_path, cgroup_parent):
+@pytest.fixture
+def lifecycle_state(cli, tmp_path):
+    """The lifecycle's state directory; whatever a failing test left in it is killed and deleted
+    afterwards (a created container waits on its exec.fifo for ever otherwise)."""
+    state = tmp_path / "state"
+    yield state
+    if state.exists():
+        _lifecycle(cli, f"for name in lifecycle.list_ids({str(state)!r}):\n"
+                        f"    lifecycle.delete({str(state)!r}, name, force=True)")
+
+
+def test_create_waits_for_start_and_the_state_follows_the_kernel(cli, busybox_rootfs, tmp_path, cgroup_parent,
+                                                                 lifecycle_state):
     cli("run", "-d", "--net", "none", "--name", "model", "--rootfs", str(busybox_rootfs), "sh", "-c",
         "echo made > /tmp/out")
     assert wait_until(lambda: json.loads(cli("inspect", "model").stdout)["status"] == "exited")
     bundle = _runnable_copy(_bundle_of(cli, "model"), busybox_rootfs, tmp_path / "bundle",
                             f"/{cgroup_parent}/lifecycle")
-    state = tmp_path / "state"
+    state = lifecycle_state
     created = _lifecycle(cli, f"print(json.dumps(lifecycle.create({str(state)!r}, 'one', {str(bundle)!r}, "
                               "stdio=NULL)))")
     assert created.returncode == 0, created.stderr
@@ -90,10 +102,11 @@ def test_create_waits_for_start_and_the_state_follows_the_kernel(cli, busybox_ro
     assert not list(Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}/lifecycle"))
 
 
-def test_kill_and_forced_delete_end_a_running_container(cli, busybox_rootfs, tmp_path, cgroup_parent):
+def test_kill_and_forced_delete_end_a_running_container(cli, busybox_rootfs, tmp_path, cgroup_parent,
+                                                        lifecycle_state):
     cli("run", "-d", "--net", "none", "--name", "long", "--rootfs", str(busybox_rootfs), "sleep", "60")
     bundle = _runnable_copy(_bundle_of(cli, "long"), busybox_rootfs, tmp_path / "bundle", f"/{cgroup_parent}/long")
-    state = str(tmp_path / "state")
+    state = str(lifecycle_state)
     made = _lifecycle(cli, f"lifecycle.create({state!r}, 'two', {str(bundle)!r}, stdio=NULL); "
                       f"lifecycle.start({state!r}, 'two'); print(lifecycle.state({state!r}, 'two')['pid'])")
     assert made.returncode == 0, made.stderr
