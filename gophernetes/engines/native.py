@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from gophernetes.engine import (
@@ -24,8 +22,6 @@ from gophernetes.engine import (
     seccomp_option,
 )
 from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
-from gophernetes.linux import capabilities
-from gophernetes.linux.namespaces import FLAGS
 from gophernetes.runtime import process
 from gophernetes.runtime.spec import RunSpec, new_container_id
 
@@ -291,8 +287,15 @@ class NativeEngine(Engine):
             return {}
         from gophernetes.network import ipam
 
-        lease = ipam.load(self.state.networks, record.id) if self.state.networks.exists() else None
+        networks = self._networks()
+        lease = ipam.load(networks, record.id) if networks.exists() else None
         return {endpoint.network: endpoint.address for endpoint in lease.endpoints} if lease else {}
+
+    def _networks(self) -> Path:
+        """state.networks, found once per command: it stats our network namespace (`ps` asks per container)."""
+        if getattr(self, "_networks_dir", None) is None:
+            self._networks_dir = self.state.networks
+        return self._networks_dir
 
     def _info(self, record) -> ContainerInfo:
         state = record.state
@@ -302,7 +305,7 @@ class NativeEngine(Engine):
             status=state.status, created=record.created, engine=self.name, pid=state.pid,
             exit_code=state.exit_code, finished=state.finished_at, ports=record.spec.publish,
             networks=list(addresses) or ([] if record.spec.net in ("none", "host") else [record.spec.net]),
-            details={"spec": json.loads(record.spec.to_json()), "state": asdict(state), "addresses": addresses,
+            details={"spec": record.spec.to_dict(), "state": dict(vars(state)), "addresses": addresses,
                      "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder),
                      "bundle": str(record.folder / "config.json"),
                      "userns": userns_details(record)})
@@ -489,6 +492,8 @@ class NativeEngine(Engine):
         keyed by the profile); the image must be there already (prepare_image)."""
         check_request(request)
         limits = parse_limits(request)
+        from gophernetes.linux import capabilities  # ctypes: not for ps, inspect, logs
+
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
         seccomp, seccomp_profile = seccomp_option(request, caps)
         require_root()
@@ -601,6 +606,8 @@ def userns_details(record) -> dict:
 
 
 def namespace_kinds(request: RunRequest) -> list[str]:
+    from gophernetes.linux.namespaces import FLAGS
+
     shared = set(request.share_namespaces)
     unknown = shared - SHAREABLE
     if unknown:

@@ -128,12 +128,22 @@ def finish(state_lib: str, state_run: str, container_id: str, status: int, error
     with ExitStack() as cleanup:  # undone last to first, as the launcher's own clean-up
         if record is not None and (record.auto_remove or failed):
             cleanup.callback(store.delete, record)
+        elif record is not None:  # the status could not be written (a full disk): forget it, as the launcher does
+            cleanup.push(_forget_on_failure(store, record))
         cleanup.callback(group.remove)
         if record is None or record.spec.net not in ("none", "host"):
             cleanup.callback(_release_network, state, container_id)
         if record is not None and not failed and not record.auto_remove:
             store.update(record, status=EXITED, exit_code=code, finished_at=time.time(),
                          oom_killed=code == 137 and _memory_limited(record) and group.oom_kills() > 0)
+
+
+def _forget_on_failure(store, record):
+    def exit_handler(kind, _error, _traceback) -> bool:
+        if kind is not None:
+            store.delete(record)
+        return False
+    return exit_handler
 
 
 def _release_network(state, container_id: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gophernetes.linux.cgroups.base import Limits
@@ -57,12 +57,24 @@ class RunSpec:
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
+    def to_dict(self) -> dict:
+        """What json.loads(to_json()) gives, without the round trip (`ps` asks it of every container):
+        the fields are JSON values already, but for the Limits. Shallow: read it, do not change it."""
+        data = dict(vars(self))
+        data["limits"] = dict(vars(self.limits))
+        return data
+
     @classmethod
     def from_json(cls, text: str) -> RunSpec:
-        data = json.loads(text)
-        data["limits"] = Limits(**data["limits"])
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})  # older records had more
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSpec:
+        """The spec from its JSON form, as record.json holds it (`data` is not changed)."""
+        known = cls.__dataclass_fields__  # its fields by name (RunSpec has no ClassVar or InitVar)
+        spec = {key: value for key, value in data.items() if key in known}  # older records had more
+        spec["limits"] = Limits(**data["limits"])
+        return cls(**spec)
 
 
 @dataclass(frozen=True)
