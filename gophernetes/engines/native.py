@@ -350,7 +350,6 @@ class NativeEngine(Engine):
             yield (f"{entry['time']} " if timestamps else "") + entry["log"]
 
     def exec(self, name, command, tty=False, interactive=False, env=None, user="", workdir="") -> int:
-        from gophernetes.runtime import terminal
         from gophernetes.runtime.exec import exec_in_container
         from gophernetes.runtime.launcher import container_of
 
@@ -362,6 +361,9 @@ class NativeEngine(Engine):
         if not (tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
                 return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir)
+        from gophernetes.runtime import terminal  # socket, tty: only for a terminal
+
+        if not (tty and os.isatty(0)):
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
                 return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir,
                                          relay=relay)
@@ -481,10 +483,15 @@ class NativeEngine(Engine):
         have been pulled. A --rootfs needs nothing."""
         if request.rootfs or request.image not in (None, "busybox", "busybox:latest"):
             return
-        from gophernetes.image.busybox import default_image
-        from gophernetes.image.store import ImageStore
+        from gophernetes.image.store import DEFAULT_IMAGE, ImageStore
 
-        default_image(ImageStore(self.state.images))
+        store = ImageStore(self.state.images)
+        try:
+            store.get(DEFAULT_IMAGE)  # there already: no need for busybox.py (tarfile, subprocess, hashlib)
+        except NotFound:
+            from gophernetes.image.busybox import default_image
+
+            default_image(store)
 
     def build_spec(self, request: RunRequest) -> RunSpec:
         """Validate the request completely and turn it into a RunSpec. Creates nothing but, on
