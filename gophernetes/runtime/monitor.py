@@ -39,24 +39,29 @@ BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from gophernetes.runtime.mo
 
 
 def command(state_lib: str, state_run: str, container_id: str, pid: int, stdout: int, stderr: int,
-            error_fd: int, log_path: str, cgroup: tuple[str, str]) -> list[str]:
-    """The argv that turns the supervisor into the monitor (the three fds must be inheritable)."""
+            error_fd: int, log_path: str, cgroup: tuple[str, str], memory_limited: bool) -> list[str]:
+    """The argv that turns the supervisor into the monitor (the three fds must be inheritable).
+
+    `memory_limited`: whether an exit by SIGKILL may be the OOM killer's (config.json has a
+    memory limit): told here, so the monitor need not load the config when the container exits."""
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return [sys.executable, "-I", "-S", "-c", BOOT, package_root, state_lib, state_run, container_id, str(pid),
-            str(stdout), str(stderr), str(error_fd), log_path, cgroup[0], cgroup[1], *sys.path]
+            str(stdout), str(stderr), str(error_fd), log_path, cgroup[0], cgroup[1], "1" if memory_limited else "0",
+            *sys.path]
 
 
 def main(argv: list[str]) -> None:
     """The monitor's whole life (argv as command() wrote it). Never returns."""
-    state_lib, state_run, container_id, pid, stdout, stderr, error_fd, log_path, cgroup_parent, cgroup_name = \
-        argv[:10]
-    caller_path = argv[10:]
+    (state_lib, state_run, container_id, pid, stdout, stderr, error_fd, log_path, cgroup_parent, cgroup_name,
+     memory_limited) = argv[:11]
+    caller_path = argv[11:]
     pump = Pump({int(stdout): "stdout", int(stderr): "stderr"}, log_path)
     status = watch(int(pid), pump)
     pump.drain(timeout=0)  # all a PID namespace held has exited with its init: its pipes are at their end
     sys.path[:] = caller_path  # the clean-up imports the rest of gophernetes, and pyroute2
     try:
-        finish(state_lib, state_run, container_id, status, int(error_fd), (cgroup_parent, cgroup_name))
+        finish(state_lib, state_run, container_id, status, int(error_fd), (cgroup_parent, cgroup_name),
+               memory_limited == "1")
     finally:
         pump.drain()  # --pid host: a process the container left may still write, as before
         pump.close()
@@ -95,7 +100,7 @@ def watch(pid: int, pump: Pump) -> int:
 
 
 def finish(state_lib: str, state_run: str, container_id: str, status: int, error_fd: int,
-           cgroup: tuple[str, str]) -> None:
+           cgroup: tuple[str, str], memory_limited: bool) -> None:
     """PID 1 has exited: what launcher.run_container does after its wait, for a detached one.
 
     The exit status (docker's: 128 + N for signal N), whether the OOM killer did it, then
@@ -135,7 +140,7 @@ def finish(state_lib: str, state_run: str, container_id: str, status: int, error
             cleanup.callback(_release_network, state, container_id)
         if record is not None and not failed and not record.auto_remove:
             store.update(record, status=EXITED, exit_code=code, finished_at=time.time(),
-                         oom_killed=code == 137 and _memory_limited(record) and group.oom_kills() > 0)
+                         oom_killed=code == 137 and memory_limited and group.oom_kills() > 0)
 
 
 def _forget_on_failure(store, record):
@@ -152,9 +157,3 @@ def _release_network(state, container_id: str) -> None:
         from gophernetes import network
 
         network.release_container(state, container_id)
-
-
-def _memory_limited(record) -> bool:
-    from gophernetes.runtime.launcher import container_of
-
-    return container_of(record).memory_limit() is not None

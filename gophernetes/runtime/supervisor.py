@@ -97,11 +97,12 @@ def _become_monitor(state: StateRoot, record: Record, config, started, out_read:
     from gophernetes.runtime import monitor
     from gophernetes.runtime.launcher import cgroup_location, container_of
 
-    cgroup = cgroup_location(container_of(record, config).config.linux.cgroups_path, record.id)
+    container = container_of(record, config)
+    cgroup = cgroup_location(container.config.linux.cgroups_path, record.id)
     for fd in (out_read, err_read, started.error_fd):
         os.set_inheritable(fd, True)
     argv = monitor.command(str(state.lib), str(state.run), record.id, started.pid, out_read, err_read,
-                           started.error_fd, str(record.log_path), cgroup)
+                           started.error_fd, str(record.log_path), cgroup, container.memory_limit() is not None)
     try:
         os.execv(argv[0], argv)
     except OSError:
