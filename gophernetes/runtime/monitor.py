@@ -34,7 +34,7 @@ from gophernetes.runtime.logs import Pump
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2, signal.SIGWINCH)
 # The new interpreter finds this package where the CLI found it (argv[1]), and nothing else:
-# the CLI's own sys.path comes back only when the clean-up needs site-packages (pyroute2).
+# the CLI's own sys.path comes back only for the clean-up, which may need site-packages (pyroute2).
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from gophernetes.runtime.monitor import main; main(sys.argv[2:])"
 
 
@@ -152,7 +152,8 @@ def _forget_on_failure(store, record):
 
 
 def _release_network(state, container_id: str) -> None:
-    """Its veths, rules and leases (pyroute2 is imported now, when the container has exited)."""
+    """Its rules, leases and veths (imported now that it has exited; pyroute2 only if a veth outlived
+    the container's network namespace)."""
     if state.networks.exists():
         from gophernetes import network
 
