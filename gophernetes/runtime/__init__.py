@@ -30,7 +30,7 @@ The modules:
     exec         one more process in a running container
     process      the process protocol: error pipe, reports, exit statuses, exec fifo
     rootfs, userns_root, subids, terminal: the root's overlay, --userns auto's layers, ptys
-    records, supervisor, logs, cleanup, spec, units, and launcher.run_container: the native
+    records, supervisor, monitor, logs, cleanup, spec, units, and launcher.run_container: the native
                  engine's records and keepers (they know names, and cleanup knows networks):
                  to move up to engines/native/, as containerd keeps its shim apart from runc
 """
