@@ -14,11 +14,13 @@ from __future__ import annotations
 import ipaddress
 
 from gophernetes.errors import UsageError
-from gophernetes.network.hosts import check_names
 
 
 def parse_add_host(text: str) -> tuple[str, str]:
     """"NAME:IP" (docker's form; "NAME=IP" too) -> (NAME, IP); IPv6 addresses keep their colons."""
+    from gophernetes.network.hosts import check_names  # here: every run imports this module, --net none too
+
+
     separator = "=" if "=" in text else ":"
     name, _, address = text.partition(separator)
     address = address.strip("[]")

@@ -34,6 +34,6 @@ The modules:
                  container (its log file, sizes, cgroup counters, /proc, a root to copy into)
 
 The native engine's records and keepers (records, the `run` that keeps a record in step,
-the supervisor, cleanup) live in engines/native/, as containerd keeps its shim apart from
+the supervisor and its lean monitor, cleanup) live in engines/native/, as containerd keeps its shim apart from
 runc: they know names and networks, this package does not.
 """

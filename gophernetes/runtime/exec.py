@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import TYPE_CHECKING
 
 from gophernetes.linux import capabilities, keyring, sealed_exec, syscalls
-from gophernetes.linux.cgroups import Cgroup
-from gophernetes.runtime import process, terminal
-from gophernetes.runtime.bundle import Container
+from gophernetes.runtime import process
 from gophernetes.runtime.init import (
     InitError,
     install_seccomp,
@@ -26,6 +25,11 @@ from gophernetes.runtime.init import (
     switch_ids,
     switch_user,
 )
+
+if TYPE_CHECKING:  # terminal imports socket (~5 ms): only `exec -t` and a terminal relay need it, and bring it
+    from gophernetes.linux.cgroups import Cgroup
+    from gophernetes.runtime import terminal
+    from gophernetes.runtime.bundle import Container
 
 # Order matters: the mount namespace last, because entering it hides the host's /proc,
 # where the other namespace files and the container's root are opened from.
@@ -108,6 +112,8 @@ def _join_and_exec(container: Container, init_pid, cgroup, command, env, user, w
             _, status = os.waitpid(grandchild, 0)
             os._exit(process.exit_status(status))
         if console_fd is not None:
+            from gophernetes.runtime import terminal
+
             terminal.attach_new_pty(console_fd)
             terminal.become_session_leader_of(0)
         else:

@@ -7,47 +7,87 @@ so a line's stream and timestamp survive, and `logs --tail N` only reads lines.
 
 from __future__ import annotations
 
-import json
 import os
-import selectors
+import select
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TextIO
+
+try:  # the C encoder json.dumps uses for a str: without `import json` (re, enum: ~1 MB a supervisor)
+    from _json import encode_basestring_ascii as _quote
+except ImportError:  # pragma: no cover — CPython always has _json
+    from json.encoder import py_encode_basestring_ascii as _quote
+
+TYPE_CHECKING = False  # not `from typing import TYPE_CHECKING`: typing imports re, enum, functools (~1 MB)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+    from typing import TextIO
+
+# The writer (Pump) runs in every detached container's monitor for as long as the container
+# lives, so this module imports only what the interpreter has loaded anyway, select and time
+# (runtime/monitor.py); the readers import what they need when called.
 
 
 def timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now, in UTC, with microseconds: "2026-11-29T12:00:00.123456Z" (docker's format)."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds // 1000:06d}Z"
 
 
-def pump(streams: dict[int, str], log_path: Path) -> None:
-    """Copy the container's output pipes into the log file, line by line, until both close.
+def entry(stream: str, text: str, at: str | None = None) -> str:
+    """One log line: exactly what json.dumps({"time": ..., "stream": ..., "log": ...}) writes."""
+    return f'{{"time": {_quote(at or timestamp())}, "stream": {_quote(stream)}, "log": {_quote(text)}}}\n'
+
+
+class Pump:
+    """The container's output pipes -> the log file, line by line, until both close.
 
     The pipes are always drained, even when the log cannot be written (a full disk): a
     container must never block, or die of SIGPIPE, because its log has no room. Lines that
-    cannot be written are dropped, as docker's json-file driver drops them.
+    cannot be written are dropped, as docker's json-file driver drops them. The caller
+    decides when to read (its own poll loop: the monitor also waits for the container).
     """
-    selector = selectors.DefaultSelector()
-    pending = {fd: b"" for fd in streams}
-    for fd in streams:
-        selector.register(fd, selectors.EVENT_READ)
-    log = _LogFile(log_path)
-    while selector.get_map():
-        for key, _ in selector.select():
-            fd = key.fd
-            data = os.read(fd, 65536)
-            if not data:
-                selector.unregister(fd)
-                os.close(fd)
-                _write_lines(log, streams[fd], pending.pop(fd), final=True)
-                continue
-            pending[fd] = _write_lines(log, streams[fd], pending[fd] + data)
-            if len(pending[fd]) > MAX_LINE:  # a "line" without end: write it in pieces
-                _write_lines(log, streams[fd], pending[fd], final=True)
-                pending[fd] = b""
-    log.close()
+
+    def __init__(self, streams: dict[int, str], log_path: str | os.PathLike) -> None:
+        self.streams = dict(streams)
+        self.pending = {fd: b"" for fd in streams}
+        self.log = _LogFile(log_path)
+
+    def read(self, fd: int) -> bool:
+        """Copy what pipe `fd` holds into the log; False (and the pipe closed) at its end."""
+        data = os.read(fd, 65536)
+        if not data:
+            os.close(fd)
+            _write_lines(self.log, self.streams.pop(fd), self.pending.pop(fd), final=True)
+            return False
+        rest = _write_lines(self.log, self.streams[fd], self.pending[fd] + data)
+        if len(rest) > MAX_LINE:  # a "line" without end: write it in pieces
+            _write_lines(self.log, self.streams[fd], rest, final=True)
+            rest = b""
+        self.pending[fd] = rest
+        return True
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Read until every pipe has closed (timeout: seconds, then give up waiting; pipes stay open)."""
+        poller = select.poll()
+        for fd in self.streams:
+            poller.register(fd, select.POLLIN)
+        while self.streams:
+            ready = poller.poll(None if timeout is None else timeout * 1000)
+            if not ready:
+                return
+            for fd, _ in ready:
+                if not self.read(fd):
+                    poller.unregister(fd)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def pump(streams: dict[int, str], log_path: Path) -> None:
+    """Copy the container's output pipes into the log file until both close (see Pump)."""
+    copier = Pump(streams, log_path)
+    copier.drain()
+    copier.close()
 
 
 MAX_LINE = 16 * 1024  # docker's json-file driver splits long lines at 16 KiB too
@@ -56,7 +96,7 @@ MAX_LINE = 16 * 1024  # docker's json-file driver splits long lines at 16 KiB to
 class _LogFile:
     """The log, opened again after a write failed; what could not be written is dropped."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = path
         self.file: TextIO | None = None
         self.dropped = 0
@@ -83,10 +123,9 @@ def _write_lines(log, stream: str, data: bytes, final: bool = False) -> bytes:
     """Write the complete lines in `data`; return the unfinished rest (all of it when final)."""
     *lines, rest = data.split(b"\n")
     for line in lines:
-        log.write(json.dumps({"time": timestamp(), "stream": stream,
-                              "log": line.decode(errors="replace") + "\n"}) + "\n")
+        log.write(entry(stream, line.decode(errors="replace") + "\n"))
     if final and rest:
-        log.write(json.dumps({"time": timestamp(), "stream": stream, "log": rest.decode(errors="replace")}) + "\n")
+        log.write(entry(stream, rest.decode(errors="replace")))
         return b""
     return rest
 
@@ -117,6 +156,8 @@ def lines(log_path: Path, tail: int | None = None, follow: bool = False,
         if partial and not follow:  # nothing more will come: the unfinished line is the last
             complete, partial = [*complete, partial], ""
         if tail is not None:
+            from collections import deque
+
             complete = list(deque(complete, maxlen=tail)) if tail > 0 else []
         yield from complete
         while follow:
@@ -140,6 +181,8 @@ def _split(text: str) -> tuple[list[str], str]:
 
 
 def _parse(line: str) -> Iterator[dict]:
+    import json
+
     try:
         yield json.loads(line)
     except json.JSONDecodeError:

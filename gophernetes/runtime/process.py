@@ -21,31 +21,31 @@ from typing import NoReturn
 from gophernetes.errors import GophernetesError
 
 
-def start_time(pid: int) -> int | None:
-    """The start time of process `pid` in clock ticks since boot, or None if there is no such process."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (the state) on, or None if there is no such process."""
     try:
-        with open(f"/proc/{pid}/stat") as file:
+        with open(f"/proc/{pid}/stat", "rb") as file:
             stat = file.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name (field 2) may contain spaces and parentheses: split after the last ")".
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[19])
+    return stat.rsplit(b")", 1)[1].decode().split()
+
+
+def start_time(pid: int) -> int | None:
+    """The start time of process `pid` in clock ticks since boot, or None if there is no such process."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[19])
 
 
 def is_alive(pid: int | None, started: int | None) -> bool:
-    """True when `pid` still runs and is the same process that started at `started`."""
+    """True when `pid` still runs and is the same process that started at `started` (one read of its stat)."""
     if not pid:
         return False
-    now = start_time(pid)
-    if now is None or (started is not None and now != started):
+    fields = _stat_fields(pid)
+    if fields is None or (started is not None and int(fields[19]) != started):
         return False
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            state = file.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent has not reaped it yet
+    return fields[0] != "Z"  # a zombie has exited; only its parent has not reaped it yet
 
 
 def wait_for_exit(pid: int | None, started: int | None, timeout: float) -> bool:

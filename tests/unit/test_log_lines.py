@@ -50,3 +50,44 @@ def test_json_entries_are_parsed_from_the_same_lines(tmp_path):
     assert list(logs.read(log)) == [entry]  # a line a crash cut short is skipped
     rest = json.dumps(entry)[20:] + "\n"
     assert list(logs.read(log, follow=True, still_running=writer(log, [rest]))) == [entry, entry]
+
+
+def test_an_entry_is_byte_for_byte_what_json_dumps_writes():
+    for text in ["hi\n", "", "quote \" back\\slash\ttab", "\x00\x1f\x7f", "héllo ☃ \U0001f600", "\ufffd\n"]:
+        for stream in ("stdout", "stderr"):
+            expected = json.dumps({"time": "2026-12-01T10:00:00.000001Z", "stream": stream, "log": text}) + "\n"
+            assert logs.entry(stream, text, at="2026-12-01T10:00:00.000001Z") == expected
+
+
+def test_the_timestamp_is_utc_with_microseconds():
+    from datetime import UTC, datetime
+
+    stamp = logs.timestamp()
+    parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - parsed).total_seconds()) < 5
+
+
+def test_the_pump_writes_lines_per_stream_and_the_unfinished_rest_at_the_end(tmp_path):
+    import os
+
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    os.write(out_write, b"one\ntw")
+    os.write(err_write, b"oops\n")
+    os.close(out_write)
+    os.close(err_write)
+    logs.pump({out_read: "stdout", err_read: "stderr"}, tmp_path / "log")
+    entries = sorted((e["stream"], e["log"]) for e in logs.read(tmp_path / "log"))
+    assert entries == [("stderr", "oops\n"), ("stdout", "one\n"), ("stdout", "tw")]
+
+
+def test_the_writer_side_imports_neither_json_nor_typing():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(logs.__file__).resolve().parents[2])
+    code = (f"import sys; sys.path.insert(0, {root!r}); import gophernetes.engines.native.monitor; "
+            "print(sorted(m for m in ('json', 'typing', 're', 'enum', 'datetime', 'pathlib') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

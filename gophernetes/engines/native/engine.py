@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from gophernetes.engine import (
@@ -25,8 +23,6 @@ from gophernetes.engine import (
 )
 from gophernetes.engines.native.spec import RunSpec, new_container_id
 from gophernetes.errors import Conflict, GophernetesError, NotFound, UsageError
-from gophernetes.linux import capabilities
-from gophernetes.linux.namespaces import FLAGS
 from gophernetes.runtime import process
 
 SHAREABLE = {"pid", "ipc", "uts", "cgroup"}
@@ -296,8 +292,15 @@ class NativeEngine(Engine):
             return {}
         from gophernetes.network import ipam
 
-        lease = ipam.load(self.state.networks, record.id) if self.state.networks.exists() else None
+        networks = self._networks()
+        lease = ipam.load(networks, record.id) if networks.exists() else None
         return {endpoint.network: endpoint.address for endpoint in lease.endpoints} if lease else {}
+
+    def _networks(self) -> Path:
+        """state.networks, found once per command: it stats our network namespace (`ps` asks per container)."""
+        if getattr(self, "_networks_dir", None) is None:
+            self._networks_dir = self.state.networks
+        return self._networks_dir
 
     def _info(self, record) -> ContainerInfo:
         state = record.state
@@ -307,7 +310,7 @@ class NativeEngine(Engine):
             status=state.status, created=record.created, engine=self.name, pid=state.pid,
             exit_code=state.exit_code, finished=state.finished_at, ports=record.spec.publish,
             networks=list(addresses) or ([] if record.spec.net in ("none", "host") else [record.spec.net]),
-            details={"spec": json.loads(record.spec.to_json()), "state": asdict(state), "addresses": addresses,
+            details={"spec": record.spec.to_dict(), "state": dict(vars(state)), "addresses": addresses,
                      "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder),
                      "bundle": str(record.folder / "config.json"),
                      "userns": userns_details(record)})
@@ -354,7 +357,6 @@ class NativeEngine(Engine):
 
     def exec(self, name, command, tty=False, interactive=False, env=None, user="", workdir="") -> int:
         from gophernetes.engines.native.run import container_of
-        from gophernetes.runtime import terminal
         from gophernetes.runtime.exec import exec_in_container
 
         if not command:
@@ -365,6 +367,9 @@ class NativeEngine(Engine):
         if not (tty and os.isatty(0)):
             if not any(os.isatty(fd) for fd in (0, 1, 2)):
                 return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir)
+        from gophernetes.runtime import terminal  # socket, tty: only for a terminal
+
+        if not (tty and os.isatty(0)):
             with terminal.Relay() as relay:  # never our terminal: pipes, copied (runtime/terminal.py)
                 return exec_in_container(container, record.pid, cgroup, command, env or [], user, workdir,
                                          relay=relay)
@@ -447,7 +452,13 @@ class NativeEngine(Engine):
             self._cgroup(record).kill_all()
             if record.state.status == records.PAUSED:
                 self._cgroup(record).thaw()
-            self._wait_for_exit(record, 10)
+            # Its init's exit, on a pidfd; then we free the cgroup and lease ourselves rather than
+            # wait for its monitor to import its clean-up (~50 ms each, one after the other for
+            # `rm -f` of many): the monitor finds the record gone and what it would free already free.
+            process.wait_for_exit(record.pid, record.state.pid_started, 10)
+            from gophernetes.engines.native.cleanup import release_resources
+
+            release_resources(self.state, record)
         self._records().delete(record)
 
     def _remove_damaged(self, damaged, force: bool) -> None:
@@ -484,10 +495,15 @@ class NativeEngine(Engine):
         have been pulled. A --rootfs needs nothing."""
         if request.rootfs or request.image not in (None, "busybox", "busybox:latest"):
             return
-        from gophernetes.image.busybox import default_image
-        from gophernetes.image.store import ImageStore
+        from gophernetes.image.store import DEFAULT_IMAGE, ImageStore
 
-        default_image(ImageStore(self.state.images))
+        store = ImageStore(self.state.images)
+        try:
+            store.get(DEFAULT_IMAGE)  # there already: no need for busybox.py (tarfile, subprocess, hashlib)
+        except NotFound:
+            from gophernetes.image.busybox import default_image
+
+            default_image(store)
 
     def build_spec(self, request: RunRequest) -> RunSpec:
         """Validate the request completely and turn it into a RunSpec. Creates nothing but, on
@@ -495,6 +511,8 @@ class NativeEngine(Engine):
         keyed by the profile); the image must be there already (prepare_image)."""
         check_request(request)
         limits = parse_limits(request)
+        from gophernetes.linux import capabilities  # ctypes: not for ps, inspect, logs
+
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
         seccomp, seccomp_profile = seccomp_option(request, caps)
         require_root()
@@ -607,6 +625,8 @@ def userns_details(record) -> dict:
 
 
 def namespace_kinds(request: RunRequest) -> list[str]:
+    from gophernetes.linux.namespaces import FLAGS
+
     shared = set(request.share_namespaces)
     unknown = shared - SHAREABLE
     if unknown:

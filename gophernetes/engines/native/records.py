@@ -188,7 +188,7 @@ class RecordStore:
         try:
             config = json.loads((folder / "record.json").read_text())
             state = json.loads((folder / "state.json").read_text())
-            return Record(spec=RunSpec.from_json(json.dumps(config["spec"])), name=config["name"],
+            return Record(spec=RunSpec.from_dict(config["spec"]), name=config["name"],
                           created=config["created"], detached=config["detached"],
                           auto_remove=config["auto_remove"], folder=folder, state=State(**state))
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -205,9 +205,11 @@ class RecordStore:
 
     def ids(self) -> list[str]:
         """Every container folder's ID, readable or not."""
-        if not self.root.exists():
+        try:
+            with os.scandir(self.root) as entries:  # the type comes with the entry: no stat per container
+                return [entry.name for entry in entries if not entry.name.startswith(".") and entry.is_dir()]
+        except FileNotFoundError:
             return []
-        return [entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith(".")]
 
     def scan(self) -> tuple[list[Record], list[Damaged]]:
         """All records, oldest first, and the folders whose record cannot be read."""

@@ -10,7 +10,7 @@ network and its published ports, the layers in use, --chroot, the seccomp progra
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gophernetes.engine import DEFAULT_PATH, new_container_id  # noqa: F401 (the names this record uses)
@@ -50,12 +50,24 @@ class RunSpec:
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
+    def to_dict(self) -> dict:
+        """What json.loads(to_json()) gives, without the round trip (`ps` asks it of every container):
+        the fields are JSON values already, but for the Limits. Shallow: read it, do not change it."""
+        data = dict(vars(self))
+        data["limits"] = dict(vars(self.limits))
+        return data
+
     @classmethod
     def from_json(cls, text: str) -> RunSpec:
-        data = json.loads(text)
-        data["limits"] = Limits(**data["limits"])
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})  # older records had more
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSpec:
+        """The spec from its JSON form, as record.json holds it (`data` is not changed)."""
+        known = cls.__dataclass_fields__  # its fields by name (RunSpec has no ClassVar or InitVar)
+        spec = {key: value for key, value in data.items() if key in known}  # older records had more
+        spec["limits"] = Limits(**data["limits"])
+        return cls(**spec)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@
 `run -d` must return at once, yet someone has to hold the container's output pipes,
 write its logs, wait for it (only a parent can learn a child's exit status) and clean up
 after it. conmon does this for podman and the shim for containerd; here it is a forked
-copy of the CLI that detaches from the terminal (setsid) and lives as long as the container:
+copy of the CLI that detaches from the terminal (setsid), starts the container, and then
+execs the lean monitor (monitor.py) in its place for the rest of the container's life:
 
     gophernetes run -d ──fork──> (exits) ──fork──> supervisor ──> stage 1 ──> PID 1
-         │                                           ├─ log pump thread: pipes -> container.log
+         │                                           └─ execve: monitor, same PID
+         │                                                ├─ poll: pipes -> container.log, PID 1's pidfd
+         │                                                └─ exit status, lease, cgroup, --rm
          └─ waits on a pipe for "started" or the error, prints the ID, exits
 """
 
@@ -45,8 +48,14 @@ def start_detached(state: StateRoot, record: Record, network=None, config=None) 
         raise process.reported_error(report)
 
 
-def supervise(state: StateRoot, record: Record, ready_write: int, network=None, config=None) -> None:
-    """The supervisor's whole life. Never returns."""
+def supervise(state: StateRoot, record: Record, ready_write: int, network=None, config=None,
+              hand_over: bool = True) -> None:
+    """The supervisor's whole life. Never returns.
+
+    `hand_over`: once the container runs, become the lean monitor (monitor.py) for the rest
+    of its life; else (or should that exec fail) stay, wait and clean up here, as
+    launcher.run_container does for a foreground run — a loop around one run fits here.
+    """
     import gc
 
     from gophernetes.engines.native.run import run_container
@@ -60,13 +69,15 @@ def supervise(state: StateRoot, record: Record, ready_write: int, network=None, 
     err_read, err_write = os.pipe()
     pump = threading.Thread(target=logs.pump, args=({out_read: "stdout", err_read: "stderr"}, record.log_path))
 
-    def started(_started) -> None:
+    def started(started) -> None:
         # Our copies of the write ends must go, or the pump would never see EOF.
         os.close(out_write)
         os.close(err_write)
-        pump.start()
         process.write_report(ready_write, 0, "started")
         os.close(ready_write)
+        if hand_over:
+            _become_monitor(state, record, config, started, out_read, err_read)  # returns only if execve failed
+        pump.start()
 
     null = os.open("/dev/null", os.O_RDONLY)
     try:
@@ -79,6 +90,25 @@ def supervise(state: StateRoot, record: Record, ready_write: int, network=None, 
     if pump.is_alive() or pump.ident is not None:
         pump.join()
     os._exit(0)
+
+
+def _become_monitor(state: StateRoot, record: Record, config, started, out_read: int, err_read: int) -> None:
+    """execve the lean monitor with the pipes, PID 1's error pipe and what it needs to clean up."""
+    from gophernetes.engines.native import monitor
+    from gophernetes.engines.native.run import container_of
+    from gophernetes.runtime.launcher import cgroup_location
+
+    container = container_of(record, config)
+    cgroup = cgroup_location(container.config.linux.cgroups_path, record.id)
+    for fd in (out_read, err_read, started.error_fd):
+        os.set_inheritable(fd, True)
+    argv = monitor.command(str(state.lib), str(state.run), record.id, started.pid, out_read, err_read,
+                           started.error_fd, str(record.log_path), cgroup, container.memory_limit() is not None)
+    try:
+        os.execv(argv[0], argv)
+    except OSError:
+        for fd in (out_read, err_read, started.error_fd):
+            os.set_inheritable(fd, False)
 
 
 def _detach_stdio() -> None:

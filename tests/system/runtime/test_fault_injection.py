@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -152,7 +153,10 @@ def _fill(directory: Path) -> Path:
 def test_a_full_disk_fails_new_commands_in_one_line_and_keeps_running_containers(small_state_root, busybox_rootfs,
                                                                                   cgroup_parent):
     g = small_state_root
-    ticking = "while true; do echo tick; done"  # as fast as it can: a pipe not drained fills in a moment
+    # As fast as it can while the disk is full (a pipe not drained fills in a moment); after SIGUSR1,
+    # calmly: the monitor drains a pipe at ~4 MB/s of log, which would fill the freed 8 MiB again
+    # before the next command could start.
+    ticking = "trap 'calm=1' USR1; while true; do echo tick; [ -n \"$calm\" ] && sleep 0.1; done"
     _run_detached(g, "survivor", busybox_rootfs, ticking)
     pid = json.loads(g("inspect", "survivor").stdout)["pid"]
     folders_before = set(os.listdir(g.root / "run" / "containers"))
@@ -168,6 +172,7 @@ def test_a_full_disk_fails_new_commands_in_one_line_and_keeps_running_containers
 
     assert _alive(pid) and _status(g, "survivor") == "running"
     assert set(os.listdir(g.root / "run" / "containers")) == folders_before
+    os.kill(pid, signal.SIGUSR1)
     filler.unlink()
     assert g("run", "-d", "--net", "none", "--name", "late", "--rootfs", str(busybox_rootfs), "true").returncode == 0
     logged = len(g("logs", "survivor").stdout)
