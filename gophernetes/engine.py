@@ -55,6 +55,10 @@ class RunRequest:
     userns: str = "host"               # host | auto (root inside = a subordinate uid range outside)
     add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP, lines of its /etc/hosts
     dns: list[str] = field(default_factory=list)        # --dns IP, the name servers of its /etc/resolv.conf
+    volumes: list[str] = field(default_factory=list)    # -v HOST:CONTAINER[:ro], NAME:CONTAINER, CONTAINER
+    mounts: list[str] = field(default_factory=list)     # --mount type=bind|volume|tmpfs,source=,target=,...
+    tmpfs: list[str] = field(default_factory=list)      # --tmpfs CONTAINER[:size=..,mode=..]
+    restart: str = "no"                                 # --restart no|on-failure[:N]|always (detached only)
 
 
 @dataclass
@@ -191,8 +195,37 @@ class Engine(ABC):
         """Send a signal to the container's init."""
 
     @abstractmethod
-    def remove(self, name: str, force: bool = False) -> None:
-        """Delete a stopped container (force: stop it first)."""
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> None:
+        """Delete a stopped container (force: stop it first; volumes: its anonymous volumes too)."""
+
+    def start(self, name: str) -> None:
+        """Start an exited (detached) container again, with the same bundle and writable layer."""
+        raise UsageError(f"start is not supported with --engine {self.name}: run the container again")
+
+    def restart(self, name: str, timeout: float = 10) -> None:
+        """stop, then start."""
+        self.stop(name, timeout)
+        self.start(name)
+
+    # volumes (issue 18): folders kept under the state root, bind-mounted into containers
+    def create_volume(self, name: str | None) -> dict:
+        """Make a named volume (a random name when None); return what `volume inspect` shows."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def volumes(self) -> list[dict]:
+        """Every volume, as `volume inspect` shows each, with the containers using it."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def inspect_volume(self, name: str) -> dict:
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def remove_volume(self, name: str) -> None:
+        """Delete a volume and its data, refused while a container (in any state) uses it."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def prune_volumes(self, everything: bool = False) -> list[str]:
+        """Remove the volumes no container uses (anonymous ones only, unless `everything`)."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
 
     @abstractmethod
     def attach(self, name: str, network: str) -> tuple[str, str]:
@@ -295,6 +328,18 @@ def check_request(request: RunRequest) -> None:
     from gophernetes.runtime import etc_overrides
 
     etc_overrides.check(request.add_hosts, request.dns, request.net)
+    check_mounts_and_restart(request)
+
+
+def check_mounts_and_restart(request: RunRequest) -> None:
+    """-v/--mount/--tmpfs parse (runtime/mount_specs.py), --restart parses and is kept by a
+    supervisor: only for a detached container without --rm (docker refuses --rm with it too)."""
+    from gophernetes.runtime import mount_specs, restart_policy
+
+    mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
+    policy = restart_policy.parse(request.restart)
+    if policy.name != restart_policy.NO and request.remove_on_exit:
+        raise UsageError(f"--restart {request.restart} and --rm cannot be used together")
 
 
 def check_environment(variables: list[str]) -> None:

@@ -49,6 +49,10 @@ class RunSpec:
     userns: str = "host"               # host | auto: a user namespace mapping 0.. to a range of subids
     add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP (runtime/etc_overrides.py)
     dns: list[str] = field(default_factory=list)        # --dns IP
+    # -v/--mount/--tmpfs as resolved: {"type", "source" (host path), "target", "readonly",
+    # "volume" (its name, for type volume), "copy_up", "options"}; config.json's user mounts
+    mounts: list[dict] = field(default_factory=list)
+    restart: str = "no"                # --restart, kept by the supervisor (runtime/restart_policy.py)
 
     @property
     def short_id(self) -> str:

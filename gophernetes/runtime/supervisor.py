@@ -60,25 +60,62 @@ def supervise(state: StateRoot, record: Record, ready_write: int, network=None, 
     err_read, err_write = os.pipe()
     pump = threading.Thread(target=logs.pump, args=({out_read: "stdout", err_read: "stderr"}, record.log_path))
 
+    ready = [ready_write]  # -1 once "started" is said: the number may be reused by a restart's pipes
+
     def started(_started) -> None:
-        # Our copies of the write ends must go, or the pump would never see EOF.
-        os.close(out_write)
-        os.close(err_write)
+        if ready[0] < 0:
+            return  # a restart (keep_restart_policy): nobody waits for it
         pump.start()
         process.write_report(ready_write, 0, "started")
         os.close(ready_write)
+        ready[0] = -1
 
     null = os.open("/dev/null", os.O_RDONLY)
     try:
-        run_container(state, record, stdio=(null, out_write, err_write), on_started=started, network=network,
-                      config=config)
+        code = run_container(state, record, stdio=(null, out_write, err_write), on_started=started,
+                             network=network, config=config)
+        keep_restart_policy(store, record, code, lambda: run_container(
+            state, record, stdio=(null, out_write, err_write), on_started=started, network=network, config=config))
     except GophernetesError as error:
-        process.write_report(ready_write, error.exit_code, str(error))  # after "started": ignored
+        if ready[0] >= 0:
+            process.write_report(ready_write, error.exit_code, str(error))
     except BaseException as error:  # noqa: BLE001 — the supervisor must always say something
-        process.write_report(ready_write, 125, f"{type(error).__name__}: {error}")
+        if ready[0] >= 0:
+            process.write_report(ready_write, 125, f"{type(error).__name__}: {error}")
+    # Our copies of the write ends go only now, so that restarts log into the same pump; then it sees EOF.
+    os.close(out_write)
+    os.close(err_write)
     if pump.is_alive() or pump.ident is not None:
         pump.join()
+    if record.auto_remove:  # --rm: its anonymous volumes go with it, as docker's
+        from gophernetes.runtime.volumes import remove_anonymous
+
+        remove_anonymous(state.lib / "volumes", record.spec.mounts)
     os._exit(0)
+
+
+def keep_restart_policy(store: RecordStore, record: Record, code: int, again) -> None:
+    """--restart (runtime/restart_policy.py): start the container again with `again()` while its
+    policy says so, counting restarts in its state (inspect shows them); never after stop or rm."""
+    import time
+
+    from gophernetes.errors import NotFound
+    from gophernetes.runtime.restart_policy import parse
+
+    policy, restarts = parse(record.spec.restart), 0
+    while True:
+        try:
+            stopped = store.reload_state(record).state.manually_stopped
+            if not policy.should_restart(code, restarts, stopped):
+                return
+            time.sleep(policy.delay(restarts))
+            if store.reload_state(record).state.manually_stopped:  # stop or rm came meanwhile
+                return
+        except NotFound:
+            return  # removed (rm -f)
+        restarts += 1
+        store.update(record, restart_count=restarts)
+        code = again()
 
 
 def _detach_stdio() -> None:

@@ -66,6 +66,12 @@ def check_supported(request: RunRequest) -> None:
         raise UsageError("--user: ctr 1.6 cannot choose the user; the image's User is used")
     if request.net == "host" and request.publish:
         raise UsageError("--publish needs a bridge network, not --net host")
+    if request.volumes or request.mounts or request.tmpfs:
+        raise UsageError("-v, --mount and --tmpfs are not supported with --engine containerd yet: "
+                         "use the native engine")
+    if request.restart != "no":
+        raise UsageError(f"--restart {request.restart} is not supported with --engine containerd: its "
+                         "supervisor does not start a container again; use the native engine")
     if request.userns != "host":
         raise UsageError("--userns auto is for the native engine: ctr 1.6's --uidmap needs a remapped snapshot "
                          "per range, which gophernetes does not allocate for containerd")
