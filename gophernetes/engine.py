@@ -203,9 +203,8 @@ class Engine(ABC):
         raise UsageError(f"start is not supported with --engine {self.name}: run the container again")
 
     def restart(self, name: str, timeout: float = 10) -> None:
-        """stop, then start."""
-        self.stop(name, timeout)
-        self.start(name)
+        """stop, then start (refused before the stop by an engine that cannot start a container again)."""
+        raise UsageError(f"restart is not supported with --engine {self.name}: stop it and run it again")
 
     # volumes (issue 18): folders kept under the state root, bind-mounted into containers
     def create_volume(self, name: str | None) -> dict:
@@ -336,7 +335,10 @@ def check_mounts_and_restart(request: RunRequest) -> None:
     supervisor: only for a detached container without --rm (docker refuses --rm with it too)."""
     from gophernetes.runtime import mount_specs, restart_policy
 
-    mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
+    specs = mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
+    if request.userns == "auto" and any(spec.type == mount_specs.VOLUME for spec in specs):
+        raise UsageError("volumes with --userns auto are not supported: a volume's files belong to the host's "
+                         "root, which the remapped root cannot write; bind a folder it owns with -v /PATH:/DST")
     policy = restart_policy.parse(request.restart)
     if policy.name != restart_policy.NO and request.remove_on_exit:
         raise UsageError(f"--restart {request.restart} and --rm cannot be used together")

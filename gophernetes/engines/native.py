@@ -144,6 +144,10 @@ class NativeEngine(Engine):
             raise
         return self.inspect(record.id)
 
+    def restart(self, name: str, timeout: float = 10) -> None:
+        self.stop(name, timeout)
+        self.start(name)
+
     def start(self, name: str) -> None:
         """A stopped detached container under a new supervisor: the same config.json and record,
         its writable layer as it was left (docker start)."""

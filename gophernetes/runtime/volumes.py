@@ -121,6 +121,9 @@ def fill_from_image(root_fd: int, target: str, data: str) -> None:
     try:
         _copy_owner_and_mode(source, destination)
         _copy_tree(source, destination)
+    except OSError as error:  # one line that says what was being done (init reports strerror)
+        raise OSError(error.errno, f"cannot copy the image's {target} into its new volume {data}: "
+                                   f"{error.strerror}") from None
     finally:
         os.close(source)
         os.close(destination)

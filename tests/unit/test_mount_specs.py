@@ -162,3 +162,9 @@ def test_restart_with_rm_and_bad_mounts_are_refused_before_anything_is_made():
         check_request(RunRequest(image="busybox", restart="always", remove_on_exit=True))
     with pytest.raises(UsageError, match="must be absolute"):
         check_request(RunRequest(image="busybox", tmpfs=["tmp"]))
+
+
+def test_volumes_with_a_remapped_root_are_refused():
+    with pytest.raises(UsageError, match="volumes with --userns auto"):
+        check_request(RunRequest(image="busybox", userns="auto", volumes=["data:/data"]))
+    check_request(RunRequest(image="busybox", userns="auto", volumes=["/srv:/data"]))  # a bind is the user's call
