@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from gophernetes.errors import PermissionDenied, UsageError
+from gophernetes.errors import NotFound, PermissionDenied, UsageError
 from gophernetes.linux.cgroups.base import Limits
 from gophernetes.names import check_name
 from gophernetes.paths import StateRoot
@@ -342,6 +342,15 @@ def check_mounts_and_restart(request: RunRequest) -> None:
     policy = restart_policy.parse(request.restart)
     if policy.name != restart_policy.NO and request.remove_on_exit:
         raise UsageError(f"--restart {request.restart} and --rm cannot be used together")
+
+
+def check_bind_sources(specs) -> None:
+    """A bind mount's host path must exist: refused in one line (docker's -v would create it, and
+    a typo would become an empty root-owned folder on the host). `specs`: mount_specs.MountSpec."""
+    for spec in specs:
+        if spec.type == "bind" and not os.path.exists(spec.source):
+            raise NotFound(f"bind mount source {spec.source} does not exist on the host: create it first "
+                           f"(gophernetes does not create it, unlike docker's -v)")
 
 
 def check_environment(variables: list[str]) -> None:

@@ -59,7 +59,7 @@ SOURCES = ("docker", "local")
               help="Bind a host path (SRC absolute; it must exist: gophernetes does not create it, unlike docker, "
                    "so a typo is an error, not an empty root-owned folder) or a named volume (made if missing, "
                    "filled with the image's files at DST when new) at DST; -v DST alone: an anonymous volume. "
-                   "Options (comma-separated): ro, rw, nocopy.")
+                   "Options (comma-separated): ro, rw, nocopy. --engine containerd: binds only.")
 @click.option("--mount", "mounts", multiple=True, metavar="type=bind|volume|tmpfs,source=,target=,readonly",
               help="docker's long form: type (default volume), source, target, readonly, volume-nocopy, "
                    "tmpfs-size, tmpfs-mode.")
@@ -67,7 +67,8 @@ SOURCES = ("docker", "local")
               help="A tmpfs (memory) at DST, nosuid,nodev,noexec unless exec/suid/dev is given.")
 @click.option("--restart", default="no", show_default=True, metavar="no|on-failure[:N]|always",
               help="With -d: the supervisor starts the container again when it exits (on-failure: with a "
-                   "status other than 0, at most N times); never after stop. The count is in inspect.")
+                   "status other than 0, at most N times); never after stop. The count is in inspect. "
+                   "Native engine only.")
 @click.option("--security-opt", multiple=True, metavar="seccomp=unconfined|PROFILE.json",
               help="Security options: seccomp=unconfined (no filter) or seccomp=FILE (a profile in docker's JSON "
                    "format) instead of docker's default seccomp profile.")

@@ -15,6 +15,7 @@ from gophernetes.engine import (
     ImageInfo,
     Pulled,
     RunRequest,
+    check_bind_sources,
     check_request,
     container_command,
     default_etc_files,
@@ -592,10 +593,7 @@ class NativeEngine(Engine):
         from gophernetes.runtime import mount_specs
 
         specs = mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
-        for spec in specs:
-            if spec.type == mount_specs.BIND and not os.path.exists(spec.source):
-                raise NotFound(f"bind mount source {spec.source} does not exist on the host: create it first "
-                               f"(gophernetes does not create it, unlike docker's -v)")
+        check_bind_sources(specs)
         resolved = []
         for spec in specs:
             entry = {"type": spec.type, "source": spec.source, "target": spec.target, "readonly": spec.readonly,

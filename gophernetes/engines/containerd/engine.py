@@ -165,6 +165,7 @@ class ContainerdEngine(Engine):
             folder.path.mkdir(parents=True)
             launch.flags = self._make_and_point(request, launch, folder, log)
             launch.flags += flags_for.process_flags(request, list(config.get("env") or []))
+            launch.flags += flags_for.mount_flags(request)
             launch.flags += flags_for.capability_flags(caps, request.privileged)
             launch.flags += flags_for.limit_flags(limits)
             if flags_for.needs_cgroup_beforehand(limits):
