@@ -333,6 +333,8 @@ def check_request(request: RunRequest) -> None:
 def check_mounts_and_restart(request: RunRequest) -> None:
     """-v/--mount/--tmpfs parse (runtime/mount_specs.py), --restart parses and is kept by a
     supervisor: only for a detached container without --rm (docker refuses --rm with it too)."""
+    if not (request.volumes or request.mounts or request.tmpfs or request.restart != "no"):
+        return  # the common `run`: nothing to import
     from gophernetes.runtime import mount_specs, restart_policy
 
     specs = mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)

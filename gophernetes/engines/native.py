@@ -543,8 +543,6 @@ class NativeEngine(Engine):
         """Validate the request completely and turn it into a RunSpec. Creates nothing but, on
         the first run of a seccomp profile, its compiled program under the state root (a cache
         keyed by the profile); the image must be there already (prepare_image)."""
-        from gophernetes.runtime import restart_policy
-
         check_request(request)
         limits = parse_limits(request)
         caps = capabilities.effective_set(request.cap_add, request.cap_drop)
@@ -578,7 +576,7 @@ class NativeEngine(Engine):
             add_hosts=list(request.add_hosts),
             dns=list(request.dns),
             mounts=mounts,
-            restart=str(restart_policy.parse(request.restart)),
+            restart=canonical_restart(request.restart),
         )
         if seccomp != "unconfined":
             from gophernetes.linux.seccomp import cached_program
@@ -590,6 +588,8 @@ class NativeEngine(Engine):
         """-v/--mount/--tmpfs with their host sources: a bind's path must exist (refused in one line:
         docker's -v would create it, and a typo would become an empty root-owned folder); a named
         volume that does not exist yet is made (as docker does), an anonymous one always."""
+        if not (request.volumes or request.mounts or request.tmpfs):
+            return []
         from gophernetes.runtime import mount_specs
 
         specs = mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
@@ -714,6 +714,15 @@ class NativeEngine(Engine):
         if record is None:
             raise NotFound(f"no such container: {old}")
         rename(self._records(), record, new)
+
+
+def canonical_restart(text: str) -> str:
+    """--restart as the record keeps it ("on-failure:3"); the default costs no import."""
+    if text == "no":
+        return text
+    from gophernetes.runtime import restart_policy
+
+    return str(restart_policy.parse(text))
 
 
 def userns_details(record) -> dict:

@@ -97,6 +97,8 @@ def supervise(state: StateRoot, record: Record, ready_write: int, network=None, 
 def keep_restart_policy(store: RecordStore, record: Record, code: int, again) -> None:
     """--restart (runtime/restart_policy.py): start the container again with `again()` while its
     policy says so, counting restarts in its state (inspect shows them); never after stop or rm."""
+    if record.spec.restart == "no":
+        return  # the common case: nothing to import
     import time
 
     from gophernetes.errors import NotFound
