@@ -472,7 +472,10 @@ class NativeEngine(Engine):
 
     def kill(self, name: str, signal_name: str = "KILL") -> None:
         record = self._running(name, "kill")
-        _signal(record.pid, parse_signal(signal_name))
+        number = parse_signal(signal_name)
+        if record.spec.restart != "no":  # as docker's kill: the user ended it, its policy does not bring it back
+            self._records().update(record, manually_stopped=True)
+        _signal(record.pid, number)
 
     def remove(self, name: str, force: bool = False, volumes: bool = False) -> None:
         from gophernetes.runtime import records

@@ -50,6 +50,17 @@ def test_always_restarts_until_stop(cli):
     assert field(cli, "loop", "{{.Status}} {{.Details.restart_count}}") == f"exited {count}"
 
 
+def test_kill_ends_an_always_container_for_good(cli):
+    assert cli("run", "-d", "--net", "none", "--name", "svc", "--restart", "always", "busybox",
+               "sleep", "600").returncode == 0
+    assert cli("kill", "svc").returncode == 0
+    assert wait_until(lambda: field(cli, "svc", "{{.Status}}") == "exited", 10)
+    time.sleep(1)
+    assert field(cli, "svc", "{{.Status}} {{.Exit_code}} {{.Details.restart_count}}") == "exited 137 0"
+    assert cli("start", "svc").returncode == 0  # start clears it: the policy applies again
+    assert field(cli, "svc", "{{.Status}}") == "running"
+
+
 def test_restart_gives_a_running_container_a_new_init_and_keeps_its_files(cli):
     assert cli("run", "-d", "--net", "none", "--name", "web", "busybox", "sleep", "600").returncode == 0
     assert cli("exec", "web", "sh", "-c", "echo kept > /note").returncode == 0
