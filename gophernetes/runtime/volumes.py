@@ -119,6 +119,9 @@ def fill_from_image(root_fd: int, target: str, data: str) -> None:
         return  # nothing there in the image (or a file): the volume starts empty
     destination = os.open(data, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
+        fcntl.flock(destination, fcntl.LOCK_EX)  # two containers starting on one new volume: one copies
+        if os.listdir(destination):
+            return
         _copy_owner_and_mode(source, destination)
         _copy_tree(source, destination)
     except OSError as error:  # one line that says what was being done (init reports strerror)
