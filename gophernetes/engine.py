@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from gophernetes.errors import PermissionDenied, UsageError
+from gophernetes.errors import NotFound, PermissionDenied, UsageError
 from gophernetes.linux.cgroups.base import Limits
 from gophernetes.names import check_name
 from gophernetes.paths import StateRoot
@@ -55,6 +55,10 @@ class RunRequest:
     userns: str = "host"               # host | auto (root inside = a subordinate uid range outside)
     add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP, lines of its /etc/hosts
     dns: list[str] = field(default_factory=list)        # --dns IP, the name servers of its /etc/resolv.conf
+    volumes: list[str] = field(default_factory=list)    # -v HOST:CONTAINER[:ro], NAME:CONTAINER, CONTAINER
+    mounts: list[str] = field(default_factory=list)     # --mount type=bind|volume|tmpfs,source=,target=,...
+    tmpfs: list[str] = field(default_factory=list)      # --tmpfs CONTAINER[:size=..,mode=..]
+    restart: str = "no"                                 # --restart no|on-failure[:N]|always (detached only)
 
 
 @dataclass
@@ -191,8 +195,36 @@ class Engine(ABC):
         """Send a signal to the container's init."""
 
     @abstractmethod
-    def remove(self, name: str, force: bool = False) -> None:
-        """Delete a stopped container (force: stop it first)."""
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> None:
+        """Delete a stopped container (force: stop it first; volumes: its anonymous volumes too)."""
+
+    def start(self, name: str) -> None:
+        """Start an exited (detached) container again, with the same bundle and writable layer."""
+        raise UsageError(f"start is not supported with --engine {self.name}: run the container again")
+
+    def restart(self, name: str, timeout: float = 10) -> None:
+        """stop, then start (refused before the stop by an engine that cannot start a container again)."""
+        raise UsageError(f"restart is not supported with --engine {self.name}: stop it and run it again")
+
+    # volumes (issue 18): folders kept under the state root, bind-mounted into containers
+    def create_volume(self, name: str | None) -> dict:
+        """Make a named volume (a random name when None); return what `volume inspect` shows."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def volumes(self) -> list[dict]:
+        """Every volume, as `volume inspect` shows each, with the containers using it."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def inspect_volume(self, name: str) -> dict:
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def remove_volume(self, name: str) -> None:
+        """Delete a volume and its data, refused while a container (in any state) uses it."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
+
+    def prune_volumes(self, everything: bool = False) -> list[str]:
+        """Remove the volumes no container uses (anonymous ones only, unless `everything`)."""
+        raise UsageError(f"volumes are not supported with --engine {self.name}: use the native engine")
 
     @abstractmethod
     def attach(self, name: str, network: str) -> tuple[str, str]:
@@ -303,6 +335,32 @@ def check_request(request: RunRequest) -> None:
     from gophernetes.network import etc_overrides
 
     etc_overrides.check(request.add_hosts, request.dns, request.net)
+    check_mounts_and_restart(request)
+
+
+def check_mounts_and_restart(request: RunRequest) -> None:
+    """-v/--mount/--tmpfs parse (gophernetes/mount_specs.py), --restart parses and is kept by a
+    supervisor: only for a detached container without --rm (docker refuses --rm with it too)."""
+    if not (request.volumes or request.mounts or request.tmpfs or request.restart != "no"):
+        return  # the common `run`: nothing to import
+    from gophernetes import mount_specs, restart_policy
+
+    specs = mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
+    if request.userns == "auto" and any(spec.type == mount_specs.VOLUME for spec in specs):
+        raise UsageError("volumes with --userns auto are not supported: a volume's files belong to the host's "
+                         "root, which the remapped root cannot write; bind a folder it owns with -v /PATH:/DST")
+    policy = restart_policy.parse(request.restart)
+    if policy.name != restart_policy.NO and request.remove_on_exit:
+        raise UsageError(f"--restart {request.restart} and --rm cannot be used together")
+
+
+def check_bind_sources(specs) -> None:
+    """A bind mount's host path must exist: refused in one line (docker's -v would create it, and
+    a typo would become an empty root-owned folder on the host). `specs`: mount_specs.MountSpec."""
+    for spec in specs:
+        if spec.type == "bind" and not os.path.exists(spec.source):
+            raise NotFound(f"bind mount source {spec.source} does not exist on the host: create it first "
+                           f"(gophernetes does not create it, unlike docker's -v)")
 
 
 def check_environment(variables: list[str]) -> None:

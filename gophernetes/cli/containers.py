@@ -150,11 +150,48 @@ def kill(obj, containers, signal_name: str) -> None:
 @click.command()
 @click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
 @click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove its anonymous volumes too (named volumes stay).")
 @click.pass_obj
-def rm(obj, containers, force: bool) -> None:
-    """Remove containers (their records, logs and writable layers)."""
+def rm(obj, containers, force: bool, volumes: bool) -> None:
+    """Remove containers (their records, logs and writable layers).
+
+    \b
+    Examples:
+      gophernetes rm web
+      gophernetes rm -f -v web      # kill it, and remove its anonymous volumes (-v /path)
+    """
     engine = obj.engine()
-    _each(containers, lambda name: engine.remove(name, force=force))
+    _each(containers, lambda name: engine.remove(name, force=force, volumes=volumes))
+
+
+@click.command()
+@click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
+@click.pass_obj
+def start(obj, containers) -> None:
+    """Start stopped (detached) containers again: same config, same writable layer (native engine).
+
+    \b
+    Examples:
+      gophernetes stop web && gophernetes start web
+    """
+    engine = obj.engine()
+    _each(containers, engine.start)
+
+
+@click.command()
+@click.argument("containers", nargs=-1, required=True, shell_complete=complete_containers)
+@click.option("-t", "--time", "timeout", type=float, default=10, show_default=True,
+              help="Seconds to wait for the stop before killing the container.")
+@click.pass_obj
+def restart(obj, containers, timeout: float) -> None:
+    """Stop containers, then start them again (native engine).
+
+    \b
+    Examples:
+      gophernetes restart web
+    """
+    engine = obj.engine()
+    _each(containers, lambda name: engine.restart(name, timeout))
 
 
 @click.command()

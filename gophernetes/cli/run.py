@@ -53,7 +53,22 @@ SOURCES = ("docker", "local")
 @click.option("--privileged", is_flag=True, help="Keep all capabilities, mask and protect nothing.")
 @click.option("--cap-add", multiple=True, metavar="CAP", help="Add a capability (e.g. NET_ADMIN, or ALL).")
 @click.option("--cap-drop", multiple=True, metavar="CAP", help="Drop a capability (e.g. NET_RAW, or ALL).")
-@click.option("--read-only", is_flag=True, help="Mount the container's root filesystem read-only.")
+@click.option("--read-only", is_flag=True, help="Mount the container's root filesystem read-only (/dev, /dev/shm, "
+              "and any --tmpfs, -v or --mount stay as they are: give --tmpfs /tmp for what must be writable).")
+@click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]",
+              help="Bind a host path (SRC absolute; it must exist: gophernetes does not create it, unlike docker, "
+                   "so a typo is an error, not an empty root-owned folder) or a named volume (made if missing, "
+                   "filled with the image's files at DST when new) at DST; -v DST alone: an anonymous volume. "
+                   "Options (comma-separated): ro, rw, nocopy. --engine containerd: binds only.")
+@click.option("--mount", "mounts", multiple=True, metavar="type=bind|volume|tmpfs,source=,target=,readonly",
+              help="docker's long form: type (default volume), source, target, readonly, volume-nocopy, "
+                   "tmpfs-size, tmpfs-mode.")
+@click.option("--tmpfs", multiple=True, metavar="DST[:size=64m,mode=1777]",
+              help="A tmpfs (memory) at DST, nosuid,nodev,noexec unless exec/suid/dev is given.")
+@click.option("--restart", default="no", show_default=True, metavar="no|on-failure[:N]|always",
+              help="With -d: the supervisor starts the container again when it exits (on-failure: with a "
+                   "status other than 0, at most N times); never after stop. The count is in inspect. "
+                   "Native engine only.")
 @click.option("--security-opt", multiple=True, metavar="seccomp=unconfined|PROFILE.json",
               help="Security options: seccomp=unconfined (no filter) or seccomp=FILE (a profile in docker's JSON "
                    "format) instead of docker's default seccomp profile.")
@@ -71,8 +86,8 @@ SOURCES = ("docker", "local")
 @click.pass_obj
 def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdir, user, entrypoint, net, add_hosts,
         dns, publish, pid_mode, ipc_mode, uts_mode, cgroupns_mode, userns_mode, use_chroot, privileged, cap_add,
-        cap_drop, read_only, security_opt, memory, memory_swap, cpus, cpu_shares, pids_limit, blkio_weight,
-        interactive, tty, rm, detach):
+        cap_drop, read_only, volumes, mounts, tmpfs, restart, security_opt, memory, memory_swap, cpus, cpu_shares,
+        pids_limit, blkio_weight, interactive, tty, rm, detach):
     """Run a command in a new container, in the foreground.
 
     \b
@@ -94,6 +109,11 @@ def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdi
       sudo gophernetes run --rootfs ./rootfs --chroot /bin/sh
       sudo gophernetes run -d --name web busybox httpd -f -p 8080
       sudo gophernetes run --env-file app.env busybox env
+      sudo gophernetes run -v /srv/site:/www:ro busybox ls /www
+      sudo gophernetes run -v data:/data busybox sh -c 'date >> /data/log'
+      sudo gophernetes run --mount type=tmpfs,target=/scratch,tmpfs-size=16m busybox df /scratch
+      sudo gophernetes run --read-only --tmpfs /tmp busybox touch /tmp/ok
+      sudo gophernetes run -d --restart on-failure:3 --name job busybox sh -c 'exit 1'
       sudo gophernetes run local ./alpine.tar alpine1
     """
     args = list(args)
@@ -118,7 +138,8 @@ def run(obj, args, rootfs, default_image, name, hostname, env, env_files, workdi
         share_namespaces=shared, use_chroot=use_chroot, privileged=privileged, cap_add=list(cap_add),
         cap_drop=list(cap_drop), read_only=read_only, security_opt=list(security_opt), tty=tty, memory=memory,
         memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, blkio_weight=blkio_weight,
-        remove_on_exit=rm, userns=userns_mode, add_hosts=list(add_hosts), dns=list(dns),
+        remove_on_exit=rm, userns=userns_mode, add_hosts=list(add_hosts), dns=list(dns), volumes=list(volumes),
+        mounts=list(mounts), tmpfs=list(tmpfs), restart=restart,
     )
     if detach:
         click.echo(obj.engine().run_detached(request).id)

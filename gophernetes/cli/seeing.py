@@ -1,7 +1,7 @@
 """Seeing what runs, and small verbs around it: stats, top, cp, port, rename, wait.
 
 Each parses, calls one engine method, prints (the reading is done in runtime/stats.py,
-runtime/top.py, runtime/copy.py, runtime/published.py, runtime/waiting.py).
+runtime/top.py, runtime/copy.py, network/published.py, runtime/waiting.py).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # The writer (Pump) runs in every detached container's monitor for as long as the container
 # lives, so this module imports only what the interpreter has loaded anyway, select and time
-# (runtime/monitor.py); the readers import what they need when called.
+# (engines/native/monitor.py); the readers import what they need when called.
 
 
 def timestamp() -> str:

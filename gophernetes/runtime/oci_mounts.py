@@ -9,10 +9,15 @@ tmpfs comes before /dev/pts on it. Right after a tmpfs on /dev, the device nodes
 
 Every destination is resolved *inside* the root (linux/inroot.py): an image whose /dev or
 /etc is a link to a host folder is refused or kept in the root, never followed out.
+
+`run -v` and `--mount` are bind entries here too (a volume is a bind of its folder,
+runtime/copy_up.py); a volume named in the COPY_UP annotation that is still empty first gets
+the image's files at its destination, as docker fills a new volume.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import stat
@@ -25,6 +30,7 @@ FLAGS = {
     "noexec": syscalls.MS_NOEXEC, "strictatime": syscalls.MS_STRICTATIME,
     "bind": syscalls.MS_BIND, "rbind": syscalls.MS_BIND | syscalls.MS_REC,
 }
+COPY_UP = "org.gophernetes.mounts.copy-up"  # JSON list of destinations: fill an empty volume from the image
 CLEARED = {"rw", "suid", "dev", "exec", "relatime", "private", "rprivate"}  # the defaults: no flag to set
 
 
@@ -41,9 +47,14 @@ def flags_and_data(options: list[str]) -> tuple[int, str | None]:
 
 def mount_all(root_fd: int, config: Config) -> None:
     """Every entry of config.mounts, in order, at its destination inside the root `root_fd`."""
+    copy_up = set(json.loads(config.annotations.get(COPY_UP, "[]")))
     for mount in config.mounts:
         flags, data = flags_and_data(mount.options)
         if flags & syscalls.MS_BIND:
+            if mount.destination in copy_up and os.path.isdir(mount.source):
+                from gophernetes.runtime.copy_up import fill_from_image
+
+                fill_from_image(root_fd, mount.destination, mount.source)
             bind(root_fd, mount, flags)
             continue
         kind, source = mount.type, mount.source or mount.type

@@ -165,6 +165,7 @@ class ContainerdEngine(Engine):
             folder.path.mkdir(parents=True)
             launch.flags = self._make_and_point(request, launch, folder, log)
             launch.flags += flags_for.process_flags(request, list(config.get("env") or []))
+            launch.flags += flags_for.mount_flags(request)
             launch.flags += flags_for.capability_flags(caps, request.privileged)
             launch.flags += flags_for.limit_flags(limits)
             if flags_for.needs_cgroup_beforehand(limits):
@@ -336,8 +337,9 @@ class ContainerdEngine(Engine):
         container_id = self._require_status(name, {"running", "paused"}, "signal")
         self._signal(container_id, str(parse_signal(signal_name)), name)
 
-    def remove(self, name: str, force: bool = False) -> None:
-        """Delete the task (if one is left), the container and its snapshot, then our own parts."""
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> None:
+        """Delete the task (if one is left), the container and its snapshot, then our own parts.
+        (`volumes`: containerd containers have none of ours: -v/--mount are refused at run.)"""
         container_id = self._lookup(name)
         task = self.ctr.tasks().get(container_id)
         if task is not None and task.status != "STOPPED":

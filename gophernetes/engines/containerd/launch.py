@@ -66,6 +66,15 @@ def check_supported(request: RunRequest) -> None:
         raise UsageError("--user: ctr 1.6 cannot choose the user; the image's User is used")
     if request.net == "host" and request.publish:
         raise UsageError("--publish needs a bridge network, not --net host")
+    from gophernetes import mount_specs
+
+    if any(spec.type == mount_specs.VOLUME for spec in
+           mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)):
+        raise UsageError("volumes are not supported with --engine containerd: bind a host folder "
+                         "(-v /PATH:/DST) or use the native engine")
+    if request.restart != "no":
+        raise UsageError(f"--restart {request.restart} is not supported with --engine containerd: its "
+                         "supervisor does not start a container again; use the native engine")
     if request.userns != "host":
         raise UsageError("--userns auto is for the native engine: ctr 1.6's --uidmap needs a remapped snapshot "
                          "per range, which gophernetes does not allocate for containerd")
@@ -180,6 +189,29 @@ def etc_mount_flags(files: dict[str, Path]) -> list[str]:
     flags = []
     for path, source in sorted(files.items()):
         flags += ["--mount", f"type=bind,src={source},dst={path},options=rbind:ro"]
+    return flags
+
+
+def mount_flags(request: RunRequest) -> list[str]:
+    """-v /HOST:/DST[:ro], --mount type=bind|tmpfs and --tmpfs as ctr's --mount, which become the same
+    config.json mounts the native engine writes (runc resolves the target inside the root)."""
+    from gophernetes import mount_specs
+    from gophernetes.engine import check_bind_sources
+
+    specs = mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
+    check_bind_sources(specs)
+    flags = []
+    for spec in sorted(specs, key=lambda s: s.target.count("/")):
+        readonly = ["ro"] if spec.readonly else []
+        if spec.type == mount_specs.TMPFS:
+            options = list(spec.options) + readonly
+            flags += ["--mount", f"type=tmpfs,src=tmpfs,dst={spec.target},options={':'.join(options)}"]
+        else:
+            for text in (spec.source, spec.target):
+                if "," in text or ":" in text:
+                    raise UsageError(f"{text}: ctr's --mount cannot carry a path with ',' or ':'")
+            flags += ["--mount", f"type=bind,src={spec.source},dst={spec.target},"
+                                 f"options={':'.join(['rbind', 'rprivate'] + readonly)}"]
     return flags
 
 

@@ -52,7 +52,7 @@ def make_config(spec: RunSpec, folder: Path, etc_sources: dict[str, str], seccom
             no_new_privileges=not privileged),
         root=oci.Root(path="rootfs", readonly=spec.read_only),
         hostname=(spec.hostname or spec.short_id) if "uts" in spec.namespaces else "",
-        mounts=default_mounts() + etc_mounts(etc_sources, folder),
+        mounts=default_mounts() + by_depth(etc_mounts(etc_sources, folder), user_mounts(spec.mounts)),
         linux=oci.Linux(
             namespaces=[oci.Namespace(NAMESPACE_TYPES[kind]) for kind in spec.namespaces]
             + ([oci.Namespace("user")] if mapping is not None else []),
@@ -64,8 +64,41 @@ def make_config(spec: RunSpec, folder: Path, etc_sources: dict[str, str], seccom
             readonly_paths=[] if privileged else list(linux_mounts.READONLY_PATHS),
             seccomp=seccomp),
         annotations={oci.ROOTFS_LAYERS: json.dumps(list(spec.lower_dirs)),
-                     oci.ROOTFS_UPPER: str(folder / "upper"), oci.ROOTFS_WORK: str(folder / "work")},
+                     oci.ROOTFS_UPPER: str(folder / "upper"), oci.ROOTFS_WORK: str(folder / "work"),
+                     **copy_up_annotation(spec.mounts)},
     )
+
+
+def by_depth(etc: list[oci.Mount], users: list[oci.Mount]) -> list[oci.Mount]:
+    """The /etc files and the user's mounts, shallowest destination first (a volume on /etc comes
+    before /etc/hosts, which would otherwise be hidden under it), as docker sorts them; a user's
+    mount on /etc/hosts itself replaces ours."""
+    taken = {mount.destination for mount in users}
+    merged = [mount for mount in etc if mount.destination not in taken] + users
+    return sorted(merged, key=lambda mount: mount.destination.rstrip("/").count("/"))
+
+
+def user_mounts(mounts: list[dict]) -> list[oci.Mount]:
+    """-v, --mount and --tmpfs as config.json mounts. A bind or a volume is an rbind of its host folder; a tmpfs is a
+    tmpfs; "rprivate" only says what every mount of the container is anyway (linux/mounts.py
+    make_all_private): nothing mounted in the container reaches the host, nor the reverse."""
+    result = []
+    for mount in mounts:
+        readonly = ["ro"] if mount["readonly"] else []
+        if mount["type"] == "tmpfs":
+            result.append(oci.Mount(mount["target"], "tmpfs", "tmpfs", list(mount["options"]) + readonly))
+        else:
+            result.append(oci.Mount(mount["target"], "bind", mount["source"], ["rbind", "rprivate"] + readonly))
+    return result
+
+
+def copy_up_annotation(mounts: list[dict]) -> dict[str, str]:
+    """The volumes that get the image's files at their target when they are still empty (docker's
+    copy-up; runtime/oci_mounts.py COPY_UP). Another runtime ignores it: the volume stays empty."""
+    from gophernetes.runtime.oci_mounts import COPY_UP
+
+    targets = [m["target"] for m in mounts if m["type"] == "volume" and m.get("copy_up")]
+    return {COPY_UP: json.dumps(targets)} if targets else {}
 
 
 def etc_mounts(etc_sources: dict[str, str], folder: Path) -> list[oci.Mount]:

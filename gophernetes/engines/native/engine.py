@@ -13,6 +13,7 @@ from gophernetes.engine import (
     ImageInfo,
     Pulled,
     RunRequest,
+    check_bind_sources,
     check_request,
     container_command,
     default_etc_files,
@@ -95,10 +96,19 @@ class NativeEngine(Engine):
     # containers
 
     def run(self, request: RunRequest) -> int:
-        from gophernetes.engines.native.run import run_container
-
+        if request.restart != "no":
+            raise UsageError(f"--restart {request.restart} needs -d: a foreground container is removed when "
+                             "it exits; its supervisor keeps the policy of a detached one")
         self.prepare_image(request)
         spec = self.build_spec(request)
+        try:
+            return self._run_foreground(request, spec)
+        finally:  # a foreground container always goes, and its anonymous volumes with it (docker's --rm)
+            self._remove_anonymous_volumes(spec)
+
+    def _run_foreground(self, request: RunRequest, spec: RunSpec) -> int:
+        from gophernetes.engines.native.run import run_container
+
         record, config = self._create(spec, request.name, detached=False, auto_remove=True)
         network = self._network(spec, record.name)
         if not (request.tty and os.isatty(0)):
@@ -123,9 +133,36 @@ class NativeEngine(Engine):
                              "gophernetes exec -it NAME sh")
         self.prepare_image(request)
         spec = self.build_spec(request)
-        record, config = self._create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
-        start_detached(self.state, record, network=self._network(spec, record.name), config=config)
+        try:
+            record, config = self._create(spec, request.name, detached=True, auto_remove=request.remove_on_exit)
+            start_detached(self.state, record, network=self._network(spec, record.name), config=config)
+        except BaseException:
+            self._remove_anonymous_volumes(spec)  # the record went with the failure: so do they
+            raise
         return self.inspect(record.id)
+
+    def restart(self, name: str, timeout: float = 10) -> None:
+        self.stop(name, timeout)
+        self.start(name)
+
+    def start(self, name: str) -> None:
+        """A stopped detached container under a new supervisor: the same config.json and record,
+        its writable layer as it was left (docker start)."""
+        from gophernetes.engines.native import records
+        from gophernetes.engines.native.supervisor import start_detached
+
+        record = self._current(name)
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        if record.state.status in (records.RUNNING, records.PAUSED):
+            return  # already running: nothing to do, as docker
+        if process.is_alive(record.state.monitor_pid, record.state.monitor_started):
+            raise Conflict(f"container {record.name} is restarting (its --restart policy): stop it first")
+        if not record.detached:
+            raise Conflict(f"container {record.name} ran in the foreground: run it again instead")
+        self._records().update(record, status=records.CREATED, exit_code=None, finished_at=None, error="",
+                               oom_killed=False, manually_stopped=False, restart_count=0)
+        start_detached(self.state, record, network=self._network(record.spec, record.name))
 
     # containers: records in gophernetes/engines/native/records.py, one cgroup each
 
@@ -303,17 +340,25 @@ class NativeEngine(Engine):
         return self._networks_dir
 
     def _info(self, record) -> ContainerInfo:
+        from gophernetes.engines.native import records
+
         state = record.state
         addresses = self._addresses(record)
+        status = state.status
+        if status == records.EXITED and record.spec.restart != "no" and not state.manually_stopped and \
+                process.is_alive(state.monitor_pid, state.monitor_started):
+            status = "restarting"  # exited, and its supervisor is waiting to start it again (docker's word)
         return ContainerInfo(
             id=record.id, name=record.name, image=record.spec.image, command=record.spec.command,
-            status=state.status, created=record.created, engine=self.name, pid=state.pid,
+            status=status, created=record.created, engine=self.name, pid=state.pid,
             exit_code=state.exit_code, finished=state.finished_at, ports=record.spec.publish,
             networks=list(addresses) or ([] if record.spec.net in ("none", "host") else [record.spec.net]),
             details={"spec": record.spec.to_dict(), "state": dict(vars(state)), "addresses": addresses,
                      "detached": record.detached, "log_path": str(record.log_path), "folder": str(record.folder),
                      "bundle": str(record.folder / "config.json"),
-                     "userns": userns_details(record)})
+                     "userns": userns_details(record),
+                     "mounts": record.spec.mounts, "restart_policy": record.spec.restart,
+                     "restart_count": state.restart_count})
 
     def _running(self, name: str, verb: str):
         from gophernetes.engines.native import records
@@ -399,10 +444,14 @@ class NativeEngine(Engine):
         from gophernetes.engines.native import records
 
         record = self._current(name)
-        if record is None or record.state.status not in (records.RUNNING, records.PAUSED):
-            if record is None:
-                raise NotFound(f"no such container: {name}")
-            return  # already stopped: nothing to do, as docker
+        if record is None:
+            raise NotFound(f"no such container: {name}")
+        if record.spec.restart != "no":  # its supervisor must not start it again (gophernetes/restart_policy.py)
+            self._records().update(record, manually_stopped=True)
+        if record.state.status not in (records.RUNNING, records.PAUSED):
+            if process.is_alive(record.state.monitor_pid, record.state.monitor_started):
+                process.wait_for_exit(record.state.monitor_pid, record.state.monitor_started, timeout)
+            return  # already stopped (or between two restarts, now not restarted): as docker
         cgroup = self._cgroup(record)
         _signal(record.pid, signal.SIGTERM)
         if record.state.status == records.PAUSED:
@@ -434,9 +483,12 @@ class NativeEngine(Engine):
 
     def kill(self, name: str, signal_name: str = "KILL") -> None:
         record = self._running(name, "kill")
-        _signal(record.pid, parse_signal(signal_name))
+        number = parse_signal(signal_name)
+        if record.spec.restart != "no":  # as docker's kill: the user ended it, its policy does not bring it back
+            self._records().update(record, manually_stopped=True)
+        _signal(record.pid, number)
 
-    def remove(self, name: str, force: bool = False) -> None:
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> None:
         from gophernetes.engines.native import records
 
         found = self._records().find(name)
@@ -446,6 +498,11 @@ class NativeEngine(Engine):
         record = self._repair(found)
         if record is None:
             raise NotFound(f"no such container: {name}")
+        if record.spec.restart != "no":  # a supervisor between two restarts must give up first
+            self._records().update(record, manually_stopped=True)
+            if record.state.status not in (records.RUNNING, records.PAUSED):
+                process.wait_for_exit(record.state.monitor_pid, record.state.monitor_started, 10)
+                record = self._records().reload_state(record)
         if record.state.status in (records.RUNNING, records.PAUSED):
             if not force:
                 raise Conflict(f"container {record.name} is {record.state.status}: stop it first, or use rm -f")
@@ -460,6 +517,8 @@ class NativeEngine(Engine):
 
             release_resources(self.state, record)
         self._records().delete(record)
+        if volumes:
+            self._remove_anonymous_volumes(record.spec)
 
     def _remove_damaged(self, damaged, force: bool) -> None:
         """rm of a container whose record cannot be read: its cgroup and lease still name it by ID."""
@@ -519,6 +578,7 @@ class NativeEngine(Engine):
         container_id = new_container_id()
         lower_dirs, config = self.resolve_root(request)
         command = container_command(request, config)
+        mounts = self._resolve_mounts(request)
         spec = RunSpec(
             id=container_id,
             command=command,
@@ -542,12 +602,84 @@ class NativeEngine(Engine):
             userns=userns_mode(request),
             add_hosts=list(request.add_hosts),
             dns=list(request.dns),
+            mounts=mounts,
+            restart=canonical_restart(request.restart),
         )
         if seccomp != "unconfined":
             from gophernetes.linux.seccomp import cached_program
 
             spec.seccomp_program = str(cached_program(self.state.lib / "seccomp", seccomp_profile, caps))
         return spec
+
+    def _resolve_mounts(self, request: RunRequest) -> list[dict]:
+        """-v/--mount/--tmpfs with their host sources: a bind's path must exist (refused in one line:
+        docker's -v would create it, and a typo would become an empty root-owned folder); a named
+        volume that does not exist yet is made (as docker does), an anonymous one always."""
+        if not (request.volumes or request.mounts or request.tmpfs):
+            return []
+        from gophernetes import mount_specs
+
+        specs = mount_specs.parse_all(request.volumes, request.mounts, request.tmpfs)
+        check_bind_sources(specs)
+        resolved = []
+        for spec in specs:
+            entry = {"type": spec.type, "source": spec.source, "target": spec.target, "readonly": spec.readonly,
+                     "volume": "", "copy_up": False, "options": list(spec.options)}
+            if spec.type == mount_specs.VOLUME:
+                volume = self._volume_store().create(spec.source or None)
+                entry.update(source=volume.mountpoint, volume=volume.name, copy_up=spec.copy_up,
+                             anonymous=volume.anonymous)
+            resolved.append(entry)
+        return resolved
+
+    # volumes: engines/native/volumes.py; who uses one is read from the container records
+
+    def _volume_store(self):
+        from gophernetes.engines.native.volumes import VolumeStore
+
+        return VolumeStore(self.state.lib / "volumes")
+
+    def _volume_users(self) -> dict[str, list[str]]:
+        """Volume name -> the containers (any state) that mount it."""
+        users: dict[str, list[str]] = {}
+        for record in self._records().all():
+            for mount in record.spec.mounts:
+                if mount.get("volume"):
+                    users.setdefault(mount["volume"], []).append(record.name)
+        return users
+
+    def _remove_anonymous_volumes(self, spec: RunSpec) -> None:
+        users = self._volume_users()
+        for mount in spec.mounts:
+            if mount.get("anonymous") and not users.get(mount["volume"]):
+                try:
+                    self._volume_store().remove(mount["volume"], [])
+                except NotFound:
+                    pass
+
+    def create_volume(self, name: str | None) -> dict:
+        return self._volume_store().create(name).as_dict()
+
+    def volumes(self) -> list[dict]:
+        users = self._volume_users()
+        return [dict(v.as_dict(), Containers=users.get(v.name, [])) for v in self._volume_store().all()]
+
+    def inspect_volume(self, name: str) -> dict:
+        return dict(self._volume_store().get(name).as_dict(), Containers=self._volume_users().get(name, []))
+
+    def remove_volume(self, name: str) -> None:
+        self._volume_store().remove(name, self._volume_users().get(name, []))
+
+    def prune_volumes(self, everything: bool = False) -> list[str]:
+        users, removed = self._volume_users(), []
+        for volume in self._volume_store().all():
+            if not users.get(volume.name) and (everything or volume.anonymous):
+                try:
+                    self._volume_store().remove(volume.name, [])
+                except (NotFound, Conflict):
+                    continue
+                removed.append(volume.name)
+        return removed
 
     def resolve_root(self, request: RunRequest) -> tuple[list[Path], dict]:
         """The layers to mount (bottom first) and the image config (entrypoint, cmd, env, ...)."""
@@ -609,6 +741,15 @@ class NativeEngine(Engine):
         if record is None:
             raise NotFound(f"no such container: {old}")
         rename(self._records(), record, new)
+
+
+def canonical_restart(text: str) -> str:
+    """--restart as the record keeps it ("on-failure:3"); the default costs no import."""
+    if text == "no":
+        return text
+    from gophernetes import restart_policy
+
+    return str(restart_policy.parse(text))
 
 
 def userns_details(record) -> dict:

@@ -102,7 +102,7 @@ def watch(pid: int, pump: Pump) -> int:
 
 def finish(state_lib: str, state_run: str, container_id: str, status: int, error_fd: int,
            cgroup: tuple[str, str], memory_limited: bool) -> None:
-    """PID 1 has exited: what launcher.run_container does after its wait, for a detached one.
+    """PID 1 has exited: what run.run_container does after its wait, for a detached one.
 
     The exit status (docker's: 128 + N for signal N), whether the OOM killer did it, then
     the network lease, the cgroup, and the record when --rm asked for it or the command
@@ -134,6 +134,10 @@ def finish(state_lib: str, state_run: str, container_id: str, status: int, error
     with ExitStack() as cleanup:  # undone last to first, as the launcher's own clean-up
         if record is not None and (record.auto_remove or failed):
             cleanup.callback(store.delete, record)
+            if record.auto_remove and record.spec.mounts:  # --rm: its anonymous volumes go too, as docker's
+                from gophernetes.engines.native.volumes import remove_anonymous
+
+                cleanup.callback(remove_anonymous, state.lib / "volumes", record.spec.mounts)
         elif record is not None:  # the status could not be written (a full disk): forget it, as the launcher does
             cleanup.push(_forget_on_failure(store, record))
         cleanup.callback(group.remove)

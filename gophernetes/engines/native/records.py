@@ -48,6 +48,8 @@ class State:
     exit_code: int | None = None
     oom_killed: bool = False
     error: str = ""
+    restart_count: int = 0              # times the supervisor started it again (--restart)
+    manually_stopped: bool = False      # stop/rm said so: the supervisor does not restart it
 
 
 @dataclass

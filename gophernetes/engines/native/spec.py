@@ -40,8 +40,12 @@ class RunSpec:
     tty: bool = False
     limits: Limits = field(default_factory=Limits)
     userns: str = "host"               # host | auto: a user namespace mapping 0.. to a range of subids
-    add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP (runtime/etc_overrides.py)
+    add_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP (network/etc_overrides.py)
     dns: list[str] = field(default_factory=list)        # --dns IP
+    # -v/--mount/--tmpfs as resolved: {"type", "source" (host path), "target", "readonly",
+    # "volume" (its name, for type volume), "copy_up", "options"}; config.json's user mounts
+    mounts: list[dict] = field(default_factory=list)
+    restart: str = "no"                # --restart, kept by the supervisor (gophernetes/restart_policy.py)
 
     @property
     def short_id(self) -> str:

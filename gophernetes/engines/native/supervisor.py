@@ -49,17 +49,21 @@ def start_detached(state: StateRoot, record: Record, network=None, config=None) 
 
 
 def supervise(state: StateRoot, record: Record, ready_write: int, network=None, config=None,
-              hand_over: bool = True) -> None:
+              hand_over: bool | None = None) -> None:
     """The supervisor's whole life. Never returns.
 
     `hand_over`: once the container runs, become the lean monitor (monitor.py) for the rest
-    of its life; else (or should that exec fail) stay, wait and clean up here, as
-    launcher.run_container does for a foreground run — a loop around one run fits here.
+    of its life — the default for a container without a --restart policy. With a policy
+    (or should that exec fail) this process stays: it waits, starts the container again
+    while the policy says so (keep_restart_policy), and cleans up here, as run.run_container
+    does for a foreground run.
     """
     import gc
 
     from gophernetes.engines.native.run import run_container
 
+    if hand_over is None:
+        hand_over = record.spec.restart == "no"
     gc.enable()  # the CLI turned the collector off for its few milliseconds; we live as long as the container
 
     _detach_stdio()
@@ -68,27 +72,43 @@ def supervise(state: StateRoot, record: Record, ready_write: int, network=None, 
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     pump = threading.Thread(target=logs.pump, args=({out_read: "stdout", err_read: "stderr"}, record.log_path))
+    ready = [ready_write]  # -1 once "started" is said: the number may be reused by a restart's pipes
+    writers = [out_write, err_write]  # ours, closed before the pump can see EOF
+
+    def close_writers() -> None:
+        while writers:
+            os.close(writers.pop())
 
     def started(started) -> None:
-        # Our copies of the write ends must go, or the pump would never see EOF.
-        os.close(out_write)
-        os.close(err_write)
+        if ready[0] < 0:
+            return  # a restart (keep_restart_policy): nobody waits for it
         process.write_report(ready_write, 0, "started")
         os.close(ready_write)
+        ready[0] = -1
         if hand_over:
+            close_writers()  # the monitor reads the pipes until the container's copies close
             _become_monitor(state, record, config, started, out_read, err_read)  # returns only if execve failed
         pump.start()
 
     null = os.open("/dev/null", os.O_RDONLY)
     try:
-        run_container(state, record, stdio=(null, out_write, err_write), on_started=started, network=network,
-                      config=config)
+        def run_once() -> int:
+            return run_container(state, record, stdio=(null, out_write, err_write), on_started=started,
+                                 network=network, config=config)
+        keep_restart_policy(store, record, run_once(), run_once)
     except GophernetesError as error:
-        process.write_report(ready_write, error.exit_code, str(error))  # after "started": ignored
+        if ready[0] >= 0:
+            process.write_report(ready_write, error.exit_code, str(error))
     except BaseException as error:  # noqa: BLE001 — the supervisor must always say something
-        process.write_report(ready_write, 125, f"{type(error).__name__}: {error}")
+        if ready[0] >= 0:
+            process.write_report(ready_write, 125, f"{type(error).__name__}: {error}")
+    close_writers()  # only now, so that restarts log into the same pump; then it sees EOF
     if pump.is_alive() or pump.ident is not None:
         pump.join()
+    if record.auto_remove:  # --rm: its anonymous volumes go with it, as docker's
+        from gophernetes.engines.native.volumes import remove_anonymous
+
+        remove_anonymous(state.lib / "volumes", record.spec.mounts)
     os._exit(0)
 
 
@@ -109,6 +129,32 @@ def _become_monitor(state: StateRoot, record: Record, config, started, out_read:
     except OSError:
         for fd in (out_read, err_read, started.error_fd):
             os.set_inheritable(fd, False)
+
+
+def keep_restart_policy(store: RecordStore, record: Record, code: int, again) -> None:
+    """--restart (gophernetes/restart_policy.py): start the container again with `again()` while its
+    policy says so, counting restarts in its state (inspect shows them); never after stop or rm."""
+    if record.spec.restart == "no":
+        return  # the common case: nothing to import
+    import time
+
+    from gophernetes.errors import NotFound
+    from gophernetes.restart_policy import parse
+
+    policy, restarts = parse(record.spec.restart), 0
+    while True:
+        try:
+            stopped = store.reload_state(record).state.manually_stopped
+            if not policy.should_restart(code, restarts, stopped):
+                return
+            time.sleep(policy.delay(restarts))
+            if store.reload_state(record).state.manually_stopped:  # stop or rm came meanwhile
+                return
+        except NotFound:
+            return  # removed (rm -f)
+        restarts += 1
+        store.update(record, restart_count=restarts)
+        code = again()
 
 
 def _detach_stdio() -> None:

@@ -42,7 +42,7 @@ def test_an_unknown_shell_is_refused_in_one_line(cli):
 
 
 def test_commands_and_options_complete(cli):
-    assert offered(cli, "sta") == ["stats"]
+    assert offered(cli, "sta") == ["start", "stats"]
     assert "--no-stream" in offered(cli, "stats", "--no-")
 
 

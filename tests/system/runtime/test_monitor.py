@@ -1,4 +1,4 @@
-"""What stays with a detached container once it runs: the lean monitor (runtime/monitor.py).
+"""What stays with a detached container once it runs: the lean monitor (engines/native/monitor.py).
 
 The supervisor execs it after the start, in the same PID: it must keep every job the
 supervisor had — logs, the exit status (137 and oom_killed after an OOM kill), --rm, the
