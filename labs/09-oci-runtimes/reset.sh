@@ -20,5 +20,6 @@ gophernetes rm -f lab09-native >/dev/null 2>&1
 for cgroup in /sys/fs/cgroup/lab09 /sys/fs/cgroup/*/lab09; do
   [ -d "$cgroup" ] && rmdir "$cgroup" 2>/dev/null
 done
+rmdir /run/containerd/runc/lab09 2>/dev/null   # the shim's --root for the namespace, empty now
 unmount_all /srv/lab09 && rm -rf /srv/lab09
 exit 0

@@ -158,7 +158,6 @@ def test_step_7_the_native_engines_own_bundle(host):
     config = spec(Path(container.get("details", {}).get("bundle", "")))
     assert config.get("process", {}).get("args") == container.get("command"), \
         "lab09-native's config.json runs another command"
-    root = Path(container["details"]["bundle"]).parent / config.get("root", {}).get("path", "")
-    assert root.is_dir(), f"no root folder {root}"
-    mine, its = os.stat(root), os.stat(f"/proc/{container['pid']}/root")
-    assert (mine.st_dev, mine.st_ino) == (its.st_dev, its.st_ino), f"lab09-native's root is not {root}"
+    pid = container["pid"]
+    assert hostname(pid) == config.get("hostname"), \
+        f"lab09-native's hostname is {hostname(pid)!r}, its config.json says {config.get('hostname')!r}"
