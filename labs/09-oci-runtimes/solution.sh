@@ -18,7 +18,7 @@ gophernetes save --format oci-archive -o /srv/lab09/busybox.tar busybox
 tar -xf /srv/lab09/busybox.tar -C /srv/lab09/image
 jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' /srv/lab09/image/index.json
 umoci raw unpack --image /srv/lab09/image:busybox:latest /srv/lab09/bundle/rootfs
-ls /srv/lab09/bundle/rootfs
+ls -m /srv/lab09/bundle/rootfs
 
 # --- step 3
 jq '.hostname = "lab09"
@@ -29,7 +29,7 @@ jq '.hostname = "lab09"
     | .linux.resources.memory = {"limit": 67108864}' \
   /srv/lab09/runc-spec/config.json > /srv/lab09/bundle/config.json
 jq -c '{hostname, args: .process.args, root, memory: .linux.resources.memory, readonly: .linux.readonlyPaths[-1]}' /srv/lab09/bundle/config.json
-ls /srv/lab09/bundle
+ls -m /srv/lab09/bundle
 
 # --- step 4
 cd /srv/lab09/bundle
