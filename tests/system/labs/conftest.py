@@ -62,11 +62,14 @@ def lab_netns():
 
 @pytest.fixture(scope="session")
 def lab_bin(tmp_path_factory) -> Path:
-    """A `gophernetes` command on PATH that is this checkout, whatever is installed."""
+    """`gophernetes` and `gophernetes-runtime` commands on PATH that are this checkout, whatever is installed."""
     folder = tmp_path_factory.mktemp("lab-bin")
-    script = folder / "gophernetes"
-    script.write_text(f"#!/bin/sh\nexec {sys.executable} -m gophernetes \"$@\"\n")
-    script.chmod(0o755)
+    for name, module in (("gophernetes", "gophernetes"), ("gophernetes-runtime", "gophernetes.cli.oci_runtime")):
+        # PYTHONPATH here too: containerd's shim runs gophernetes-runtime (lab 09) with the
+        # daemon's environment, not the lab's
+        script = folder / name
+        script.write_text(f"#!/bin/sh\nexport PYTHONPATH='{REPO}'\nexec {sys.executable} -m {module} \"$@\"\n")
+        script.chmod(0o755)
     return folder
 
 

@@ -131,7 +131,7 @@ def test_samples_name_steps_that_exist(name):
 
 REPO_ROOT = LABS.parent
 NOT_ON_THIS_HOST = {"tcpdump": "tcpdump", "ping": "iputils-ping"}
-PROJECT = {"gophernetes"}
+PROJECT = {"gophernetes", "gophernetes-runtime"}  # pyproject's console scripts, installed by roles/gophernetes
 SHELL_WORDS = {"cd", "echo", "for", "do", "done", "if", "then", "else", "fi", "while", "until", "exec", "export",
                "set", "wait", "read", "test", "[", "]", "!", "{", "}", "true", ":", ".", "local", "return",
                "time", "sudo", "kill", "printf", "case", "esac", "in", "exit", "g5", "function", "elif",
