@@ -198,10 +198,9 @@ def device_rules(privileged: bool) -> list[dict]:
 
 def resolve_user(user: str, layers: list[Path]) -> oci.User:
     """"name", "uid", "uid:gid" or "name:group" as numbers, read from the image's own
-    /etc/passwd and /etc/group (the top-most layer that has them), as containerd's WithUser does."""
-    if not user:
-        return oci.User(0, 0, [0])
-    name, _, group = user.partition(":")
+    /etc/passwd and /etc/group (the top-most layer that has them), as containerd's WithUser does;
+    additionalGids are the groups that name the user as a member (docker's `id`: groups=0(root),10(wheel))."""
+    name, _, group = (user or "0").partition(":")
     passwd = _database(layers, "etc/passwd")
     if name.isdigit():
         uid = int(name)
@@ -210,15 +209,19 @@ def resolve_user(user: str, layers: list[Path]) -> oci.User:
         uid, gid = int(passwd[name][2]), int(passwd[name][3])
     else:
         raise GophernetesError(f"unable to find user {name}: no matching entries in /etc/passwd")
+    groups = _database(layers, "etc/group")
     if group:
-        groups = _database(layers, "etc/group")
         if group.isdigit():
             gid = int(group)
         elif group in groups:
             gid = int(groups[group][2])
         else:
             raise GophernetesError(f"unable to find group {group}: no matching entries in /etc/group")
-    return oci.User(uid, gid, [gid])
+    # the groups that list the user as a member come too, as docker's `id` shows (root: 0, then wheel...)
+    login = next((entry[0] for entry in passwd.values() if entry[2] == str(uid)), name)
+    members = [int(entry[2]) for entry in groups.values()
+               if len(entry) > 3 and login in entry[3].split(",") and entry[2].isdigit()]
+    return oci.User(uid, gid, [gid, *(g for g in members if g != gid)])
 
 
 def _database(layers: list[Path], relative: str) -> dict[str, list[str]]:

@@ -45,7 +45,9 @@ def command(state_lib: str, state_run: str, container_id: str, pid: int, stdout:
 
     `memory_limited`: whether an exit by SIGKILL may be the OOM killer's (config.json has a
     memory limit): told here, so the monitor need not load the config when the container exits."""
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    package_root = os.path.abspath(__file__)
+    for _ in range(4):  # .../gophernetes/engines/native/monitor.py -> the folder holding gophernetes/
+        package_root = os.path.dirname(package_root)
     return [sys.executable, "-I", "-S", "-c", BOOT, package_root, state_lib, state_run, container_id, str(pid),
             str(stdout), str(stderr), str(error_fd), log_path, cgroup[0], cgroup[1], "1" if memory_limited else "0",
             *sys.path]
