@@ -89,8 +89,8 @@ def prepare_filesystem(container: Container, plain_root: bool = False) -> None:
     else:
         mounts.pivot_into(root)
     linux = container.config.linux
+    mounts.make_readonly(tuple(linux.readonly_paths))  # then masked: runc's order, as /proc/self/mounts shows
     mounts.mask_paths(tuple(linux.masked_paths))
-    mounts.make_readonly(tuple(linux.readonly_paths))
     if container.config.root.readonly:
         syscalls.mount(None, "/", None, syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY)
 
@@ -252,12 +252,27 @@ def read_database(path: str) -> dict[str, list[str]]:
     return {line.split(":")[0]: line.split(":") for line in lines if line and not line.startswith("#")}
 
 
+def home_directory(uid: int) -> str:
+    """The home of `uid` in the container's own /etc/passwd, "/" when it has none (runc's default)."""
+    return next((fields[5] for fields in read_database("/etc/passwd").values()
+                 if len(fields) > 5 and fields[2] == str(uid)), "/")
+
+
+def environment_with_home(container: Container, uid: int) -> dict[str, str]:
+    """process.env, with HOME from the container's /etc/passwd when it lacks one, as runc sets it."""
+    environment = container.environment()
+    if not environment.get("HOME"):
+        environment["HOME"] = home_directory(uid)
+    return environment
+
+
 def execute(container: Container) -> None:
     """execve process.args, searching PATH as a shell would; map failures to docker's 126/127."""
     command = container.config.process.args
     program = command[0]
     try:
-        sealed_exec.exec_command(command, container.environment())  # the runtime's binary stays out of reach
+        environment = environment_with_home(container, container.config.process.user.uid)
+        sealed_exec.exec_command(command, environment)  # the runtime's binary stays out of reach
     except FileNotFoundError:
         where = "" if "/" in program else " in $PATH"
         raise InitError(127, f'exec: "{program}": executable file not found{where}') from None
