@@ -111,16 +111,18 @@ class OciRuntime:
         if options.get("preserve_fds"):
             raise UsageError("--preserve-fds: passing more descriptors to the container is not supported")
         console = terminal.Console()  # the init's pty master comes back to us, sized like our terminal
-        state = self._create(container_id, bundle, config, console, options.get("pid_file"),
-                             bool(options.get("no_pivot")))
-        try:
-            with terminal.raw_mode(0):
+        # Raw before the relay starts (at create): a ^D typed, or script(1)'s end of input,
+        # is then a byte for the container's terminal, not an end-of-file that stops the relay.
+        with terminal.raw_mode(0):
+            state = self._create(container_id, bundle, config, console, options.get("pid_file"),
+                                 bool(options.get("no_pivot")))
+            try:
                 self.start(container_id)
                 status = _wait_for(state["pid"])
                 console.finish()
-        finally:
-            if not keep:
-                self.delete(container_id, force=True)
+            finally:
+                if not keep:
+                    self.delete(container_id, force=True)
         return status
 
     def state(self, container_id: str) -> dict:

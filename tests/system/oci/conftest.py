@@ -33,10 +33,7 @@ RUNTIMES = ["runc", "gophernetes"]
 
 # What gophernetes-runtime does not do yet, by feature: a test over RUNTIMES that needs one
 # is marked xfail (strict: once it works, the mark must go) with this reason, never skipped.
-MISSING: dict[str, str] = {
-    "container devpts": "create's terminal is a pty of the host's devpts given to the init as stdio "
-                        "(lifecycle.create takes no console): `tty` in the container answers 'not a tty'",
-}
+MISSING: dict[str, str] = {}
 if importlib.util.find_spec("gophernetes.runtime.oci") is None:
     MISSING["lifecycle"] = ("create/start/state/kill/delete/exec are not wired yet: the OCI lifecycle "
                             "(branch `bundle`) is not merged")
