@@ -15,6 +15,7 @@ successful execve closes that pipe (it is close-on-exec), and the parent reads E
 from __future__ import annotations
 
 import os
+import posixpath
 import resource  # now: after pivot_root the host's modules are out of sight
 import signal
 from collections.abc import Callable
@@ -49,6 +50,7 @@ def container_init(container: Container, start, error_fd: int, console_fd: int |
         start = start.open() if hasattr(start, "open") else start
         set_oom_score_adj(container.config.process.oom_score_adj)  # the host's /proc, with all capabilities
         prepare_filesystem(container, plain_root)
+        find_command(container)
         if console_fd is not None:
             from gophernetes.runtime.terminal import attach_new_pty
 
@@ -64,6 +66,7 @@ def container_init(container: Container, start, error_fd: int, console_fd: int |
         if start is not None:
             wait_for_start(start)
         become_container_process(container, program)
+        close_inherited_descriptors()
         if container.config.process.no_new_privileges:
             install_seccomp(container, program)
         execute(container)
@@ -302,6 +305,41 @@ def environment_with_home(container: Container, uid: int) -> dict[str, str]:
     if not environment.get("HOME"):
         environment["HOME"] = home_directory(uid)
     return environment
+
+
+def find_command(container: Container) -> None:
+    """A command that is not there fails `create` (docker's 127), as runc's LookPath does, not `start`.
+
+    Only "not found" is told this early; what execve alone can judge (permissions, the
+    file's format) is still reported by execute.
+    """
+    program = container.config.process.args[0]
+    where = program if program.startswith("/") or "/" not in program else \
+        posixpath.join(container.config.process.cwd, program)
+    try:
+        sealed_exec.find_program(where, container.environment().get("PATH", os.defpath))
+    except FileNotFoundError:
+        place = "" if "/" in program else " in $PATH"
+        raise InitError(127, f'exec: "{program}": executable file not found{place}') from None
+    except OSError:
+        pass
+
+
+def close_inherited_descriptors() -> None:
+    """Mark every descriptor above 2 close-on-exec: the command starts with stdin, stdout and
+    stderr only, as runc's init does. An engine's descriptors (a pipe of containerd's shim,
+    conmon's sync pipe) that reached us through the runtime's command line stay out of the
+    container; the error pipe is close-on-exec already and stays open until execve."""
+    try:
+        names = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc in this container: try every number up to the limit
+        names = list(range(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
+    for fd in names:
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the directory listing's own descriptor, closed by now
 
 
 def execute(container: Container) -> None:
