@@ -226,10 +226,8 @@ class Podman:
                               timeout=timeout, input=input, cwd=self.home)
 
     def run_options(self) -> list[str]:
-        """No network, our cgroup parent, and no_new_privs: podman's seccomp profile without
-        no_new_privs needs the filter installed before capabilities are dropped, which
-        gophernetes' init does not do yet (MISSING["seccomp without no_new_privs"]; the test
-        test_podman.py::test_the_default_run_with_seccomp_and_privileges covers it)."""
+        """No network, our cgroup parent, and no_new_privs (podman's default, without it, is
+        test_podman.py::test_the_default_run_with_seccomp_and_privileges)."""
         return ["--network", "none", "--cgroup-parent", self.cgroup_parent, "--security-opt", "no-new-privileges"]
 
     def import_rootfs(self, rootfs: Path) -> None:
