@@ -82,6 +82,15 @@ def test_a_second_create_with_the_same_id_is_refused(runtime, bundle):
         runtime("delete", "--force", "twice")
 
 
+def test_a_missing_command_fails_create_and_leaves_no_container(runtime, bundle):
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["args"] = ["/bin/no-such-command"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    result = runtime("create", "--bundle", str(bundle), f"missing-{runtime.name}")
+    assert result.returncode != 0 and "/bin/no-such-command" in result.stderr, result.stderr
+    assert runtime("list", "--quiet").stdout == ""
+
+
 def test_errors_go_to_the_json_log_as_containerd_reads_it(runtime, tmp_path):
     log = tmp_path / "log.json"
     result = runtime("--log", str(log), "--log-format", "json", "state", "nothing-here")
