@@ -117,11 +117,9 @@ def _join_and_exec(container: Container, init_pid, cgroup, command, env, user, w
         reset_signals()
         keyring.join_existing_session(container.id)
         process_config = container.config.process
-        ids = process_config.user
-        if user:  # exec -u NAME: looked up in the container's /etc/passwd, as docker exec does
-            drop_privileges(container, lambda: switch_user(user), program, keep_capabilities=False)
-        else:
-            drop_privileges(container, lambda: switch_ids(ids.uid, ids.gid, ids.additional_gids), program)
+        ids = process_config.user  # exec -u NAME: looked up in the container's /etc/passwd, as docker exec does
+        switch = (lambda: switch_user(user)) if user else (lambda: switch_ids(ids.uid, ids.gid, ids.additional_gids))
+        drop_privileges(container, switch, program, keep_capabilities=not user)
         os.chdir(workdir or process_config.cwd)
         environment = environment_with_home(container, os.getuid())
         for item in env:
