@@ -11,8 +11,14 @@ inside and outside.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from gophernetes.errors import UsageError
 from gophernetes.linux import syscalls
+
+# prctl(2) options and arguments, from <linux/prctl.h>.
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT_RAISE = 2
 
 # Numbers from <linux/capability.h>.
 CAPABILITIES: dict[str, int] = {
@@ -66,21 +72,60 @@ def permitted_mask() -> int:
     return 0
 
 
-def restrict_to(names: frozenset[str]) -> None:
-    """Reduce this process (and everything it will execve) to the capabilities in `names`.
+class Sets(NamedTuple):
+    """A process's five capability sets, as names without CAP_ (config.json's process.capabilities)."""
 
-    Order matters: dropping from the bounding set needs CAP_SETPCAP, which capset may be
-    about to remove, so the bounding set goes first.
+    bounding: frozenset[str]
+    effective: frozenset[str] = frozenset()
+    permitted: frozenset[str] = frozenset()
+    inheritable: frozenset[str] = frozenset()
+    ambient: frozenset[str] = frozenset()
+
+
+def mask_of(names: frozenset[str]) -> int:
+    """Capability names as the kernel's bit mask (bit N = capability number N)."""
+    return sum(1 << CAPABILITIES[name] for name in names)
+
+
+def drop_bounding(keep: frozenset[str]) -> None:
+    """Drop every capability not in `keep` from the bounding set: no later execve can regain it.
+
+    Needs CAP_SETPCAP in the effective set, so it comes before capset takes that away.
+    man 2 prctl (PR_CAPBSET_DROP)
     """
-    keep = {CAPABILITIES[n] for n in names}
+    numbers = {CAPABILITIES[name] for name in keep}
     for number in range(last_capability() + 1):
-        if number not in keep:
+        if number not in numbers:
             syscalls.prctl(syscalls.PR_CAPBSET_DROP, number)
-    # capset may only shrink the permitted set: never ask for one this process lacks.
-    mask = sum(1 << n for n in keep) & permitted_mask()
+
+
+def keep_across_setuid(keep: bool) -> None:
+    """Whether the permitted set survives a switch from uid 0 to another uid (the effective set
+    is emptied either way, and refilled from the permitted set by capset).
+
+    Without it, setuid(1000) empties every set at once: the runtime could not give a
+    non-root process the capabilities config.json names, as runc does. Cleared by execve.
+    man 2 prctl (PR_SET_KEEPCAPS), man 7 capabilities ("Effect of user ID changes")
+    """
+    syscalls.prctl(PR_SET_KEEPCAPS, int(keep))
+
+
+def apply(sets: Sets) -> None:
+    """Set the permitted, effective and inheritable sets, then raise the ambient ones.
+
+    capset may only shrink the permitted set, so a capability this process lacks is left
+    out rather than asked for. An ambient capability is kept across execve of a program
+    without file capabilities, even by a non-root user; the kernel only raises one that is
+    both permitted and inheritable (PR_CAP_AMBIENT_RAISE), so ambient comes last.
+    man 2 capset, man 2 prctl (PR_CAP_AMBIENT)
+    """
+    permitted = mask_of(sets.permitted) & permitted_mask()
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
-    # The inheritable set must shrink too: for root, execve grants inheritable | bounding.
-    syscalls.capset(effective=mask, permitted=mask, inheritable=0)
+    syscalls.capset(effective=mask_of(sets.effective) & permitted, permitted=permitted,
+                    inheritable=mask_of(sets.inheritable))
+    for name in sorted(sets.ambient):
+        if permitted >> CAPABILITIES[name] & 1 and name in sets.inheritable:
+            syscalls.prctl(syscalls.PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAPABILITIES[name])
 
 
 def set_no_new_privs() -> None:

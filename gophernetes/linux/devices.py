@@ -24,6 +24,18 @@ CHARACTER_DEVICES = {
     "tty": (5, 0),
 }
 
+# The device cgroup rules every container gets after those of linux.resources.devices, as
+# runc's libcontainer/specconv AllowedDevices (runc 1.1): mknod of any node, and opening the
+# harmless ones above, /dev/ptmx, the container's own pseudo-terminals and /dev/net/tun.
+# A config.json whose resources.devices is only "deny all" (runc spec's) still gets a
+# usable /dev: without them even `> /dev/null` fails, and so does making the nodes.
+ALLOWED_DEVICE_RULES = (
+    "c *:* m", "b *:* m",
+    "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm", "c 1:9 rwm",  # null random full tty zero urandom
+    "c 136:* rwm", "c 5:2 rwm",  # pts/*, ptmx
+    "c 10:200 rwm",  # tuntap
+)
+
 SYMLINKS = {
     "fd": "/proc/self/fd",
     "stdin": "/proc/self/fd/0",
@@ -72,23 +84,53 @@ def _mount_in(dev: int, name: str, source: str, fstype: str, flags: int, data: s
         os.close(target)
 
 
+FILE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
 def make_character_device(dev: int, name: str, major: int, minor: int) -> None:
-    """Create a character device file in the directory `dev` (mknodat; needs CAP_MKNOD), readable
-    and writable by all; in a user namespace, bind the host's node instead (bind_host_device)."""
+    """A character device readable and writable by all, in the directory `dev` (see make_device)."""
+    make_device(dev, name, "c", major, minor)
+
+
+def make_device(dev: int, name: str, kind: str, major: int, minor: int, mode: int = 0o666, uid: int = 0,
+                gid: int = 0) -> None:
+    """Create the device file `name` (may be nested: "net/tun") in the directory `dev`, as runc does.
+
+    mknodat(2) makes the node: the kernel allows it to CAP_MKNOD of the *initial* user
+    namespace only (and the device cgroup must allow "m" for it). So, as runc does, the
+    node is made when we are root of the host's user namespace, and in a user namespace
+    the host's node is bound instead (bind_host_device). chmod after mknod, since the
+    umask masks mknod's mode; chown to the owner config.json names.
+    """
+    parent_name, _, base = name.rpartition("/")
+    parent = inroot.make_directories(dev, parent_name) if parent_name else os.dup(dev)
     try:
-        os.mknod(name, 0o666 | stat.S_IFCHR, os.makedev(major, minor), dir_fd=dev)
-    except PermissionError:
-        bind_host_device(dev, name)
-        return
-    node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
-    try:
-        os.chmod(inroot.fd_path(node), 0o666)  # mknod's mode is masked by the umask
+        if in_user_namespace():
+            bind_host_device(parent, base, f"/dev/{name}")
+            return
+        os.mknod(base, mode | FILE_TYPES[kind], os.makedev(major, minor), dir_fd=parent)
+        node = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        try:
+            os.chmod(inroot.fd_path(node), mode)
+            os.chown(inroot.fd_path(node), uid, gid)
+        finally:
+            os.close(node)
     finally:
-        os.close(node)
+        os.close(parent)
 
 
-def bind_host_device(dev: int, name: str) -> None:
-    """In a user namespace (--userns auto) mknod is refused: bind the host's node instead, as runc does.
+def in_user_namespace() -> bool:
+    """Whether this process is in a user namespace other than the host's: its uid_map is then
+    not the identity of all 2^32 ids ("0 0 4294967295"), as runc's userns.RunningInUserNS reads it."""
+    try:
+        with open("/proc/self/uid_map") as file:
+            return file.read().split() != ["0", "0", "4294967295"]
+    except FileNotFoundError:
+        return False  # a kernel without user namespaces
+
+
+def bind_host_device(dev: int, name: str, host_path: str) -> None:
+    """In a user namespace mknod is refused: bind the host's node instead, as runc does.
 
     The kernel only lets CAP_MKNOD of the *host's* user namespace make device nodes; a
     bind mount of the host's /dev/null onto an empty file is the same device (still
@@ -97,6 +139,6 @@ def bind_host_device(dev: int, name: str) -> None:
     os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=dev))
     node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
     try:
-        syscalls.mount(f"/dev/{name}", inroot.fd_path(node), None, syscalls.MS_BIND)
+        syscalls.mount(host_path, inroot.fd_path(node), None, syscalls.MS_BIND)
     finally:
         os.close(node)

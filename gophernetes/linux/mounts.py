@@ -134,9 +134,16 @@ def mask_paths(paths: tuple[str, ...] = MASKED_PATHS) -> None:
 
 
 def make_readonly(paths: tuple[str, ...] = READONLY_PATHS) -> None:
-    """Bind each path onto itself, then remount that bind read-only."""
+    """Bind each path onto itself, then remount that bind read-only, keeping its other flags.
+
+    Only MS_RDONLY is added, as runc does: /proc/sys stays "ro,relatime". The flags the
+    mount already has (statvfs) go into the remount again, because in a user namespace the
+    kernel refuses a remount that would clear a locked nosuid, nodev or noexec (EPERM).
+    """
+    kept = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: MS_NOEXEC}
     for path in paths:
         if os.path.exists(path):
             syscalls.mount(path, path, None, MS_BIND | MS_REC)
-            syscalls.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
-                           | MS_NOEXEC)
+            present = os.statvfs(path).f_flag
+            flags = sum(flag for st, flag in kept.items() if present & st)
+            syscalls.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)

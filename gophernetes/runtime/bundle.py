@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gophernetes.linux.capabilities import Sets
 from gophernetes.runtime import oci_config
 from gophernetes.runtime.oci_config import Config, ConfigError
 
@@ -62,6 +63,15 @@ class Container:
         """The bounding set, names without CAP_ (what linux/capabilities.py restricts to)."""
         caps = self.config.process.capabilities
         return frozenset(name.removeprefix("CAP_") for name in (caps.bounding if caps else []))
+
+    def capability_sets(self) -> Sets:
+        """process.capabilities' five sets, names without CAP_ (none given: none at all)."""
+        caps = self.config.process.capabilities
+        if caps is None:
+            return Sets(frozenset())
+        names = [frozenset(name.removeprefix("CAP_") for name in group)
+                 for group in (caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient)]
+        return Sets(*names)
 
     def environment(self) -> dict[str, str]:
         env: dict[str, str] = {}

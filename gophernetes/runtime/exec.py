@@ -15,10 +15,12 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
-from gophernetes.linux import capabilities, keyring, sealed_exec, syscalls
+from gophernetes.linux import keyring, sealed_exec, syscalls
 from gophernetes.runtime import process
 from gophernetes.runtime.init import (
     InitError,
+    drop_privileges,
+    environment_with_home,
     install_seccomp,
     reset_signals,
     seccomp_program,
@@ -121,19 +123,16 @@ def _join_and_exec(container: Container, init_pid, cgroup, command, env, user, w
         reset_signals()
         keyring.join_existing_session(container.id)
         process_config = container.config.process
-        capabilities.restrict_to(container.capabilities())
-        if user:
-            switch_user(user)  # exec -u NAME: looked up in the container's /etc/passwd, as docker exec does
-        else:
-            switch_ids(process_config.user.uid, process_config.user.gid, process_config.user.additional_gids)
-        if process_config.no_new_privileges:
-            capabilities.set_no_new_privs()
+        ids = process_config.user  # exec -u NAME: looked up in the container's /etc/passwd, as docker exec does
+        switch = (lambda: switch_user(user)) if user else (lambda: switch_ids(ids.uid, ids.gid, ids.additional_gids))
+        drop_privileges(container, switch, program, keep_capabilities=not user)
         os.chdir(workdir or process_config.cwd)
-        environment = container.environment()
+        environment = environment_with_home(container, os.getuid())
         for item in env:
             key, _, value = item.partition("=")
             environment[key] = value
-        install_seccomp(container, program)
+        if process_config.no_new_privileges:
+            install_seccomp(container, program)
         _execute(command, environment)
     except InitError as error:
         process.fail(error_fd, error.code, str(error))

@@ -15,8 +15,10 @@ successful execve closes that pipe (it is close-on-exec), and the parent reads E
 from __future__ import annotations
 
 import os
+import posixpath
 import resource  # now: after pivot_root the host's modules are out of sight
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from gophernetes.linux import capabilities, inroot, keyring, loopback, mounts, sealed_exec, syscalls
@@ -43,8 +45,12 @@ def container_init(container: Container, start, error_fd: int, console_fd: int |
     """
     try:
         program = seccomp_program(container)  # read now: after pivot_root the host's files are out of sight
+        if console_fd is not None or container.config.process.terminal:
+            from gophernetes.runtime import terminal  # noqa: F401 — imported now, used after pivot_root
         start = start.open() if hasattr(start, "open") else start
+        set_oom_score_adj(container.config.process.oom_score_adj)  # the host's /proc, with all capabilities
         prepare_filesystem(container, plain_root)
+        find_command(container)
         if console_fd is not None:
             from gophernetes.runtime.terminal import attach_new_pty
 
@@ -59,8 +65,10 @@ def container_init(container: Container, start, error_fd: int, console_fd: int |
             error_fd = -1
         if start is not None:
             wait_for_start(start)
-        become_container_process(container)
-        install_seccomp(container, program)
+        become_container_process(container, program)
+        close_inherited_descriptors()
+        if container.config.process.no_new_privileges:
+            install_seccomp(container, program)
         execute(container)
     except InitError as error:
         report(error_fd, error.code, str(error))
@@ -89,8 +97,8 @@ def prepare_filesystem(container: Container, plain_root: bool = False) -> None:
     else:
         mounts.pivot_into(root)
     linux = container.config.linux
+    mounts.make_readonly(tuple(linux.readonly_paths))  # then masked: runc's order, as /proc/self/mounts shows
     mounts.mask_paths(tuple(linux.masked_paths))
-    mounts.make_readonly(tuple(linux.readonly_paths))
     if container.config.root.readonly:
         syscalls.mount(None, "/", None, syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY)
 
@@ -123,8 +131,8 @@ def wait_for_start(start) -> None:
         start()
 
 
-def become_container_process(container: Container) -> None:
-    """Signals, keyring, capabilities, user, working directory: the process state the command inherits."""
+def become_container_process(container: Container, program: bytes | None = None) -> None:
+    """Signals, keyring, rlimits, privileges, working directory: the process state the command inherits."""
     process_config = container.config.process
     reset_signals()
     keyring.join_new_session(container.id)
@@ -134,22 +142,53 @@ def become_container_process(container: Container) -> None:
         become_session_leader_of(0)
     set_rlimits(container)
     user = process_config.user
-    # Root keeps its capabilities across setgid/setgroups, so it switches first (the set may
-    # lack CAP_SETGID, as runc spec's does); another user loses them all at setuid, so the
-    # set is cut first, while dropping from the bounding set is still allowed.
-    if user.uid == 0:
-        switch_ids(user.uid, user.gid, user.additional_gids)
-    capabilities.restrict_to(container.capabilities())
-    if user.uid != 0:
-        switch_ids(user.uid, user.gid, user.additional_gids)
-    if process_config.no_new_privileges:
-        capabilities.set_no_new_privs()
+    drop_privileges(container, lambda: switch_ids(user.uid, user.gid, user.additional_gids), program)
     try:
         os.chdir(process_config.cwd)
     except OSError as error:
         raise InitError(125, f"cannot enter working directory {process_config.cwd}: {error.strerror}") from error
     if container.die_with_parent:  # as `docker run` foreground containers do
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def drop_privileges(container: Container, switch: Callable[[], None], program: bytes | None,
+                    keep_capabilities: bool = True) -> None:
+    """no_new_privs or seccomp, the bounding set, the user switch, the other four sets: runc's order.
+
+    Without noNewPrivileges the seccomp filter goes first, while CAP_SYS_ADMIN (which
+    installing one then needs) is still held; with it, the filter waits until just before
+    execve (install_seccomp). The user switch (`switch`: setgroups, setgid, setuid) needs
+    CAP_SETGID and CAP_SETUID, which the process's own sets may lack, so it comes before
+    capset; PR_SET_KEEPCAPS keeps the permitted set across setuid to a non-root uid, and
+    capset then gives the process exactly config.json's sets, as runc does for any user.
+    `keep_capabilities` False (`exec -u NAME`) lets setuid to a non-root uid empty them, as
+    execve would.
+    """
+    if container.config.process.no_new_privileges:
+        capabilities.set_no_new_privs()
+    else:
+        install_seccomp(container, program)
+    umask = container.config.process.user.umask
+    os.umask(0o022 if umask is None else umask)  # runc's default when process.user.umask is not given
+    sets = container.capability_sets()
+    capabilities.drop_bounding(sets.bounding)
+    capabilities.keep_across_setuid(keep_capabilities)
+    switch()
+    capabilities.keep_across_setuid(False)
+    capabilities.apply(sets)
+
+
+def set_oom_score_adj(value: int | None) -> None:
+    """process.oomScoreAdj: how much more (up to 1000) or less (down to -1000) willing the OOM
+    killer is to pick this process, inherited by its children. Lowering it needs
+    CAP_SYS_RESOURCE, so it is written first, as runc's nsexec does. man 5 proc (oom_score_adj)"""
+    if value is None:
+        return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as file:
+            file.write(str(value))
+    except OSError as error:
+        raise InitError(125, f"cannot set oomScoreAdj to {value}: {error.strerror}") from None
 
 
 def set_rlimits(container: Container) -> None:
@@ -189,10 +228,12 @@ def seccomp_program(container: Container) -> bytes | None:
 
 
 def install_seccomp(container: Container, program: bytes | None) -> None:
-    """The last step before execve: from here on, every system call goes through the filter.
+    """From here on, every system call goes through the filter.
 
-    Last, so that the runtime's own calls (mount, pivot_root, capset, ...) need not be in
-    the profile; after no_new_privs, which lets a process without CAP_SYS_ADMIN install it.
+    With noNewPrivileges, the last step before execve, so that the runtime's own calls
+    (capset, setuid, ...) need not be in the profile; no_new_privs lets a process without
+    CAP_SYS_ADMIN install it. Without, before the capabilities go (drop_privileges), as
+    runc does: the profile must then allow what follows (podman's and docker's do).
     """
     if program is not None:
         from gophernetes.linux import seccomp
@@ -252,12 +293,62 @@ def read_database(path: str) -> dict[str, list[str]]:
     return {line.split(":")[0]: line.split(":") for line in lines if line and not line.startswith("#")}
 
 
+def home_directory(uid: int) -> str:
+    """The home of `uid` in the container's own /etc/passwd, "/" when it has none (runc's default)."""
+    return next((fields[5] for fields in read_database("/etc/passwd").values()
+                 if len(fields) > 5 and fields[2] == str(uid)), "/")
+
+
+def environment_with_home(container: Container, uid: int) -> dict[str, str]:
+    """process.env, with HOME from the container's /etc/passwd when it lacks one, as runc sets it."""
+    environment = container.environment()
+    if not environment.get("HOME"):
+        environment["HOME"] = home_directory(uid)
+    return environment
+
+
+def find_command(container: Container) -> None:
+    """A command that is not there fails `create` (docker's 127), as runc's LookPath does, not `start`.
+
+    Only "not found" is told this early; what execve alone can judge (permissions, the
+    file's format) is still reported by execute.
+    """
+    program = container.config.process.args[0]
+    where = program if program.startswith("/") or "/" not in program else \
+        posixpath.join(container.config.process.cwd, program)
+    try:
+        sealed_exec.find_program(where, container.environment().get("PATH", os.defpath))
+    except FileNotFoundError:
+        place = "" if "/" in program else " in $PATH"
+        raise InitError(127, f'exec: "{program}": executable file not found{place}') from None
+    except OSError:
+        pass
+
+
+def close_inherited_descriptors() -> None:
+    """Mark every descriptor above 2 close-on-exec: the command starts with stdin, stdout and
+    stderr only, as runc's init does. An engine's descriptors (a pipe of containerd's shim,
+    conmon's sync pipe) that reached us through the runtime's command line stay out of the
+    container; the error pipe is close-on-exec already and stays open until execve."""
+    try:
+        names = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc in this container: try every number up to the limit
+        names = list(range(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
+    for fd in names:
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the directory listing's own descriptor, closed by now
+
+
 def execute(container: Container) -> None:
     """execve process.args, searching PATH as a shell would; map failures to docker's 126/127."""
     command = container.config.process.args
     program = command[0]
     try:
-        sealed_exec.exec_command(command, container.environment())  # the runtime's binary stays out of reach
+        environment = environment_with_home(container, container.config.process.user.uid)
+        sealed_exec.exec_command(command, environment)  # the runtime's binary stays out of reach
     except FileNotFoundError:
         where = "" if "/" in program else " in $PATH"
         raise InitError(127, f'exec: "{program}": executable file not found{where}') from None

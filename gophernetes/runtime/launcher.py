@@ -99,7 +99,11 @@ def device_rules(entries: list[dict]) -> tuple[str, ...] | None:
     """linux.resources.devices as the driver's rule lines ("c 1:3 rwm"); None when all are allowed.
 
     Only the form runc writes is understood: one "deny all" first, then allow entries.
+    runc's default rules (linux/devices.py ALLOWED_DEVICE_RULES) follow them, as runc appends
+    them, so that a bare "deny all" still leaves /dev/null and friends usable.
     """
+    from gophernetes.linux.devices import ALLOWED_DEVICE_RULES
+
     if not entries or entries[-1:] == [{"allow": True, "access": "rwm"}]:
         return None
     rules = []
@@ -109,7 +113,7 @@ def device_rules(entries: list[dict]) -> tuple[str, ...] | None:
                               "followed by allow entries only")
         number = f"{entry.get('major', '*')}:{entry.get('minor', '*')}"
         rules.append(f"{entry.get('type', 'a')} {number} {entry.get('access', 'rwm')}")
-    return tuple(rules)
+    return tuple(dict.fromkeys(rules + list(ALLOWED_DEVICE_RULES)))
 
 
 def remap_ids(container: Container, copies: Path):

@@ -7,11 +7,11 @@ not the spec): the init's pid in a --pid-file, a terminal sent over a --console-
 freezer), `ps` (the cgroup's processes), `list`, `kill --all`, and the bundle's hooks at
 their moments. Each is a few lines here, over the lifecycle and linux/.
 
-Two things are done differently from runc until the lifecycle offers them (see the
-README's runtime section): the terminal of `create` is a pty of the host's devpts handed
-to the init as its stdio (lifecycle.create takes no console), and createContainer hooks
-run in the runtime's namespaces once the container is created, not in the container's
-before pivot_root. startContainer hooks run in the container (joined as exec joins it).
+A terminal is a pty the init makes in the container's own devpts, its master sent to the
+engine's --console-socket (or, for `run` on our own terminal, back to us), as runc does.
+One thing is done differently from runc (see the README's runtime section): createContainer
+hooks run in the runtime's namespaces once the container is created, not in the
+container's before pivot_root. startContainer hooks run in the container (joined as exec joins it).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +45,14 @@ class OciRuntime:
         config = _read_config(bundle)
         if preserve_fds:
             raise UsageError("--preserve-fds: passing more descriptors to the container is not supported")
-        with _terminal_stdio(config, console_socket) as stdio:
-            return self._create(container_id, bundle, config, stdio, pid_file, no_pivot)
+        console = _console(config, console_socket)
+        return self._create(container_id, bundle, config, console, pid_file, no_pivot)
 
-    def _create(self, container_id: str, bundle: str, config: dict, stdio: tuple[int, int, int] | None,
-                pid_file: str | None, no_pivot: bool) -> dict:
+    def _create(self, container_id: str, bundle: str, config: dict, console, pid_file: str | None,
+                no_pivot: bool) -> dict:
         hooks = oci_hooks.Hooks.from_spec(config.get("hooks"))
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        state = lifecycle.create(self.root, container_id, bundle, stdio=stdio, no_pivot=no_pivot)
+        state = lifecycle.create(self.root, container_id, bundle, no_pivot=no_pivot, console=console)
         try:
             for stage in ("prestart", "createRuntime", "createContainer"):
                 oci_hooks.run_stage(hooks, stage, {**state, "status": lifecycle.CREATING})
@@ -107,27 +106,23 @@ class OciRuntime:
 
     def _run_on_our_terminal(self, container_id: str, bundle: str, config: dict, keep: bool,
                              options: dict[str, Any]) -> int:
-        from gophernetes.linux import console_socket as consoles
         from gophernetes.runtime import terminal
 
         if options.get("preserve_fds"):
             raise UsageError("--preserve-fds: passing more descriptors to the container is not supported")
-        master, slave = consoles.open_pty()
-        try:
-            terminal.copy_window_size(0, master)
-            state = self._create(container_id, bundle, config, (slave, slave, slave), options.get("pid_file"),
+        console = terminal.Console()  # the init's pty master comes back to us, sized like our terminal
+        # Raw before the relay starts (at create): a ^D typed, or script(1)'s end of input,
+        # is then a byte for the container's terminal, not an end-of-file that stops the relay.
+        with terminal.raw_mode(0):
+            state = self._create(container_id, bundle, config, console, options.get("pid_file"),
                                  bool(options.get("no_pivot")))
-        finally:
-            os.close(slave)
-        try:
-            with terminal.raw_mode(0):
-                relay = terminal.relay_in_background(master)
+            try:
                 self.start(container_id)
                 status = _wait_for(state["pid"])
-                relay.join(timeout=1)
-        finally:
-            if not keep:
-                self.delete(container_id, force=True)
+                console.finish()
+            finally:
+                if not keep:
+                    self.delete(container_id, force=True)
         return status
 
     def state(self, container_id: str) -> dict:
@@ -263,34 +258,20 @@ def _read_config(bundle: str) -> dict:
     return document
 
 
-@contextmanager
-def _terminal_stdio(config: dict, console_socket: str | None) -> Iterator[tuple[int, int, int] | None]:
-    """With process.terminal, a new pty: its slave is the init's stdio, its master goes to the
-    console socket (runc's rule: a terminal needs --console-socket, and only then)."""
+def _console(config: dict, console_socket: str | None):
+    """With process.terminal, the engine's console socket, through which the init sends the master
+    of a pty it makes in the container's own devpts (runc's rule: a terminal needs
+    --console-socket, and only then); None without a terminal."""
     process = config.get("process") or {}
     if not process.get("terminal"):
         if console_socket:
             raise UsageError("--console-socket given but process.terminal is false")
-        yield None
-        return
+        return None
     if not console_socket:
         raise UsageError("process.terminal is true: give --console-socket (or set terminal to false)")
-    from gophernetes.linux import console_socket as consoles
+    from gophernetes.runtime.exec_process import EngineConsole
 
-    # The init imports this module lazily once its root has changed, where our files are out
-    # of sight: import it now, so that the forked init already has it.
-    from gophernetes.runtime import terminal  # noqa: F401
-
-    master, slave = consoles.open_pty()
-    try:
-        size = process.get("consoleSize") or {}
-        if size.get("height") and size.get("width"):
-            consoles.set_size(master, int(size["height"]), int(size["width"]))
-        consoles.send_master(console_socket, master)
-        yield (slave, slave, slave)
-    finally:
-        os.close(master)
-        os.close(slave)
+    return EngineConsole(console_socket)
 
 
 def _pid_namespace(pid: int | None) -> str | None:

@@ -98,6 +98,7 @@ class User(_Model):
     uid: int = 0
     gid: int = 0
     additional_gids: list[int] = []
+    umask: int | None = None
 
 
 class Capabilities(_Model):
@@ -125,6 +126,7 @@ class Process(_Model):
     capabilities: Capabilities | None = None
     rlimits: list[Rlimit] = []
     no_new_privileges: bool = False
+    oom_score_adj: int | None = None
 
 
 class Root(_Model):

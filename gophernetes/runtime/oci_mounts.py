@@ -60,6 +60,8 @@ def mount_all(root_fd: int, config: Config) -> None:
         kind, source = mount.type, mount.source or mount.type
         if kind == "cgroup":
             kind, source, data = cgroup_filesystem(data)
+            if kind == "tmpfs":  # runc's tmpfs there is writable; only its controllers' binds are read-only
+                flags &= ~syscalls.MS_RDONLY
         target = inroot.mount_point(root_fd, mount.destination)
         try:
             syscalls.mount(source, inroot.fd_path(target), kind, flags, data)
@@ -122,15 +124,19 @@ def _replace_link(root_fd: int, path: str) -> None:
 
 def populate_dev(root_fd: int, nodes: list[Device]) -> None:
     """The default devices the spec promises (null, zero, full, random, urandom, tty), those of
-    linux.devices, and the links every /dev has (fd, stdin, ptmx, ...), in the fresh tmpfs."""
+    linux.devices (one of the same path replaces the default), and the links every /dev has
+    (fd, stdin, ptmx, ...), in the fresh tmpfs."""
     dev = inroot.open_in_root(root_fd, "/dev", os.O_PATH | os.O_DIRECTORY)
     defaults = [Device(f"/dev/{name}", "c", major, minor) for name, (major, minor) in devices.CHARACTER_DEVICES.items()]
     try:
-        for node in defaults + [node for node in nodes if node.path not in {d.path for d in defaults}]:
-            if node.type != "c" or node.path.count("/") != 2:
-                raise ConfigError(f"config.json: linux.devices {node.path}: only character devices "
-                                  "directly in /dev are supported")
-            devices.make_character_device(dev, node.path[len("/dev/"):], node.major, node.minor)
+        given = {node.path for node in nodes}
+        for node in [node for node in defaults if node.path not in given] + nodes:
+            name = posixpath.normpath(node.path).removeprefix("/dev/")
+            if node.type not in devices.FILE_TYPES or name.startswith(("/", "..")):
+                raise ConfigError(f"config.json: linux.devices {node.path}: a device (type c, b, u or p) "
+                                  "under /dev is needed")
+            devices.make_device(dev, name, node.type, node.major, node.minor, node.file_mode & 0o7777,
+                                node.uid, node.gid)
         for name, link in devices.SYMLINKS.items():
             os.symlink(link, name, dir_fd=dev)
     finally:

@@ -36,6 +36,8 @@ import termios
 import threading
 import tty
 
+from gophernetes.linux.console_socket import MASTER_NAME
+
 
 class Console:
     """Our end of a console socket: the container sends its pty master through it."""
@@ -67,7 +69,7 @@ def attach_new_pty(console_fd: int) -> None:
     """In the container (after pivot_root): make a pty, send its master out, take the slave as stdio."""
     master, slave = os.openpty()
     with socket.socket(fileno=console_fd) as console:
-        socket.send_fds(console, [b"pty"], [master])
+        socket.send_fds(console, [MASTER_NAME.encode()], [master])  # the name runc sends with it
     os.close(master)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)

@@ -55,6 +55,34 @@ def test_capabilities_fill_three_sets_and_leave_inheritable_and_ambient_empty():
                     "permitted": ["CAP_CHOWN", "CAP_NET_RAW"]}
 
 
+def test_a_non_root_user_gets_only_the_bounding_set_as_docker_writes_it():
+    caps = config(spec(capabilities=["NET_RAW", "CHOWN"], user="1000"))["process"]["capabilities"]
+    assert caps == {"bounding": ["CAP_CHOWN", "CAP_NET_RAW"]}
+
+
+def test_the_five_capability_sets_are_read_without_the_cap_prefix(tmp_path):
+    from gophernetes.runtime.bundle import Container
+
+    document = config()
+    document["process"]["capabilities"] = {"bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN"], "effective": ["CAP_CHOWN"],
+                                           "permitted": ["CAP_CHOWN", "CAP_SYS_ADMIN"], "inheritable": ["CAP_CHOWN"],
+                                           "ambient": ["CAP_CHOWN"]}
+    sets = Container("c", tmp_path, oci_config.from_dict(document)).capability_sets()
+    assert sets.bounding == sets.permitted == {"CHOWN", "SYS_ADMIN"}
+    assert sets.effective == sets.inheritable == sets.ambient == {"CHOWN"}
+    del document["process"]["capabilities"]
+    assert Container("c", tmp_path, oci_config.from_dict(document)).capability_sets().bounding == frozenset()
+
+
+def test_oom_score_adj_and_umask_are_read_and_written_back():
+    document = config()
+    document["process"]["oomScoreAdj"] = -500
+    document["process"]["user"]["umask"] = 0o027
+    parsed = oci_config.from_dict(document)
+    assert parsed.process.oom_score_adj == -500 and parsed.process.user.umask == 0o027
+    assert oci_config.from_dict(parsed.to_dict()).to_dict() == parsed.to_dict()
+
+
 def test_privileged_gets_every_capability_no_masks_all_devices_and_may_gain_privileges():
     written = config(spec(privileged=True))
     assert "CAP_SYS_ADMIN" in written["process"]["capabilities"]["bounding"]

@@ -245,16 +245,26 @@ def test_features_claim_only_what_the_modules_implement():
 
 
 def test_a_terminal_needs_a_console_socket_and_only_a_terminal_takes_one(tmp_path):
-    from gophernetes.runtime.oci import _terminal_stdio
+    from gophernetes.runtime.oci import _console
 
     with pytest.raises(UsageError, match="give --console-socket"):
-        with _terminal_stdio({"process": {"terminal": True}}, None):
-            pass
+        _console({"process": {"terminal": True}}, None)
     with pytest.raises(UsageError, match="process.terminal is false"):
-        with _terminal_stdio({"process": {"terminal": False}}, str(tmp_path / "s")):
-            pass
-    with _terminal_stdio({"process": {}}, None) as stdio:
-        assert stdio is None  # the caller's stdio, inherited
+        _console({"process": {"terminal": False}}, str(tmp_path / "s"))
+    assert _console({"process": {}}, None) is None  # the caller's stdio, inherited
+
+
+def test_without_resources_devices_all_are_allowed_and_deny_all_gets_runcs_defaults():
+    from gophernetes.linux.devices import ALLOWED_DEVICE_RULES
+    from gophernetes.runtime.launcher import device_rules
+
+    assert device_rules([]) is None
+    only_deny = device_rules([{"allow": False, "access": "rwm"}])
+    assert only_deny == ALLOWED_DEVICE_RULES
+    assert {"c 1:3 rwm", "c 5:2 rwm", "c 136:* rwm", "c *:* m"} <= set(only_deny)  # /dev/null, ptmx, pts, mknod
+    fuse = device_rules([{"allow": False, "access": "rwm"},
+                         {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}])
+    assert fuse[0] == "c 10:229 rw" and fuse[1:] == ALLOWED_DEVICE_RULES
 
 
 def test_an_exec_process_user_becomes_uid_gid():

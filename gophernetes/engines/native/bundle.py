@@ -44,11 +44,12 @@ def make_config(spec: RunSpec, folder: Path, etc_sources: dict[str, str], seccom
     from gophernetes.linux import mounts as linux_mounts
 
     privileged = spec.privileged
+    user = resolve_user(spec.user, [Path(d) for d in spec.lower_dirs])
     return oci.Config(
         process=oci.Process(
             args=list(spec.command), env=environment(spec), cwd=clean_path(spec.working_dir or "/"),
-            terminal=spec.tty, user=resolve_user(spec.user, [Path(d) for d in spec.lower_dirs]),
-            capabilities=capability_sets(all_capabilities() if privileged else spec.capabilities),
+            terminal=spec.tty, user=user,
+            capabilities=capability_sets(all_capabilities() if privileged else spec.capabilities, user.uid),
             no_new_privileges=not privileged),
         root=oci.Root(path="rootfs", readonly=spec.read_only),
         hostname=(spec.hostname or spec.short_id) if "uts" in spec.namespaces else "",
@@ -125,10 +126,14 @@ def clean_path(path: str) -> str:
     return os.path.normpath("/" + path).replace("//", "/")
 
 
-def capability_sets(names) -> oci.Capabilities:
+def capability_sets(names, uid: int = 0) -> oci.Capabilities:
     """Bounding, effective and permitted: the container's set; inheritable and ambient empty
-    (as containerd gives since runc 1.1: execve must not pass them on by itself)."""
+    (as containerd gives since runc 1.1: execve must not pass them on by itself). A non-root
+    user gets the bounding set only, as docker writes it (moby's WithCapabilities): the
+    runtime keeps the effective and permitted sets across the switch to any user, as runc does."""
     wanted = sorted(f"CAP_{name}" for name in names)
+    if uid != 0:
+        return oci.Capabilities(bounding=wanted)
     return oci.Capabilities(bounding=wanted, effective=list(wanted), permitted=list(wanted))
 
 

@@ -33,27 +33,7 @@ RUNTIMES = ["runc", "gophernetes"]
 
 # What gophernetes-runtime does not do yet, by feature: a test over RUNTIMES that needs one
 # is marked xfail (strict: once it works, the mark must go) with this reason, never skipped.
-MISSING: dict[str, str] = {
-    # found by test_differential.py; all in the lifecycle's init/launcher (branch `bundle`)
-    "default devices": "the device cgroup denies runc's default devices (/dev/null, zero, full, random, urandom, "
-                       "tty) when linux.resources.devices is only deny-all (launcher.device_rules), so even "
-                       "`> /dev/null` fails; they are bind mounts of the host's nodes (runc mknods them); "
-                       "HOME is not set from /etc/passwd; readonlyPaths get nosuid,nodev,noexec too",
-    "user switch": "a non-root process.user whose capabilities lack CAP_SETGID fails (setgroups after the "
-                   "capabilities are cut, EPERM); runc keeps them across the switch (PR_SET_KEEPCAPS)",
-    "exec without CAP_SETGID": "exec (runtime/exec.py) cuts the capabilities before setgroups/setgid even for "
-                               "root, so exec into a container whose set lacks CAP_SETGID (runc spec's default) "
-                               "fails with EPERM; startContainer hooks run that way",
-    "inheritable and ambient caps": "process.capabilities.inheritable and .ambient are not applied",
-    "oomScoreAdj": "process.oomScoreAdj is not applied",
-    "writable root": "root.readonly false and readonlyPaths [] still give a read-only / and /proc/sys",
-    "linux.devices": "linux.devices are bind mounts of the host's nodes (runc mknods them as root)",
-    "seccomp without no_new_privs": "the init installs the seccomp filter after dropping capabilities "
-                                    "(runtime/init.py), so a profile without noNewPrivileges (podman's default) "
-                                    "fails with EACCES; runc installs it first in that case",
-    "container devpts": "create's terminal is a pty of the host's devpts given to the init as stdio "
-                        "(lifecycle.create takes no console): `tty` in the container answers 'not a tty'",
-}
+MISSING: dict[str, str] = {}
 if importlib.util.find_spec("gophernetes.runtime.oci") is None:
     MISSING["lifecycle"] = ("create/start/state/kill/delete/exec are not wired yet: the OCI lifecycle "
                             "(branch `bundle`) is not merged")
@@ -246,10 +226,8 @@ class Podman:
                               timeout=timeout, input=input, cwd=self.home)
 
     def run_options(self) -> list[str]:
-        """No network, our cgroup parent, and no_new_privs: podman's seccomp profile without
-        no_new_privs needs the filter installed before capabilities are dropped, which
-        gophernetes' init does not do yet (MISSING["seccomp without no_new_privs"]; the test
-        test_podman.py::test_the_default_run_with_seccomp_and_privileges covers it)."""
+        """No network, our cgroup parent, and no_new_privs (podman's default, without it, is
+        test_podman.py::test_the_default_run_with_seccomp_and_privileges)."""
         return ["--network", "none", "--cgroup-parent", self.cgroup_parent, "--security-opt", "no-new-privileges"]
 
     def import_rootfs(self, rootfs: Path) -> None:

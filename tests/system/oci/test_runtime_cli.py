@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -80,6 +81,32 @@ def test_a_second_create_with_the_same_id_is_refused(runtime, bundle):
         assert again.returncode == 1 and "exists" in again.stderr
     finally:
         runtime("delete", "--force", "twice")
+
+
+def test_a_missing_command_fails_create_and_leaves_no_container(runtime, bundle):
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["args"] = ["/bin/no-such-command"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    result = runtime("create", "--bundle", str(bundle), f"missing-{runtime.name}")
+    assert result.returncode != 0 and "/bin/no-such-command" in result.stderr, result.stderr
+    assert runtime("list", "--quiet").stdout == ""
+
+
+def test_descriptors_above_2_stay_out_of_the_container(runtime, bundle):
+    """An engine's open descriptor, inherited by the runtime, is not the container's (runc closes them)."""
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["args"] = ["/bin/sh", "-c", "ls /proc/self/fd"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    read, write = os.pipe()
+    try:
+        result = subprocess.run([str(runtime.binary), "run", "--bundle", str(bundle), f"fds-{runtime.name}"],
+                                pass_fds=(read, write), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                timeout=60)
+    finally:
+        os.close(read)
+        os.close(write)
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.split(), key=int) == ["0", "1", "2", "3"]  # 3: ls's own listing of the folder
 
 
 def test_errors_go_to_the_json_log_as_containerd_reads_it(runtime, tmp_path):

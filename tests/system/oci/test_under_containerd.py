@@ -108,8 +108,8 @@ def test_the_terminal_is_one_of_the_containers_own_devpts(request, ctr, rootfs):
 
 
 def test_a_missing_command_is_reported_by_ctr(ctr, rootfs):
-    # runc finds out at create ("OCI runtime create failed: ... executable file not found", quoted
-    # from its json log); gophernetes at start, from the init (exit 127, the same words)
+    # both find out at create ("OCI runtime create failed: ... executable file not found", quoted
+    # from the runtime's json log)
     result = run(ctr, rootfs, "nope", "/bin/no-such-command", options=("--rm",))
     assert result.returncode != 0
     assert 'exec: "/bin/no-such-command": ' in result.stderr, result.stderr
