@@ -91,6 +91,8 @@ def _join_and_exec(container: Container, init_pid, cgroup, command, env, user, w
                    program) -> None:
     """In the forked child: join everything, fork into the PID namespace, exec. Never returns."""
     try:
+        if console_fd is not None:  # imported here, on the host: inside the container's root it cannot be
+            from gophernetes.runtime import terminal
         namespace_files = {kind: os.open(f"/proc/{init_pid}/ns/{kind}", os.O_RDONLY)
                            for kind in JOIN_ORDER if container.has_namespace(SPEC_NAMES.get(kind, kind))}
         root = os.open(f"/proc/{init_pid}/root", os.O_RDONLY | os.O_DIRECTORY)
@@ -114,8 +116,6 @@ def _join_and_exec(container: Container, init_pid, cgroup, command, env, user, w
             _, status = os.waitpid(grandchild, 0)
             os._exit(process.exit_status(status))
         if console_fd is not None:
-            from gophernetes.runtime import terminal
-
             terminal.attach_new_pty(console_fd)
             terminal.become_session_leader_of(0)
         else:
