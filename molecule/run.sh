@@ -121,5 +121,14 @@ if [ "$SCENARIO" = vm ]; then
   molecule "$@"
 else
   prepare_podman
-  exec molecule "$@"
+  # podman's default network makes the bridge cni-podman0 in the host's namespace and
+  # keeps it; after `test` or `destroy`, a bridge this run made goes again
+  if [ "$1" = test ] || [ "$1" = destroy ]; then
+    if ! ip link show cni-podman0 >/dev/null 2>&1; then
+      trap 'ip link show cni-podman0 >/dev/null 2>&1 && ip link delete cni-podman0' EXIT
+    fi
+    molecule "$@"
+  else
+    exec molecule "$@"
+  fi
 fi
