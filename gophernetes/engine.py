@@ -332,9 +332,10 @@ def check_request(request: RunRequest) -> None:
     if request.name is not None:
         check_name(request.name)
     check_environment(request.env)
-    from gophernetes.network import etc_overrides
+    if request.add_hosts or request.dns:  # the network package costs a `run --net none` ~20 ms to import
+        from gophernetes.network import etc_overrides
 
-    etc_overrides.check(request.add_hosts, request.dns, request.net)
+        etc_overrides.check(request.add_hosts, request.dns, request.net)
     check_mounts_and_restart(request)
 
 

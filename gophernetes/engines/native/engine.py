@@ -189,7 +189,6 @@ class NativeEngine(Engine):
         as name -> text."""
         from gophernetes.engines.native import bundle as native_bundle
         from gophernetes.linux.cgroups import default_parent
-        from gophernetes.network import etc_overrides
 
         etc: dict[str, str] = {}
         if spec.net != "host":
@@ -204,8 +203,12 @@ class NativeEngine(Engine):
                 etc["/etc/hosts"] = hosts.read(shared_hosts)
             else:
                 del etc["/etc/hosts"]
+        if spec.add_hosts or spec.dns:  # imported only then: see engine.check_request
+            from gophernetes.network import etc_overrides
+
+            etc = etc_overrides.apply(etc, spec.add_hosts, spec.dns)
         files, etc_sources = {}, {}
-        for path, text in etc_overrides.apply(etc, spec.add_hosts, spec.dns).items():
+        for path, text in etc.items():
             files[native_bundle.ETC_FILES[path]] = text
             etc_sources[path] = str(folder / native_bundle.ETC_FILES[path])
         if shared_hosts is not None and not spec.add_hosts:
