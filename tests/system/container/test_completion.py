@@ -9,15 +9,6 @@ import sys
 import pytest
 
 
-@pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
-
 def offered(cli, *words: str) -> list[str]:
     """What gophernetes offers for the last of `words`, as bash's completion function asks it."""
     line = " ".join(("gophernetes", *words))

@@ -17,15 +17,6 @@ import pytest
 
 
 @pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
-
-@pytest.fixture
 def box(cli) -> str:
     """A running container called box."""
     result = cli("run", "-d", "--net", "none", "--name", "box", "busybox", "sleep", "600")

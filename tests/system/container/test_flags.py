@@ -5,17 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-
-@pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
 
 def test_env_file_sets_variables_and_e_wins(cli, tmp_path):
     env_file = tmp_path / "app.env"

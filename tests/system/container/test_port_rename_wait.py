@@ -15,15 +15,6 @@ from support import wait_until
 
 
 @pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
-
-@pytest.fixture
 def netcli(gophernetes):
     """The CLI run inside a fresh network namespace (nsenter keeps the cgroup mounts in view,
     `ip netns exec` would not): its bridge, veths and firewall rules go with the namespace."""

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from support import wait_until
-
-
-@pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
 
 
 def field(cli, name: str, template: str) -> str:

@@ -10,15 +10,6 @@ import pytest
 BUSY = "while :; do :; done"
 
 
-@pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
-
 def start(cli, name: str, *args: str) -> str:
     result = cli("run", "-d", "--net", "none", "--name", name, *args)
     assert result.returncode == 0, result.stderr

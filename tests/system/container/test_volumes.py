@@ -15,15 +15,6 @@ from support import build_busybox_rootfs
 
 
 @pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
-
-@pytest.fixture
 def shared(tmp_path) -> Path:
     folder = tmp_path / "shared"
     folder.mkdir()
