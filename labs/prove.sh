@@ -38,6 +38,7 @@ leftovers() {
 }
 
 for lab in "${labs[@]}"; do
+  started=$SECONDS
   total=$(steps "$lab")
   gophernetes lab reset "$lab" >/dev/null
   fresh=$(passes "$lab")
@@ -48,10 +49,11 @@ for lab in "${labs[@]}"; do
   again=$(passes "$lab")
   left=$(leftovers "$lab")
   if [ "$fresh" = 0 ] && [ $rc = 0 ] && [ "$solved" = "$total" ] && [ "$again" = 0 ] && [ -z "$left" ]; then
-    echo "PROVED lab $lab: 0/$total fresh, solution (every step twice) ok, $solved/$total solved, 0/$total after reset, nothing left"
+    echo "PROVED lab $lab: 0/$total fresh, solution (every step twice) ok, $solved/$total solved, 0/$total after reset, nothing left" \
+         "($((SECONDS - started)) s)"
   else
     echo "FAILED lab $lab: $fresh/$total fresh, solution (every step twice) exit $rc, $solved/$total solved," \
-         "$again/$total after reset, left: ${left:-nothing}"
+         "$again/$total after reset, left: ${left:-nothing} ($((SECONDS - started)) s)"
     tail -20 "$log" | sed 's/^/    /'
     failed=1
   fi

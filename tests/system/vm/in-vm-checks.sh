@@ -104,5 +104,8 @@ fi
 [ -d /home/vagrant/labs ] && [ "$(stat -c %U /home/vagrant/labs)" = vagrant ] && pass "~vagrant/labs exists and is theirs" \
   || fail "~vagrant/labs missing or not owned by vagrant"
 grep -q '~/labs' /etc/motd && pass "login banner points at ~/labs" || fail "/etc/motd lacks the pointer to ~/labs"
+# `sudo -i` lands in root's home: its ~/labs leads to the student's labs
+out=$(bash -lc 'cd ~root/labs/01-namespaces && test -f README.md && readlink ~root/labs' 2>&1)
+[ "$out" = /home/vagrant/labs ] && pass "root's ~/labs leads to /home/vagrant/labs" || fail "root's ~/labs: $out"
 
 exit $failed

@@ -7,7 +7,8 @@
 #   4. inside the VM: tests/system/vm/in-vm-checks.sh (cgroup v2 memory limit -> exit 137,
 #      containerd, images, bridge network, pull from the VM's registry, labs, banner)
 #   5. `vagrant provision` again must report changed=0
-#   6. `vagrant destroy -f`; everything (VM, volumes, pool, daemons we started) is
+#   6. inside the VM: labs/prove.sh proves every lab on cgroup v2 (as molecule/vm's verify)
+#   7. `vagrant destroy -f`; everything (VM, volumes, pool, daemons we started) is
 #      removed on success and on failure
 # Every vagrant call runs under `timeout`: vagrant-libvirt can hang without a word.
 # Output: step timings; exit status 0 only if every step and check passed.
@@ -96,10 +97,23 @@ if ! echo "$recap" | grep -qE 'changed=0 +unreachable=0 +failed=0'; then
 fi
 echo "PASS second provisioning reports changed=0"
 
+# Every lab as the student has it (~/labs, cgroup v2, offline): fresh checks fail, the
+# README's steps (each twice) make them pass, reset makes them fail again. After the second
+# provisioning, in the same VM: one boot for both proofs (a second VM cost CI ~15 minutes).
+proof_rc=0
+step "prove every lab (labs/prove.sh)" timeout 3000 vagrant ssh -c 'sudo bash /home/vagrant/labs/prove.sh' \
+  > "$STATE/labs.log" 2>&1 || proof_rc=$?
+cat "$STATE/labs.log"
+proved=$(grep -c '^PROVED lab ' "$STATE/labs.log" || true)
+[ "$proof_rc" = 0 ] && echo "$proved labs proved on cgroup v2"
+
 step "vagrant destroy" timeout 300 vagrant destroy -f
+if [ "$proof_rc" -ne 0 ]; then
+  echo "FAIL labs not proved in the VM (prove.sh exit $proof_rc):"; grep -E '^FAILED ' "$STATE/labs.log" || true
+fi
 if [ "$checks_rc" -ne 0 ]; then
   # stated again at the end: vagrant's progress lines can push them out of a CI log's tail
   echo "FAIL some checks inside the VM failed:"; grep -E '^(FAIL|SKIP) ' "$STATE/checks.log" || true
-  exit 1
 fi
+[ "$checks_rc" -eq 0 ] && [ "$proof_rc" -eq 0 ] || exit 1
 echo "E2E PASSED"
