@@ -12,8 +12,9 @@ A lab is a folder `labs/NN-topic/` with
 - `answers.md`: the answer key to the README's Questions (`gophernetes lab answers NN`,
   shown once the lab's checks have all passed, or on request).
 
-Checks run in a separate `python -m pytest` with testinfra, like any test suite, and
-report through a JUnit XML file, so a check that crashes cannot take this process down.
+Checks are pytest-testinfra tests (`pytest labs/NN-*/checks` runs them too); `lab check` calls
+them without pytest's start-up, in a child process (gophernetes.lab_checks), so a check that
+crashes or hangs cannot take this process down.
 
     python -m gophernetes.labs write-solutions [LABS_DIR]   # regenerate every solution.sh
 """
@@ -27,8 +28,6 @@ import pwd
 import re
 import subprocess
 import sys
-import tempfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,44 +223,30 @@ def require_root(command: str) -> None:
 
 
 def run_checks(lab: Lab, timeout: float = 300) -> list[CheckResult]:
-    """Run the lab's checks with pytest + testinfra in a child process; one result per check."""
+    """Run the lab's checks in a child process (gophernetes.lab_checks); one result per check."""
     require_root(f"sudo gophernetes lab check {lab.number}")
-    with tempfile.TemporaryDirectory(prefix="gophernetes-lab-") as tmp:
-        report = Path(tmp) / "report.xml"
-        # Only the testinfra plugin: other installed plugins (hypothesis, ...) would double
-        # the start-up time of every check run. -c /dev/null: no project's pytest settings.
-        command = [sys.executable, "-m", "pytest", str(lab.checks_dir), "-q", "--tb=line", "-p", "testinfra.plugin",
-                   "-p", "no:cacheprovider", f"--junitxml={report}", "--rootdir", str(lab.path.parent),
-                   "-c", os.devnull, "--confcutdir", str(lab.path.parent)]
+    command = [sys.executable, "-m", "gophernetes.lab_checks", str(lab.checks_dir)]
+    # the child finds this very gophernetes, also when it runs from a checkout
+    package_home = str(Path(__file__).resolve().parent.parent)
+    python_path = os.pathsep.join(filter(None, [package_home, os.environ.get("PYTHONPATH")]))
+    try:
         completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-                                        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-        if not report.exists():
-            raise UsageError(f"the checks of lab {lab.number} could not run (is pytest-testinfra installed for "
-                             f"{sys.executable}?): {(completed.stderr or completed.stdout).strip()[-400:]}")
-        outcomes = parse_junit(report.read_text())
+                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": python_path})
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"the checks of lab {lab.number} did not finish within {timeout:.0f} s") from None
+    outcomes = {}
+    for line in completed.stdout.splitlines():
+        if line.startswith("{"):
+            one = json.loads(line)
+            outcomes[one["name"]] = (bool(one["passed"]), str(one["message"]))
+    if completed.returncode != 0:
+        raise UsageError(f"the checks of lab {lab.number} could not run (is pytest-testinfra installed for "
+                         f"{sys.executable}?): {(completed.stderr or completed.stdout).strip()[-400:]}")
     results = []
     for check in lab.checks():
         passed, message = outcomes.get(check.name, (False, "the check did not run"))
         results.append(CheckResult(check, passed, message))
     return results
-
-
-def parse_junit(xml_text: str) -> dict[str, tuple[bool, str]]:
-    """test name -> (passed, first line of the failure) from pytest's --junitxml."""
-    outcomes = {}
-    for case in ET.fromstring(xml_text).iter("testcase"):
-        problem = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
-        message = "" if problem is None else (problem.get("message") or problem.text or problem.tag)
-        name = re.sub(r"\[.*\]$", "", case.get("name", ""))  # testinfra adds [local]
-        outcomes[name] = (problem is None, _first_line(message))
-    return outcomes
-
-
-def _first_line(message: str) -> str:
-    """The assertion's own words: pytest's 'AssertionError: x\\nassert ...' -> 'x'."""
-    line = message.strip().splitlines()[0] if message.strip() else ""
-    return re.sub(r"^(AssertionError|Failed):\s*", "", line)
 
 
 # ---------------------------------------------------------------- progress, reset, solutions

@@ -1,5 +1,5 @@
 """The lab runner itself: steps read from a README, checks and hints read from their
-docstrings, pytest's report read back, the `gophernetes lab` commands' output and exit codes."""
+docstrings, the checks' results read back, the `gophernetes lab` commands' output and exit codes."""
 
 from __future__ import annotations
 
@@ -72,15 +72,6 @@ def test_checks_come_with_their_title_and_hint():
         (1, "test_step_1_something", "It is there.", "look over there."),
         (2, "test_step_2_other", "Without a hint.", ""),
     ]
-
-
-def test_junit_results_are_matched_to_checks_without_testinfras_suffix():
-    xml = """<testsuites><testsuite>
-      <testcase name="test_step_1_a[local]"/>
-      <testcase name="test_step_2_b[local]"><failure message="AssertionError: no veth named veth-c1&#10;assert []">
-      </failure></testcase>
-    </testsuite></testsuites>"""
-    assert labs.parse_junit(xml) == {"test_step_1_a": (True, ""), "test_step_2_b": (False, "no veth named veth-c1")}
 
 
 @pytest.mark.parametrize("ident", ["1", "01", "01-namespaces", "namespaces"])
