@@ -44,13 +44,15 @@ for lab in "${labs[@]}"; do
   fresh=$(passes "$lab")
   log=$(mktemp)
   bash -c "$(twice "$lab"-*/solution.sh)" </dev/null >"$log" 2>&1; rc=$?
+  checked=$(date +%s%N)
   solved=$(passes "$lab")
+  check_ms=$(( ($(date +%s%N) - checked) / 1000000 ))
   gophernetes lab reset "$lab" >/dev/null
   again=$(passes "$lab")
   left=$(leftovers "$lab")
   if [ "$fresh" = 0 ] && [ $rc = 0 ] && [ "$solved" = "$total" ] && [ "$again" = 0 ] && [ -z "$left" ]; then
     echo "PROVED lab $lab: 0/$total fresh, solution (every step twice) ok, $solved/$total solved, 0/$total after reset, nothing left" \
-         "($((SECONDS - started)) s)"
+         "($((SECONDS - started)) s; one lab check: $check_ms ms)"
   else
     echo "FAILED lab $lab: $fresh/$total fresh, solution (every step twice) exit $rc, $solved/$total solved," \
          "$again/$total after reset, left: ${left:-nothing} ($((SECONDS - started)) s)"
