@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def serve_on_loopback(handler) -> ThreadingHTTPServer:
+    """An HTTP server for HANDLER on 127.0.0.1 (a free port), serving from a daemon thread.
+
+    Its address is `server.server_address`; stop it with `stop_serving(server)`.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def stop_serving(server: ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
 
 
 def build_busybox_rootfs(root: Path) -> None:

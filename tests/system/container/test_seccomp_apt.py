@@ -17,10 +17,10 @@ import http.server
 import shutil
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
+from support import serve_on_loopback, stop_serving
 from test_container_image import base_tarball
 
 pytestmark = [
@@ -65,12 +65,9 @@ def repository(tmp_path):
     build_repository(folder)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve_on_loopback(handler)
     yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    stop_serving(server)
 
 
 @pytest.fixture

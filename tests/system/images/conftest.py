@@ -21,11 +21,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from support import skip_without_tools
+from support import serve_on_loopback, skip_without_tools, stop_serving
 
 from tests.system.images import oci
 
@@ -175,9 +175,8 @@ class TokenIssuer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve_on_loopback(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         from urllib.parse import parse_qs, urlparse
@@ -223,7 +222,7 @@ def _b64url(data: bytes) -> str:
 def token_issuer(registry_dir):
     issuer = TokenIssuer(registry_dir)
     yield issuer
-    issuer.server.shutdown()
+    stop_serving(issuer.server)
 
 
 @pytest.fixture(scope="session")
@@ -346,10 +345,8 @@ class RegistryProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_on_loopback(Handler)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
@@ -385,8 +382,7 @@ class RegistryProxy:
 
     def stop(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        stop_serving(self.server)
 
 
 @pytest.fixture
@@ -428,10 +424,8 @@ class TinyRegistry:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_on_loopback(Handler)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @staticmethod
     def serve(body: bytes, content_type: str = "application/octet-stream", headers: dict | None = None):
@@ -528,8 +522,7 @@ class TinyRegistry:
 
     def close(self) -> None:
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        stop_serving(self.server)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import stop_serving
 
 from tests.system.images.conftest import PASSWORD, USER
 from tests.system.images.conftest import gophernetes as cli
@@ -145,7 +146,9 @@ class LyingRegistry:
 
     def __init__(self, mode: str) -> None:
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
+
+        from support import serve_on_loopback
 
         self.mode = mode
         self.release = threading.Event()
@@ -184,15 +187,12 @@ class LyingRegistry:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_on_loopback(Handler)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        stop_serving(self.server)
 
 
 @pytest.mark.parametrize("mode, message", [
