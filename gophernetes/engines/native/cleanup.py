@@ -19,7 +19,7 @@ from gophernetes.paths import StateRoot
 
 def release_resources(state: StateRoot, record) -> None:
     """Kill what is left of the container and free its cgroup and network lease."""
-    release_by_id(state, record.id, networked=record.spec.net not in ("none", "host"))
+    release_by_id(state, record.id, networked=record.spec.net not in ("none", "host") or bool(record.state.networks))
 
 
 def release_by_id(state: StateRoot, container_id: str, networked: bool = True) -> None:

@@ -83,6 +83,8 @@ class NativeEngine(Engine):
 
         record = self._running(name, "attach")
         attachment = networks.attach(self.state, record.id, record.pid, network)
+        # kept on the record: ps lists it, and rm frees its lease even for a --net none container
+        self._records().update(record, networks=sorted({*record.state.networks, network}))
         return attachment.ifname, attachment.address
 
     def detach(self, name: str, network: str) -> None:
@@ -92,6 +94,7 @@ class NativeEngine(Engine):
         if record is None:
             raise NotFound(f"no such container: {name}")
         networks.detach(self.state, record.id, network)
+        self._records().update(record, networks=[name for name in record.state.networks if name != network])
 
     # containers
 
@@ -328,7 +331,7 @@ class NativeEngine(Engine):
 
     def _addresses(self, record) -> dict[str, str]:
         """network name -> the container's address there (attached networks included)."""
-        if record.spec.net in ("none", "host"):
+        if record.spec.net in ("none", "host") and not record.state.networks:
             return {}
         from gophernetes.network import ipam
 

@@ -50,6 +50,7 @@ class State:
     error: str = ""
     restart_count: int = 0              # times the supervisor started it again (--restart)
     manually_stopped: bool = False      # stop/rm said so: the supervisor does not restart it
+    networks: list[str] = field(default_factory=list)  # attached while it runs (attach/detach)
 
 
 @dataclass

@@ -72,7 +72,7 @@ step "start libvirtd" "$HERE/start-libvirt.sh"
 step "vagrant box add (when the box changed)" "$HERE/add-box.sh"
 
 timeout 300 vagrant destroy -f >/dev/null 2>&1 || true
-if ! step "vagrant up (provisions with ansible_local)" timeout 1500 vagrant up --provider=libvirt \
+if ! step "vagrant up (provisions with ansible_local)" timeout 2400 vagrant up --provider=libvirt \
      > >(tee "$STATE/up.log") 2>&1; then
   echo "FAIL vagrant up (log: $STATE/up.log)"; exit 1
 fi
