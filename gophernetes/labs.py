@@ -148,12 +148,13 @@ def parse_steps(markdown: str) -> list[Step]:
     return [Step(number, "\n".join(blocks)) for number, blocks in scripts.items()]
 
 
-def parse_checks(source: str) -> list[Check]:
-    """The test_step_N functions of a check file, with their docstring's title and hint."""
+def parse_checks(source: str, pattern: re.Pattern[str] = CHECK_NAME) -> list[Check]:
+    """The test_step_N functions of a check file (or those `pattern` names, its group 1
+    the number), with their docstring's title and hint."""
     checks = []
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef):
-            match = CHECK_NAME.match(node.name)
+            match = pattern.match(node.name)
             if match:
                 title, hint = split_docstring(ast.get_docstring(node) or "")
                 checks.append(Check(int(match.group(1)), node.name, title, hint))
@@ -226,22 +227,29 @@ def require_root(command: str) -> None:
 def run_checks(lab: Lab, timeout: float = 300) -> list[CheckResult]:
     """Run the lab's checks with pytest + testinfra in a child process; one result per check."""
     require_root(f"sudo gophernetes lab check {lab.number}")
+    return run_pytest(lab, lab.checks_dir, lab.checks(), timeout=timeout)
+
+
+def run_pytest(lab: Lab, target: Path, checks: list[Check], *, env: dict[str, str] | None = None,
+               timeout: float = 300) -> list[CheckResult]:
+    """Run the pytest file or folder `target` of `lab` in a child process; one result per
+    check in `checks` (a check that did not run fails). `env` adds to the environment."""
     with tempfile.TemporaryDirectory(prefix="gophernetes-lab-") as tmp:
         report = Path(tmp) / "report.xml"
         # Only the testinfra plugin: other installed plugins (hypothesis, ...) would double
         # the start-up time of every check run. -c /dev/null: no project's pytest settings.
-        command = [sys.executable, "-m", "pytest", str(lab.checks_dir), "-q", "--tb=line", "-p", "testinfra.plugin",
+        command = [sys.executable, "-m", "pytest", str(target), "-q", "--tb=line", "-p", "testinfra.plugin",
                    "-p", "no:cacheprovider", f"--junitxml={report}", "--rootdir", str(lab.path.parent),
                    "-c", os.devnull, "--confcutdir", str(lab.path.parent)]
         completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                    env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-                                        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+                                        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})})
         if not report.exists():
             raise UsageError(f"the checks of lab {lab.number} could not run (is pytest-testinfra installed for "
                              f"{sys.executable}?): {(completed.stderr or completed.stdout).strip()[-400:]}")
         outcomes = parse_junit(report.read_text())
     results = []
-    for check in lab.checks():
+    for check in checks:
         passed, message = outcomes.get(check.name, (False, "the check did not run"))
         results.append(CheckResult(check, passed, message))
     return results
