@@ -24,6 +24,7 @@ rubber-docker and containers-from-scratch do). An exercise is a folder
 
     sudo gophernetes lab check 01 --exercise              # checks labs/01-*/exercise/exercise.py
     sudo gophernetes lab check 01 --exercise --solution   # the same check against solution.py
+    sudo gophernetes lab check 01 --exercise --file F.py  # ... against any file (prove.sh: exercise.orig.py)
 
 `lab reset` never touches exercise.py; `gophernetes lab exercise 01 --fresh` keeps the
 student's file as exercise.py.N.bak and puts back the untouched copy (exercise.orig.py,
@@ -103,13 +104,15 @@ def exercise_of(lab: Lab) -> Exercise:
     return Exercise(lab)
 
 
-def run(lab: Lab, *, solution: bool = False, timeout: float = 300) -> list[CheckResult]:
-    """Check the student's exercise.py (or, with `solution`, solution.py): one result per part."""
+def run(lab: Lab, *, solution: bool = False, file: Path | None = None, timeout: float = 300) -> list[CheckResult]:
+    """Check the student's exercise.py (with `solution`, solution.py; or any `file`): one result per part."""
     exercise = exercise_of(lab)
     require_root(f"sudo gophernetes lab check {lab.number} --exercise")
-    target = exercise.solution_file if solution else exercise.student_file
-    if not target.exists():
-        raise NotFound(f"{target} is missing: `gophernetes lab exercise {lab.number} --fresh` puts a copy back")
+    target = file or (exercise.solution_file if solution else exercise.student_file)
+    if not target.is_file():
+        fix = f"`gophernetes lab exercise {lab.number} --fresh` puts a copy back" if target == exercise.student_file \
+            else "give the path of a Python file"
+        raise NotFound(f"{target} is missing: {fix}")
     return run_pytest(lab, exercise.check_file, exercise.parts(), env={UNDER_TEST: str(target.resolve())},
                       timeout=timeout)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
 import click
 
@@ -55,7 +56,9 @@ def list_labs() -> None:
 @click.argument("lab_id", metavar="LAB")
 @click.option("--exercise", is_flag=True, help="Check LAB's Python exercise (exercise/exercise.py) instead of its steps.")
 @click.option("--solution", is_flag=True, help="With --exercise: check the exercise's solution.py instead.")
-def check(lab_id: str, exercise: bool, solution: bool) -> None:
+@click.option("--file", "file", type=click.Path(path_type=Path), metavar="PATH",
+              help="With --exercise: check this Python file instead of exercise/exercise.py.")
+def check(lab_id: str, exercise: bool, solution: bool, file: Path | None) -> None:
     """Check LAB's steps on this host: PASS or FAIL per step, a hint for each failure.
 
     With --exercise, run the exercise's check instead: your exercise/exercise.py runs
@@ -66,17 +69,19 @@ def check(lab_id: str, exercise: bool, solution: bool) -> None:
     from gophernetes.errors import UsageError
 
     one = labs.find_lab(lab_id)
-    if solution and not exercise:
-        raise UsageError("--solution goes with --exercise: gophernetes lab check NN --exercise --solution")
+    if (solution or file) and not exercise:
+        raise UsageError("--solution and --file go with --exercise: gophernetes lab check NN --exercise --solution")
+    if solution and file:
+        raise UsageError("--solution or --file, not both")
     if exercise:
         from gophernetes import lab_exercises
 
-        results = lab_exercises.run(one, solution=solution)
-        which = "solution.py" if solution else "exercise.py"
+        results = lab_exercises.run(one, solution=solution, file=file)
+        which = file.name if file else "solution.py" if solution else "exercise.py"
         click.echo(f"Lab {one.number} exercise ({which}): {one.title}")
         passed = _print_results(results, "part")
         click.echo(f"{passed}/{len(results)} parts pass" + (" - exercise complete!" if passed == len(results) else ""))
-        if passed == len(results) and not solution:
+        if passed == len(results) and not solution and not file:
             click.echo(f"Now compare with gophernetes' own code: {lab_exercises.exercise_of(one).solution_file}")
     else:
         results = labs.run_checks(one)
