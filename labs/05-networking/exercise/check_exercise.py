@@ -129,14 +129,14 @@ def test_part_3_configure_lets_one_namespace_connect_to_the_other():
             server = socket.socket()  # this socket belongs to B, wherever this process goes next
         server.bind((ADDR_B, 0))
         server.listen(1)
-        with joined(A):
-            client = socket.create_connection((ADDR_B, server.getsockname()[1]), timeout=5)
+        try:
+            with joined(A):
+                client = socket.create_connection((ADDR_B, server.getsockname()[1]), timeout=5)
+        except OSError as error:
+            raise AssertionError(f"no TCP connection {ADDR_A} -> {ADDR_B}: {error}") from None
         peer, (source, _) = server.accept()
         client.sendall(b"hello from A")
         return peer.recv(64).decode(), source
 
-    try:
-        said, source = in_child(body)
-    except AssertionError as error:
-        raise AssertionError(f"no TCP connection {ADDR_A} -> {ADDR_B}: {error}") from None
+    said, source = in_child(body)
     assert (said, source) == ("hello from A", ADDR_A)
