@@ -123,8 +123,9 @@ def fresh(lab: Lab) -> Path | None:
     kept = None
     if exercise.student_file.exists():
         number = 1
-        while (kept := exercise.folder / f"{STUDENT_FILE}.{number}.bak").exists():
+        while (exercise.folder / f"{STUDENT_FILE}.{number}.bak").exists():
             number += 1
+        kept = exercise.folder / f"{STUDENT_FILE}.{number}.bak"
         exercise.student_file.rename(kept)
     shutil.copyfile(exercise.pristine_file, exercise.student_file)
     return kept
@@ -202,7 +203,7 @@ def _read_all(fd: int, timeout: float) -> bytes | None:
     """Everything written to the pipe until the child closes it; None after `timeout` seconds."""
     import time
 
-    deadline, chunks = time.monotonic() + timeout, []
+    deadline, chunks = time.monotonic() + timeout, list[bytes]()
     while True:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:

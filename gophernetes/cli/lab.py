@@ -54,7 +54,8 @@ def list_labs() -> None:
 
 @lab.command("check")
 @click.argument("lab_id", metavar="LAB")
-@click.option("--exercise", is_flag=True, help="Check LAB's Python exercise (exercise/exercise.py) instead of its steps.")
+@click.option("--exercise", is_flag=True,
+              help="Check LAB's Python exercise (exercise/exercise.py) instead of its steps.")
 @click.option("--solution", is_flag=True, help="With --exercise: check the exercise's solution.py instead.")
 @click.option("--file", "file", type=click.Path(path_type=Path), metavar="PATH",
               help="With --exercise: check this Python file instead of exercise/exercise.py.")
@@ -163,7 +164,8 @@ def reset(lab_id: str) -> None:
 
 @lab.command("exercise")
 @click.argument("lab_id", metavar="LAB")
-@click.option("--fresh", is_flag=True, help="Start over: keep your file as exercise.py.N.bak, put the untouched one back.")
+@click.option("--fresh", is_flag=True,
+              help="Start over: keep your file as exercise.py.N.bak, put the untouched one back.")
 def exercise(lab_id: str, fresh: bool) -> None:
     """Where LAB's Python exercise is and how to check it; --fresh starts it over."""
     from gophernetes import lab_exercises, labs

@@ -71,8 +71,15 @@ def test_the_solution_is_gophernetes_own_code(name):
     assert "from gophernetes" in exercise(name).solution_file.read_text()
 
 
+@pytest.mark.parametrize("name", EXERCISES)
+def test_no_reset_script_touches_the_exercise(name):
+    """`lab reset NN` runs reset.sh: the student's exercise.py must survive it."""
+    assert "exercise" not in (LABS / name / "reset.sh").read_text()
+
+
 def test_gaps_are_found_in_order():
-    source = 'def a():\n    raise NotImplementedError("first")\n\ndef b():\n    raise NotImplementedError(\n        "second")\n'
+    source = ('def a():\n    raise NotImplementedError("first")\n\n'
+              'def b():\n    raise NotImplementedError(\n        "second")\n')
     assert lab_exercises.gaps(source) == ["first", "second"]
 
 

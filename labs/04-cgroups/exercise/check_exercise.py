@@ -30,7 +30,8 @@ def folder(parent: str, controller: str) -> Path:
 def remove_everything(parent: str) -> None:
     """The parent cgroup in every hierarchy, whatever is inside: processes killed, children first."""
     open_driver(parent).adopt(NAME).remove()
-    tops = [CGROUP_ROOT] if detect_version() == 2 else [p for p in CGROUP_ROOT.iterdir() if (p / "cgroup.procs").exists()]
+    tops = [CGROUP_ROOT] if detect_version() == 2 else \
+        [p for p in CGROUP_ROOT.iterdir() if (p / "cgroup.procs").exists()]
     for top in tops:
         if (top / parent).exists():
             for child in sorted((top / parent).rglob("*"), key=lambda p: -len(p.parts)):

@@ -18,7 +18,7 @@ import contextlib
 import ctypes
 import os
 
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute, netns  # noqa: F401 (netns: for create_namespace)
 
 libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000

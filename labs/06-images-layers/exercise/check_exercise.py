@@ -161,7 +161,8 @@ def test_part_4_a_hostile_layer_is_refused_and_writes_nothing_outside(work):
     layers = {"safe": [("ok", b"fine\n", "file"), ("two..dots", b"fine\n", "file")]}
     layers.update({name: [("ok", b"fine\n", "file"), (name, b"pwned\n", "file")]
                    for name in (f"../{outside[0]}", outside[1])})
-    tars = {name: write_layer(work / f"layer{number}.tar", entries) for number, (name, entries) in enumerate(layers.items())}
+    tars = {name: write_layer(work / f"layer{number}.tar", entries)
+            for number, (name, entries) in enumerate(layers.items())}
 
     def body(module):
         results = {}
