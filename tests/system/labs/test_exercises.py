@@ -80,6 +80,10 @@ FILLED = {
         "os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))",
         "os.makedirs(directory, exist_ok=True)\nos.setxattr(directory, OPAQUE_XATTR, b'y')",
     ],
+    "08": [
+        "check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), 'prctl')",
+        "keep = ~(1 << cap)\ncapset(mask('CapEff') & keep, mask('CapPrm') & keep, mask('CapInh') & keep)",
+    ],
 }
 
 # Typical wrong answers: (lab, gap number, code in that gap, the parts that must fail (only those), why).
@@ -92,6 +96,7 @@ WRONG = [
     ("05", 2, "with inside(ns_a) as ipr:\n    ipr.link('add', ifname=if_a, kind='veth', peer={'ifname': if_b})",
      [2], "the peer left in the first namespace"),
     ("06", 1, "return True", [4], "no name checked"),
+    ("08", 1, "pass", [1, 3], "the bounding set left as it is"),
 ]
 
 
