@@ -38,6 +38,14 @@ FILLED = {
         "check(libc.syscall(SYS_pivot_root, b'.', b'.'), 'pivot_root')\n"
         "check(libc.umount2(b'.', MNT_DETACH), 'umount2')\nos.chdir('/')",
     ],
+    "03": [
+        "check(libc.mount(b'proc', os.fsencode(target), b'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, None), 'mount')",
+        "check(libc.mount(b'tmpfs', os.fsencode(dev), b'tmpfs', MS_NOSUID, b'mode=755'), 'mount')\n"
+        "for name, (major, minor) in DEVICES.items():\n"
+        "    path = os.path.join(dev, name)\n"
+        "    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))\n"
+        "    os.chmod(path, 0o666)",
+    ],
     "04": [
         "if cgroup_version() == 2:\n"
         "    for folder in (CGROUP_ROOT, CGROUP_ROOT / parent):\n"
@@ -92,6 +100,11 @@ WRONG = [
     ("02", 3, "os.chroot('.')\nos.chdir('/')", [4], "chroot instead of pivot_root"),
     ("02", 3, "check(libc.syscall(SYS_pivot_root, b'.', b'.'), 'pivot_root')\nos.chdir('/')", [3, 4],
      "the old root left mounted"),
+    ("03", 1, "check(libc.mount(b'proc', os.fsencode(target), b'proc', 0, None), 'mount')", [2],
+     "proc mounted without nosuid, nodev, noexec"),
+    ("03", 2, "for name, (major, minor) in DEVICES.items():\n"
+     "    os.mknod(os.path.join(dev, name), stat.S_IFCHR | 0o666, os.makedev(major, minor))", [3],
+     "devices made in the folder, no tmpfs"),
     ("04", 1, "for folder in folders(parent, name):\n    folder.mkdir(parents=True, exist_ok=True)", [], "v1 only"),
     ("05", 2, "with inside(ns_a) as ipr:\n    ipr.link('add', ifname=if_a, kind='veth', peer={'ifname': if_b})",
      [2], "the peer left in the first namespace"),
