@@ -49,7 +49,7 @@ from types import ModuleType
 from typing import TypeVar
 
 from gophernetes.errors import NotFound
-from gophernetes.labs import Check, CheckResult, Lab, parse_checks, require_root, run_pytest
+from gophernetes.labs import Check, CheckResult, Lab, discover, parse_checks, require_root, run_pytest
 
 FOLDER = "exercise"
 STUDENT_FILE = "exercise.py"
@@ -100,7 +100,9 @@ def has_exercise(lab: Lab) -> bool:
 
 def exercise_of(lab: Lab) -> Exercise:
     if not has_exercise(lab):
-        raise NotFound(f"lab {lab.number} has no exercise ({FOLDER}/{CHECK_FILE})")
+        others = [other.number for other in discover(lab.path.parent) if has_exercise(other)]
+        raise NotFound(f"lab {lab.number} has no exercise ({FOLDER}/{CHECK_FILE}); "
+                       f"labs with one: {', '.join(others) or 'none'}")
     return Exercise(lab)
 
 
@@ -128,6 +130,9 @@ def fresh(lab: Lab) -> Path | None:
         kept = exercise.folder / f"{STUDENT_FILE}.{number}.bak"
         exercise.student_file.rename(kept)
     shutil.copyfile(exercise.pristine_file, exercise.student_file)
+    if os.geteuid() == 0:  # under sudo: the new copy is the student's, as the folder is
+        owner = exercise.folder.stat()
+        os.chown(exercise.student_file, owner.st_uid, owner.st_gid)
     return kept
 
 

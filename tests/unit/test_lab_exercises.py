@@ -138,6 +138,7 @@ def test_fresh_keeps_the_students_file_and_puts_the_copy_back(tmp_path):
     assert lab_exercises.fresh(one) == lab / "exercise" / "exercise.py.2.bak"
     assert (lab / "exercise" / "exercise.py").read_text() == "gaps\n"
     assert (lab / "exercise" / "exercise.py.1.bak").read_text() == "mine\n"
+    assert (lab / "exercise" / "exercise.py").stat().st_uid == (lab / "exercise").stat().st_uid
 
 
 def test_the_cli_says_which_labs_have_an_exercise_and_refuses_solution_alone():
