@@ -14,7 +14,8 @@ A lab is a folder `labs/NN-topic/` with
 
 Checks are pytest-testinfra tests (`pytest labs/NN-*/checks` runs them too); `lab check` calls
 them without pytest's start-up, in a child process (gophernetes.lab_checks), so a check that
-crashes or hangs cannot take this process down.
+crashes or hangs cannot take this process down. The exercises' checks (gophernetes.lab_exercises)
+use pytest's fixtures: they run under pytest, reporting through a JUnit XML file.
 
     python -m gophernetes.labs write-solutions [LABS_DIR]   # regenerate every solution.sh
 """
@@ -28,6 +29,8 @@ import pwd
 import re
 import subprocess
 import sys
+import tempfile
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,12 +150,13 @@ def parse_steps(markdown: str) -> list[Step]:
     return [Step(number, "\n".join(blocks)) for number, blocks in scripts.items()]
 
 
-def parse_checks(source: str) -> list[Check]:
-    """The test_step_N functions of a check file, with their docstring's title and hint."""
+def parse_checks(source: str, pattern: re.Pattern[str] = CHECK_NAME) -> list[Check]:
+    """The test_step_N functions of a check file (or those `pattern` names, its group 1
+    the number), with their docstring's title and hint."""
     checks = []
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef):
-            match = CHECK_NAME.match(node.name)
+            match = pattern.match(node.name)
             if match:
                 title, hint = split_docstring(ast.get_docstring(node) or "")
                 checks.append(Check(int(match.group(1)), node.name, title, hint))
@@ -242,8 +246,34 @@ def run_checks(lab: Lab, timeout: float = 300) -> list[CheckResult]:
     if completed.returncode != 0:
         raise UsageError(f"the checks of lab {lab.number} could not run (is pytest-testinfra installed for "
                          f"{sys.executable}?): {(completed.stderr or completed.stdout).strip()[-400:]}")
+    return _results(lab.checks(), outcomes)
+
+
+def run_pytest(lab: Lab, target: Path, checks: list[Check], *, env: dict[str, str] | None = None,
+               timeout: float = 300) -> list[CheckResult]:
+    """Run the pytest file or folder `target` of `lab` in a child process; one result per
+    check in `checks` (a check that did not run fails). `env` adds to the environment.
+    The exercises' checks use pytest's fixtures, so they run under pytest itself."""
+    with tempfile.TemporaryDirectory(prefix="gophernetes-lab-") as tmp:
+        report = Path(tmp) / "report.xml"
+        # Only the testinfra plugin: other installed plugins (hypothesis, ...) would double
+        # the start-up time of every check run. -c /dev/null: no project's pytest settings.
+        command = [sys.executable, "-m", "pytest", str(target), "-q", "--tb=line", "-p", "testinfra.plugin",
+                   "-p", "no:cacheprovider", f"--junitxml={report}", "--rootdir", str(lab.path.parent),
+                   "-c", os.devnull, "--confcutdir", str(lab.path.parent)]
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+                                        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})})
+        if not report.exists():
+            raise UsageError(f"the checks of lab {lab.number} could not run (is pytest-testinfra installed for "
+                             f"{sys.executable}?): {(completed.stderr or completed.stdout).strip()[-400:]}")
+        outcomes = parse_junit(report.read_text())
+    return _results(checks, outcomes)
+
+
+def _results(checks: list[Check], outcomes: dict[str, tuple[bool, str]]) -> list[CheckResult]:
     results = []
-    for check in lab.checks():
+    for check in checks:
         passed, message = outcomes.get(check.name, (False, "the check did not run"))
         results.append(CheckResult(check, passed, message))
     return results

@@ -6,13 +6,19 @@
 # and nothing of the lab left (no mount, no LAB=NN process).
 #   sudo bash prove.sh            # every lab
 #   sudo bash prove.sh 04 05      # some labs
-# Prints one line per lab and phase; exits 1 if any lab failed to prove.
+#   sudo bash prove.sh --exercises [NN...]   # only the exercises (no lab step runs)
+# Then each lab's Python exercise (exercise/, see README.md "Exercises"): its untouched copy
+# (exercise.orig.py) fails every part, its solution.py (gophernetes' own code) passes
+# every part, and neither leaves anything behind.
+# Prints one line per lab and per exercise; exits 1 if any failed to prove.
 # Runs the labs for real: lab 05 only touches its own lab05* network namespaces, the
 # others run containers with --net none. Each lab is reset afterwards.
 set -u
 cd "$(dirname "$0")"
 export GOPHERNETES_LABS=$PWD
 failed=0
+only_exercises=0
+if [ "${1:-}" = --exercises ]; then only_exercises=1; shift; fi
 labs=("$@")
 [ ${#labs[@]} -gt 0 ] || labs=($(ls -d [0-9][0-9]-*/ | cut -c1-2))
 
@@ -38,6 +44,7 @@ leftovers() {
 }
 
 for lab in "${labs[@]}"; do
+  [ $only_exercises = 0 ] || break
   started=$SECONDS
   total=$(steps "$lab")
   gophernetes lab reset "$lab" >/dev/null
@@ -60,5 +67,37 @@ for lab in "${labs[@]}"; do
     failed=1
   fi
   rm -f "$log"
+done
+
+# ---------------------------------------------------------------- the exercises
+part_lines() { grep -c "^ *$1  part" || true; }
+parts() { grep -c '^def test_part_' "$1"-*/exercise/check_exercise.py; }
+
+# What an exercise check must not leave: its temporary folders, mounts, cgroups, namespaces.
+exercise_leftovers() {
+  findmnt -rn -o TARGET | grep -E "gophernetes-exercise|/run/netns/ex05" | sed 's/^/mount /'
+  ls -d /sys/fs/cgroup/gophernetes-exercise* /sys/fs/cgroup/*/gophernetes-exercise* /run/netns/ex05* \
+    "${TMPDIR:-/tmp}"/gophernetes-exercise* 2>/dev/null | sed 's/^/left /'
+}
+
+for lab in "${labs[@]}"; do
+  [ -f "$lab"-*/exercise/check_exercise.py ] 2>/dev/null || continue
+  total=$(parts "$lab")
+  untouched=$(gophernetes lab check "$lab" --exercise --file "$(echo "$lab"-*/exercise/exercise.orig.py)" 2>&1)
+  rc_untouched=$?
+  solved=$(gophernetes lab check "$lab" --exercise --solution 2>&1)
+  rc_solved=$?
+  fresh_fail=$(echo "$untouched" | part_lines FAIL)
+  solved_pass=$(echo "$solved" | part_lines PASS)
+  left=$(exercise_leftovers)
+  if [ $rc_untouched = 1 ] && [ "$fresh_fail" = "$total" ] && [ $rc_solved = 0 ] && [ "$solved_pass" = "$total" ] \
+     && [ -z "$left" ]; then
+    echo "PROVED exercise $lab: untouched fails $fresh_fail/$total parts, solution passes $solved_pass/$total, nothing left"
+  else
+    echo "FAILED exercise $lab: untouched fails $fresh_fail/$total (exit $rc_untouched)," \
+         "solution passes $solved_pass/$total (exit $rc_solved), left: ${left:-nothing}"
+    { echo "$untouched"; echo "$solved"; } | tail -20 | sed 's/^/    /'
+    failed=1
+  fi
 done
 exit $failed
