@@ -279,6 +279,23 @@ def _results(checks: list[Check], outcomes: dict[str, tuple[bool, str]]) -> list
     return results
 
 
+def parse_junit(xml_text: str) -> dict[str, tuple[bool, str]]:
+    """test name -> (passed, first line of the failure) from pytest's --junitxml."""
+    outcomes = {}
+    for case in ET.fromstring(xml_text).iter("testcase"):
+        problem = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
+        message = "" if problem is None else (problem.get("message") or problem.text or problem.tag)
+        name = re.sub(r"\[.*\]$", "", case.get("name", ""))  # testinfra adds [local]
+        outcomes[name] = (problem is None, _first_line(message))
+    return outcomes
+
+
+def _first_line(message: str) -> str:
+    """The assertion's own words: pytest's 'AssertionError: x\\nassert ...' -> 'x'."""
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return re.sub(r"^(AssertionError|Failed):\s*", "", line)
+
+
 # ---------------------------------------------------------------- progress, reset, solutions
 
 

@@ -74,6 +74,16 @@ def test_checks_come_with_their_title_and_hint():
     ]
 
 
+def test_junit_results_are_matched_to_checks_without_testinfras_suffix():
+    """The exercises' checks run under pytest and report through JUnit XML."""
+    xml = """<testsuites><testsuite>
+      <testcase name="test_part_1_a[local]"/>
+      <testcase name="test_part_2_b[local]"><failure message="AssertionError: no veth named veth-c1&#10;assert []">
+      </failure></testcase>
+    </testsuite></testsuites>"""
+    assert labs.parse_junit(xml) == {"test_part_1_a": (True, ""), "test_part_2_b": (False, "no veth named veth-c1")}
+
+
 @pytest.mark.parametrize("ident", ["1", "01", "01-namespaces", "namespaces"])
 def test_a_lab_is_found_by_number_folder_or_topic(ident):
     assert labs.find_lab(ident, LABS).name == "01-namespaces"

@@ -47,12 +47,18 @@ def test_vagrant_up_gives_a_student_a_working_lab_vm():
     labs = lab_numbers()
     for lab in labs:
         assert f"PROVED lab {lab}:" in out, failures + "\n" + out[-30000:]
+    for lab in exercise_numbers():
+        assert f"PROVED exercise {lab}:" in out, failures + "\n" + out[-30000:]
     assert f"{len(labs)} labs proved on cgroup v2" in out, out[-30000:]
     assert "E2E PASSED" in out
 
 
 def lab_numbers() -> list[str]:
     return sorted(p.name[:2] for p in (HERE.parents[2] / "labs").glob("[0-9][0-9]-*"))
+
+
+def exercise_numbers() -> list[str]:
+    return sorted(p.parent.parent.name[:2] for p in (HERE.parents[2] / "labs").glob("[0-9][0-9]-*/exercise/check_*.py"))
 
 
 @pytest.mark.slow
