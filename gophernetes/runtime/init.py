@@ -54,7 +54,7 @@ def container_init(container: Container, start, error_fd: int, console_fd: int |
         if console_fd is not None:
             from gophernetes.runtime.terminal import attach_new_pty
 
-            attach_new_pty(console_fd)
+            attach_new_pty(console_fd, container.config.process.console_size)
         if container.has_namespace("uts") and container.config.hostname:
             syscalls.sethostname(container.config.hostname)
         if container.has_namespace("network"):

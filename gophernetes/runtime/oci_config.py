@@ -117,11 +117,19 @@ class Rlimit(_Model):
     soft: int
 
 
+class ConsoleSize(_Model):
+    """process.consoleSize: the pty's window, in character cells (what `stty size` prints)."""
+
+    height: int
+    width: int
+
+
 class Process(_Model):
     args: list[str]
     cwd: str = "/"
     env: list[str] = []
     terminal: bool = False
+    console_size: ConsoleSize | None = None
     user: User = User()
     capabilities: Capabilities | None = None
     rlimits: list[Rlimit] = []
