@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -175,3 +176,34 @@ def test_hooks_run_at_their_moments_with_the_state_on_stdin(runtimes, rootfs, tm
                                   journal.read_text().splitlines() if journal.exists() else [])
     assert journals["runc"][:2] == (0, "started in gophernetes\n") and len(journals["runc"][2]) == 5, journals["runc"]
     assert journals["gophernetes"] == journals["runc"]
+
+
+def test_create_container_hooks_run_in_the_containers_namespaces_before_pivot_root(
+        runtimes, rootfs, tmp_path, cgroup_parent, lifecycle_or_xfail):
+    """A createContainer hook (config.md: after the mounts, before pivot_root, in the container's
+    namespaces, its path resolved in the runtime's) writes what it sees: whose namespaces it is
+    in, the container's mounts under the root filesystem, its folder and the state it read."""
+    views = {}
+    for runtime_name in ("runc", "gophernetes"):
+        view = tmp_path / f"{runtime_name}.view"
+        hook = tmp_path / f"{runtime_name}-hook"
+        same_namespace = "".join(f"[ \"$(readlink /proc/self/ns/{ns})\" = '{os.readlink(f'/proc/self/ns/{ns}')}' ] "
+                                 f"&& echo '{ns}: as the runtime' || echo '{ns}: another'\n"
+                                 for ns in ("mnt", "pid", "net", "uts", "ipc"))
+        # the v1 hierarchies under /sys/fs/cgroup differ (README, known differences), as in OBSERVE
+        mounts = ("awk -v root=\"$(pwd)\" 'index($2, root) == 1 && index($2, root \"/sys/fs/cgroup/\") != 1 "
+                  "{print \"mount:\", substr($2, length(root) + 1), $3}' /proc/self/mounts\n")
+        hook.write_text(f"#!/bin/sh\nexec > {view}\nstate=$(cat)\n"
+                        "echo \"state: $(echo \"$state\" | grep -o '\"status\": *\"[a-z]*\",\"pid\":[0-9]*')\"\n"
+                        f"{same_namespace}echo \"cwd: $(pwd)\"\n{mounts}")
+        hook.chmod(0o755)
+        spec = base(rootfs)
+        spec["process"]["args"] = ["/bin/true"]
+        spec["hooks"] = {"createContainer": [{"path": str(hook), "timeout": 10}]}
+        bundle = tmp_path / runtime_name
+        bundle.mkdir()
+        (bundle / "config.json").write_text(json.dumps(spec))
+        result = run_bundle(runtimes[runtime_name], bundle, cgroup_parent)
+        views[runtime_name] = [f"exit {result.returncode}", *(view.read_text().splitlines() if view.exists() else [])]
+    assert "mnt: another" in views["runc"] and "mount: /proc proc" in views["runc"], views["runc"]
+    assert views["gophernetes"] == views["runc"], "\n".join(views["gophernetes"] + ["--- runc"] + views["runc"])
