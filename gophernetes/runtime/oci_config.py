@@ -233,6 +233,11 @@ def from_dict(data: object) -> Config:
     return config
 
 
+def process_from_dict(data: object, where: str = "process") -> Process:
+    """A `process` object alone (exec's process.json), type-checked as config.json's is."""
+    return _parse(Process, data, where)
+
+
 def _parse(kind, data: object, where: str):
     """`data` as the model class `kind`: each field type-checked, unknown keys ignored (as runc does)."""
     if not isinstance(data, dict):
