@@ -188,3 +188,16 @@ def test_console_size_is_the_terminals_window_from_the_start(runtime, bundle, tm
     finally:
         listener.close()
         runtime("delete", "--force", "pty")
+
+
+@pytest.mark.parametrize("stage", ["createRuntime", "createContainer"])
+def test_a_refusing_hook_of_creation_fails_create_and_leaves_nothing(runtime, bundle, tmp_path, stage):
+    hook = tmp_path / "refuse"
+    hook.write_text("#!/bin/sh\necho 'no bridge named br9' >&2\nexit 2\n")
+    hook.chmod(0o755)
+    config = json.loads((bundle / "config.json").read_text())
+    config["hooks"] = {stage: [{"path": str(hook)}]}
+    (bundle / "config.json").write_text(json.dumps(config))
+    result = runtime("create", "--bundle", str(bundle), f"refused-{runtime.name}")
+    assert result.returncode != 0 and "no bridge named br9" in result.stderr, result.stderr
+    assert runtime("list", "--quiet").stdout == ""
