@@ -257,7 +257,7 @@ def list_containers(options: Options, form: str, quiet: bool) -> None:
         click.echo(format_table(states), nl=False)
 
 
-@cli.command("exec", context_settings={"ignore_unknown_options": False})
+@cli.command("exec", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
 @click.option("--process", "-p", "process_file", metavar="FILE", help="The process as JSON (config.json's process).")
 @click.option("--detach", "-d", is_flag=True, help="Return once started; do not wait.")
 @click.option("--pid-file", metavar="FILE", help="Write the new process's pid to FILE.")

@@ -116,7 +116,7 @@ def _join_and_exec(container: Container, init_pid, cgroup, command, env, user, w
             _, status = os.waitpid(grandchild, 0)
             os._exit(process.exit_status(status))
         if console_fd is not None:
-            terminal.attach_new_pty(console_fd)
+            terminal.attach_new_pty(console_fd, container.config.process.console_size)
             terminal.become_session_leader_of(0)
         else:
             os.setsid()  # no controlling terminal: /dev/tty in the container cannot reach ours

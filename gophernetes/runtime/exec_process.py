@@ -11,6 +11,7 @@ its master goes straight to the engine's console socket.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -40,12 +41,26 @@ class EngineConsole:
         pass
 
 
-def user_of(process: dict) -> str:
-    """process.user as exec's "uid:gid" ("" keeps the container's own user)."""
-    user = process.get("user") or {}
-    if not user:
-        return ""
-    return f"{int(user.get('uid', 0))}:{int(user.get('gid', 0))}"
+def exec_process_config(container_process: dict, process: dict):
+    """The process an exec runs, as runc builds it: process.json's keys over the container's
+    own process (a key left out keeps the container's). Its user (uid, gid, additionalGids,
+    umask), capabilities, noNewPrivileges and consoleSize are then applied as the init's are:
+    a non-root user keeps the five capability sets it is given, ambient included.
+
+    `capabilities: {"add": [...]}` (our `exec --cap`) adds to the container's sets as runc's
+    `exec --cap` does: bounding, effective and permitted, and ambient when the container
+    gives inheritable ones. env stays apart: exec adds it to the container's own.
+    """
+    from gophernetes.runtime.oci_config import process_from_dict
+
+    merged = {**container_process, **{key: value for key, value in process.items() if key != "env"}}
+    added = (process.get("capabilities") or {}).get("add")
+    if added is not None:
+        sets = {key: list(value) for key, value in (container_process.get("capabilities") or {}).items()}
+        for key in ("bounding", "effective", "permitted") + (("ambient",) if sets.get("inheritable") else ()):
+            sets[key] = sets.get(key, []) + [name for name in added if name not in sets.get(key, [])]
+        merged["capabilities"] = sets
+    return process_from_dict(merged)
 
 
 def start_exec(state: dict, cgroup, process: dict, console_socket: str | None) -> int:
@@ -58,6 +73,8 @@ def start_exec(state: dict, cgroup, process: dict, console_socket: str | None) -
     if process.get("terminal") and not console_socket:
         raise UsageError("exec: process.terminal needs --console-socket")
     container = Container.load(state["id"], state["bundle"], die_with_parent=False)
+    container_process = json.loads((container.bundle / "config.json").read_text()).get("process") or {}
+    container.config.process = exec_process_config(container_process, process)
     console = EngineConsole(console_socket) if process.get("terminal") and console_socket else None
     sys.stdout.flush()
     sys.stderr.flush()
@@ -78,7 +95,7 @@ def _run_and_exit(container, init_pid: int, cgroup, process: dict, console) -> N
     try:
         os.setsid()
         code = exec_in_container(container, init_pid, cgroup, list(process["args"]), list(process.get("env") or []),
-                                 user_of(process), process.get("cwd") or "", console=console)
+                                 "", process.get("cwd") or "", console=console)
     except GophernetesError as error:
         print(f"gophernetes-runtime: exec: {error}", file=sys.stderr)
         code = error.exit_code

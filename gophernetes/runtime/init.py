@@ -14,6 +14,7 @@ successful execve closes that pipe (it is close-on-exec), and the parent reads E
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import resource  # now: after pivot_root the host's modules are out of sight
@@ -24,6 +25,7 @@ from pathlib import Path
 from gophernetes.linux import capabilities, inroot, keyring, loopback, mounts, sealed_exec, syscalls
 from gophernetes.runtime import oci_mounts, process
 from gophernetes.runtime.bundle import Container
+from gophernetes.runtime.oci_config import OCI_VERSION
 from gophernetes.runtime.rootfs import mount_root
 
 
@@ -36,12 +38,13 @@ class InitError(Exception):
 
 
 def container_init(container: Container, start, error_fd: int, console_fd: int | None = None,
-                   plain_root: bool = False) -> None:
+                   plain_root: bool = False, hooks_sync=None) -> None:
     """Turn this process (PID 1 of new namespaces) into the container. Never returns.
 
     `start`: a pipe to wait on for "go" (run), a Fifo (create, then start), or None (go at
     once). With `plain_root` the root is used as it is even if layers are named (what the
-    original Go tool's `child` did with its chroot directory).
+    original Go tool's `child` did with its chroot directory). `hooks_sync` (a socket to
+    the runtime, when the bundle has hooks of creation): see run_create_hooks.
     """
     try:
         program = seccomp_program(container)  # read now: after pivot_root the host's files are out of sight
@@ -49,12 +52,12 @@ def container_init(container: Container, start, error_fd: int, console_fd: int |
             from gophernetes.runtime import terminal  # noqa: F401 — imported now, used after pivot_root
         start = start.open() if hasattr(start, "open") else start
         set_oom_score_adj(container.config.process.oom_score_adj)  # the host's /proc, with all capabilities
-        prepare_filesystem(container, plain_root)
+        prepare_filesystem(container, plain_root, hooks_sync)
         find_command(container)
         if console_fd is not None:
             from gophernetes.runtime.terminal import attach_new_pty
 
-            attach_new_pty(console_fd)
+            attach_new_pty(console_fd, container.config.process.console_size)
         if container.has_namespace("uts") and container.config.hostname:
             syscalls.sethostname(container.config.hostname)
         if container.has_namespace("network"):
@@ -79,8 +82,8 @@ def container_init(container: Container, start, error_fd: int, console_fd: int |
     os._exit(125)
 
 
-def prepare_filesystem(container: Container, plain_root: bool = False) -> None:
-    """Build the container's tree and make it "/"."""
+def prepare_filesystem(container: Container, plain_root: bool = False, hooks_sync=None) -> None:
+    """Build the container's tree and make it "/" (the hooks of creation run just before)."""
     mounts.make_all_private()
     root = container.rootfs
     layers = [] if plain_root else container.layers
@@ -92,6 +95,8 @@ def prepare_filesystem(container: Container, plain_root: bool = False) -> None:
     else:
         mount_root(layers, container.upper, container.work, root)
     populate_root(os.fspath(root), container)
+    if hooks_sync is not None:
+        run_create_hooks(container, hooks_sync)
     if container.no_pivot:
         mounts.chroot_into(root)
     else:
@@ -117,6 +122,33 @@ def populate_root(root: str, container: Container) -> None:
         raise InitError(125, error.strerror or str(error)) from None
     finally:
         os.close(root_fd)
+
+
+def run_create_hooks(container: Container, sync) -> None:
+    """The hooks of creation, at runc's moment: mounts done, root not changed yet.
+
+    We tell the runtime (a byte on `sync`) and wait while it runs the prestart and
+    createRuntime hooks in its own namespaces (a network plugin wiring our netns). Then
+    the createContainer hooks run here, as children of ours: in the container's
+    namespaces (mount, pid, network, uts, cgroup), seeing its mounts, yet with the host's
+    "/" still our root, so that their paths resolve as the runtime's do (runtime-spec
+    config.md "createContainer Hooks"). Like runc, they start in the root filesystem's
+    folder, and the state they read says "creating" with our own pid as we see it (1).
+    """
+    from gophernetes.runtime import hooks as oci_hooks
+
+    sync.sendall(b"h")
+    if sync.recv(1) != b"1":
+        os._exit(125)  # the runtime gave up (a prestart or createRuntime hook failed) and says why
+    sync.close()
+    document = json.loads((container.bundle / "config.json").read_text())
+    state = {"ociVersion": OCI_VERSION, "id": container.id, "status": "creating", "pid": os.getpid(),
+             "bundle": str(container.bundle), "annotations": document.get("annotations") or {}}
+    os.chdir(container.rootfs)
+    try:
+        oci_hooks.run_stage(oci_hooks.Hooks.from_spec(document.get("hooks")), "createContainer", state)
+    except oci_hooks.HookFailed as failure:
+        raise InitError(125, str(failure)) from None
 
 
 def wait_for_start(start) -> None:

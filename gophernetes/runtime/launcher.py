@@ -133,14 +133,18 @@ def remap_ids(container: Container, copies: Path):
 
 
 def start(container: Container, cgroup: Cgroup, before_go=None, stdio: tuple[int, int, int] | None = None,
-          console: Console | None = None, remap: RemappedRoot | None = None, fifo=None) -> Started:
+          console: Console | None = None, remap: RemappedRoot | None = None, fifo=None,
+          before_pivot=None) -> Started:
     """Fork the two stages, do the outside work, say "go"; return PID 1's host PID.
 
     `stdio`: the files the container gets as 0, 1 and 2 (default: ours). `console`: give
     it a pseudo-terminal of its own instead, whose master comes back through that socket.
     `fifo` (create): no "go" from us; PID 1 reports "created" and waits for a reader of it.
+    `before_pivot(pid)` (the bundle's hooks of creation): PID 1 stops once its mounts are
+    done, before pivot_root, while we call it; then it runs the createContainer hooks.
     """
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    hooks_sync = _socketpair() if before_pivot is not None else None
     pid_read, pid_write = os.pipe()
     start_read, start_write = os.pipe()
     error_read, error_write = os.pipe()
@@ -156,15 +160,22 @@ def start(container: Container, cgroup: Cgroup, before_go=None, stdio: tuple[int
                 os.dup2(fd, target)
         if console is not None:
             console.ours.close()
+        if hooks_sync is not None:
+            hooks_sync[0].close()
         stage_one(container, cgroup, pid_write, fifo if fifo is not None else start_read, error_write,
-                  console.theirs.fileno() if console else None, remap)
+                  console.theirs.fileno() if console else None, remap,
+                  hooks_sync[1] if hooks_sync is not None else None)
     for fd in (pid_write, start_read, error_write):
         os.close(fd)
     if remap is not None:
         remap.close()
+    if hooks_sync is not None:
+        hooks_sync[1].close()
     init_pid = None
     try:
         init_pid = read_init_pid(pid_read, stage1, error_read)
+        if hooks_sync is not None:
+            _hooks_before_pivot(hooks_sync[0], init_pid, before_pivot, error_read)
         if console is not None:
             console.receive_master()
         if fifo is not None:
@@ -176,6 +187,8 @@ def start(container: Container, cgroup: Cgroup, before_go=None, stdio: tuple[int
         except BrokenPipeError:
             pass  # init already failed; its error is waiting in the error pipe
     except BaseException:
+        if hooks_sync is not None:
+            hooks_sync[0].close()  # EOF for an init waiting before pivot_root: it exits
         os.close(start_write)  # EOF on the start pipe: init exits without running the command
         if init_pid is not None:
             _reap(init_pid, fifo is not None)
@@ -183,6 +196,25 @@ def start(container: Container, cgroup: Cgroup, before_go=None, stdio: tuple[int
         raise
     os.close(start_write)
     return Started(init_pid, error_read)
+
+
+def _socketpair():
+    """A connected pair of unix sockets (the hooks' handshake: both ways over one descriptor)."""
+    import socket  # only a bundle with hooks pays for it
+
+    return socket.socketpair()
+
+
+def _hooks_before_pivot(sync, init_pid: int, before_pivot, error_read: int) -> None:
+    """Wait until PID 1 has done its mounts and stopped before pivot_root, call
+    `before_pivot(init_pid)` (prestart and createRuntime hooks, in our namespaces), then
+    let it go on. PID 1 that died on the way has left its reason in the error pipe."""
+    if not sync.recv(1):
+        process.raise_reported(error_read)
+        raise GophernetesError("the container's init died before its hooks")
+    before_pivot(init_pid)
+    sync.sendall(b"1")
+    sync.close()
 
 
 def _wait_created(error_read: int) -> None:
@@ -201,7 +233,7 @@ def _reap(init_pid: int, kill: bool) -> None:
 
 
 def stage_one(container: Container, cgroup: Cgroup, pid_fd: int, start, error_fd: int,
-              console_fd: int | None = None, remap: RemappedRoot | None = None) -> None:
+              console_fd: int | None = None, remap: RemappedRoot | None = None, hooks_sync=None) -> None:
     """In the first child: join the cgroup, unshare the namespaces, fork PID 1. Never returns."""
     try:
         # A session of our own, without a controlling terminal: no process of the container
@@ -224,7 +256,7 @@ def stage_one(container: Container, cgroup: Cgroup, pid_fd: int, start, error_fd
         init_pid = os.fork()
         if init_pid == 0:
             os.close(pid_fd)
-            container_init(container, start, error_fd, console_fd)
+            container_init(container, start, error_fd, console_fd, hooks_sync=hooks_sync)
         os.write(pid_fd, str(init_pid).encode())
         os._exit(0)
     except BaseException as error:  # noqa: BLE001

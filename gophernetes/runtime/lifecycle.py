@@ -34,14 +34,17 @@ FIFO = "exec.fifo"
 
 
 def create(state_dir: str | os.PathLike, container_id: str, bundle: str | os.PathLike,
-           stdio: tuple[int, int, int] | None = None, no_pivot: bool = False, console=None) -> dict:
+           stdio: tuple[int, int, int] | None = None, no_pivot: bool = False, console=None,
+           before_pivot=None) -> dict:
     """Create the container `container_id` from `bundle`; return its state ("created").
 
     Its init has done everything but exec: it waits on the exec fifo until `start`. A
     failure (a bad config.json, a mount refused) removes what was made and raises.
     `console` (process.terminal): the init makes a pty in the container's own devpts and
     sends its master through `console.theirs` (runtime/exec_process.EngineConsole: the
-    engine's --console-socket), as runc does.
+    engine's --console-socket), as runc does. `before_pivot(pid)`: called while the init
+    waits with its mounts done, before pivot_root; the init then runs the bundle's
+    createContainer hooks itself (runtime/init.run_create_hooks).
     """
     from gophernetes.runtime import launcher
 
@@ -61,7 +64,7 @@ def create(state_dir: str | os.PathLike, container_id: str, bundle: str | os.Pat
         cgroup = launcher.make_cgroup(container)
         remap = launcher.remap_ids(container, folder / "layers") if container.has_namespace("user") else None
         started = launcher.start(container, cgroup, stdio=stdio, remap=remap, console=console,
-                                 fifo=process.ExecFifo(str(folder / FIFO)))
+                                 fifo=process.ExecFifo(str(folder / FIFO)), before_pivot=before_pivot)
         os.close(started.error_fd)
         _write(folder, {"id": container_id, "bundle": str(container.bundle), "status": CREATED,
                         "pid": started.pid, "pid_started": process.start_time(started.pid),

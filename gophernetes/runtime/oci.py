@@ -9,9 +9,10 @@ their moments. Each is a few lines here, over the lifecycle and linux/.
 
 A terminal is a pty the init makes in the container's own devpts, its master sent to the
 engine's --console-socket (or, for `run` on our own terminal, back to us), as runc does.
-One thing is done differently from runc (see the README's runtime section): createContainer
-hooks run in the runtime's namespaces once the container is created, not in the
-container's before pivot_root. startContainer hooks run in the container (joined as exec joins it).
+The hooks of creation run at runc's moment: the init stops with its mounts done, before
+pivot_root; prestart and createRuntime hooks run here, in the runtime's namespaces, then
+the init runs the createContainer hooks in the container's (runtime/init.run_create_hooks).
+startContainer hooks run in the container (joined as exec joins it).
 """
 
 from __future__ import annotations
@@ -52,10 +53,15 @@ class OciRuntime:
                 no_pivot: bool) -> dict:
         hooks = oci_hooks.Hooks.from_spec(config.get("hooks"))
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        state = lifecycle.create(self.root, container_id, bundle, no_pivot=no_pivot, console=console)
+
+        def before_pivot(pid: int) -> None:  # in our namespaces, the init waiting with its mounts done
+            for stage in ("prestart", "createRuntime"):
+                oci_hooks.run_stage(hooks, stage, {**lifecycle.state(self.root, container_id), "pid": pid})
+
+        early = any(hooks[stage] for stage in ("prestart", "createRuntime", "createContainer"))
+        state = lifecycle.create(self.root, container_id, bundle, no_pivot=no_pivot, console=console,
+                                 before_pivot=before_pivot if early else None)
         try:
-            for stage in ("prestart", "createRuntime", "createContainer"):
-                oci_hooks.run_stage(hooks, stage, {**state, "status": lifecycle.CREATING})
             if pid_file:
                 _write_atomically(pid_file, str(state["pid"]))
         except BaseException:

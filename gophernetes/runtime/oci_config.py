@@ -117,11 +117,19 @@ class Rlimit(_Model):
     soft: int
 
 
+class ConsoleSize(_Model):
+    """process.consoleSize: the pty's window, in character cells (what `stty size` prints)."""
+
+    height: int
+    width: int
+
+
 class Process(_Model):
     args: list[str]
     cwd: str = "/"
     env: list[str] = []
     terminal: bool = False
+    console_size: ConsoleSize | None = None
     user: User = User()
     capabilities: Capabilities | None = None
     rlimits: list[Rlimit] = []
@@ -223,6 +231,11 @@ def from_dict(data: object) -> Config:
     config = _parse(Config, data, "")
     _check_meaning(config)
     return config
+
+
+def process_from_dict(data: object, where: str = "process") -> Process:
+    """A `process` object alone (exec's process.json), type-checked as config.json's is."""
+    return _parse(Process, data, where)
 
 
 def _parse(kind, data: object, where: str):

@@ -36,7 +36,7 @@ import termios
 import threading
 import tty
 
-from gophernetes.linux.console_socket import MASTER_NAME
+from gophernetes.linux.console_socket import MASTER_NAME, set_size
 
 
 class Console:
@@ -65,9 +65,15 @@ class Console:
             self.relay.join(timeout=1)
 
 
-def attach_new_pty(console_fd: int) -> None:
-    """In the container (after pivot_root): make a pty, send its master out, take the slave as stdio."""
+def attach_new_pty(console_fd: int, size=None) -> None:
+    """In the container (after pivot_root): make a pty, send its master out, take the slave as stdio.
+
+    `size` (process.consoleSize: .height, .width) is the window the pty has before the
+    engine gets its master, as runc sets it: the command's first TIOCGWINSZ reads it.
+    """
     master, slave = os.openpty()
+    if size is not None:
+        set_size(master, size.height, size.width)
     with socket.socket(fileno=console_fd) as console:
         socket.send_fds(console, [MASTER_NAME.encode()], [master])  # the name runc sends with it
     os.close(master)

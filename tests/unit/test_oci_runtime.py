@@ -79,6 +79,14 @@ def test_exec_as_containerd_calls_it_passes_the_process_file(recorded, tmp_path)
                                {"detach": True, "pid_file": "/x/e1.pid", "console_socket": None})]
 
 
+def test_exec_options_end_at_the_container_id_as_runcs_do(recorded):
+    """`exec --user 1000 ID sh -c SCRIPT`: the command's own -c is not exec's --cap."""
+    invoke("exec", "--user", "1000", "web", "/bin/sh", "-c", "id")
+    process = recorded.calls[0][1][1]
+    assert process["args"] == ["/bin/sh", "-c", "id"] and "capabilities" not in process
+    assert process["user"] == {"uid": 1000, "gid": 0}
+
+
 def test_exec_with_tty_and_console_socket_as_podman_calls_it(recorded, tmp_path):
     process = tmp_path / "p.json"
     process.write_text(json.dumps({"args": ["sh"]}))
@@ -267,8 +275,19 @@ def test_without_resources_devices_all_are_allowed_and_deny_all_gets_runcs_defau
     assert fuse[0] == "c 10:229 rw" and fuse[1:] == ALLOWED_DEVICE_RULES
 
 
-def test_an_exec_process_user_becomes_uid_gid():
-    from gophernetes.runtime.exec_process import user_of
+def test_an_exec_process_takes_its_user_and_capabilities_over_the_containers():
+    from gophernetes.runtime.exec_process import exec_process_config
 
-    assert user_of({"user": {"uid": 1000, "gid": 100}}) == "1000:100"
-    assert user_of({"args": ["sh"]}) == ""
+    container = {"args": ["sleep", "300"], "cwd": "/srv", "env": ["A=1"], "user": {"uid": 0, "gid": 0},
+                 "capabilities": {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}}
+    given = exec_process_config(container, {"args": ["id"], "env": ["B=2"], "user": {"uid": 1000, "gid": 100},
+                                            "capabilities": {"ambient": ["CAP_NET_BIND_SERVICE"]},
+                                            "consoleSize": {"height": 10, "width": 20}})
+    assert (given.args, given.cwd, given.env, given.user.uid, given.user.gid) == (["id"], "/srv", ["A=1"], 1000, 100)
+    assert given.capabilities.ambient == ["CAP_NET_BIND_SERVICE"] and given.capabilities.bounding == []
+    assert (given.console_size.height, given.console_size.width) == (10, 20)
+    kept = exec_process_config(container, {"args": ["id"]})
+    assert kept.user.uid == 0 and kept.capabilities.effective == ["CAP_CHOWN"]
+    added = exec_process_config(container, {"args": ["id"], "capabilities": {"add": ["CAP_NET_RAW"]}})
+    assert added.capabilities.bounding == added.capabilities.permitted == ["CAP_CHOWN", "CAP_NET_RAW"]
+    assert added.capabilities.ambient == []  # runc's exec --cap: ambient only when inheritable ones are given

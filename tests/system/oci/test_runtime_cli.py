@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -144,3 +146,58 @@ def test_kill_all_reaches_every_process(request, runtime, bundle):
                                           open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in pids))
     finally:
         runtime("delete", "--force", "many")
+
+
+def read_terminal(master: int, timeout: float = 20) -> str:
+    """Everything the container writes to its pty, until it closes it (EIO on the master)."""
+    import select
+
+    output = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    return output.decode(errors="replace")
+
+
+def test_console_size_is_the_terminals_window_from_the_start(runtime, bundle, tmp_path):
+    """process.consoleSize, given to the pty sent over --console-socket before the command runs:
+    `stty size` (TIOCGWINSZ) prints it, as under runc, without the engine resizing anything."""
+    from gophernetes.linux.console_socket import receive_master
+
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"].update(terminal=True, consoleSize={"height": 33, "width": 111},
+                             args=["/bin/sh", "-c", "stty size; sleep 0.2"])
+    (bundle / "config.json").write_text(json.dumps(config))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "console.sock"))
+    listener.listen(1)
+    try:
+        created = runtime("create", "--bundle", str(bundle), "--console-socket", str(tmp_path / "console.sock"), "pty")
+        assert created.returncode == 0, created.stderr
+        _, master = receive_master(listener, timeout=10)
+        assert runtime("start", "pty").returncode == 0
+        assert read_terminal(master).split("\r\n")[0] == "33 111"
+        os.close(master)
+    finally:
+        listener.close()
+        runtime("delete", "--force", "pty")
+
+
+@pytest.mark.parametrize("stage", ["createRuntime", "createContainer"])
+def test_a_refusing_hook_of_creation_fails_create_and_leaves_nothing(runtime, bundle, tmp_path, stage):
+    hook = tmp_path / "refuse"
+    hook.write_text("#!/bin/sh\necho 'no bridge named br9' >&2\nexit 2\n")
+    hook.chmod(0o755)
+    config = json.loads((bundle / "config.json").read_text())
+    config["hooks"] = {stage: [{"path": str(hook)}]}
+    (bundle / "config.json").write_text(json.dumps(config))
+    result = runtime("create", "--bundle", str(bundle), f"refused-{runtime.name}")
+    assert result.returncode != 0 and "no bridge named br9" in result.stderr, result.stderr
+    assert runtime("list", "--quiet").stdout == ""

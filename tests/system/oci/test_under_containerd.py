@@ -1,16 +1,31 @@
 """containerd 1.6 drives the runtime through its runc shim, as it drives runc: `ctr run
 --runc-binary RUNTIME`. Each test runs once with runc (the harness's proof) and once with
-gophernetes-runtime; what a user sees through ctr must be the same."""
+gophernetes-runtime; what a user sees through ctr must be the same.
+
+Where a user names the runtime in containerd's own config.toml: in containerd 1.6 the
+`BinaryName` of a runtime's options (io.containerd.runc.v2, read by its shim) comes from
+the CRI plugin's table, plugins."io.containerd.grpc.v1.cri".containerd.runtimes.NAME.options
+— it serves kubelets, and ctr (which talks to containerd, not CRI) never reads it: ctr sets
+the same option per task (--runc-binary, or --runtime-config-path with a toml of runc
+options). The one section of config.toml that ctr's tasks obey is the v1 runtime's,
+[plugins."io.containerd.runtime.v1.linux"] runtime = "/path/to/RUNTIME" (deprecated in 1.6,
+still shipped, and what ../shared/recipes/containerd/config.toml sets): test_the_v1_runtime_
+named_in_config_toml runs a container through it, `ctr run --runtime io.containerd.runtime.v1.linux`.
+CRI itself is not driven: it needs crictl (not in Debian 12), a pause image and CNI.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from support import wait_until
 
+from tests.system.engines import conftest as engines
 from tests.system.oci.conftest import in_a_terminal, xfail_for_gophernetes
 
 
@@ -139,3 +154,53 @@ def test_task_exec_t_gets_a_terminal_of_the_containers_own(ctr, rootfs):
                             "-t", "--exec-id", "t1", "web", "/bin/sh", "-c", "tty; [ -t 0 ] && echo both"])
     lines = [line.replace("^@", "").strip("\0\r") for line in result.stdout.splitlines()]
     assert "both" in lines and any(line.startswith("/dev/pts/") for line in lines), result.stdout + result.stderr
+
+
+# What only each runtime writes into its state.json (runc's libcontainer state; ours, runtime/lifecycle.py).
+STATE_MARKS = {"runc": "init_process_pid", "gophernetes": "pid_started"}
+
+
+@pytest.fixture
+def containerd_v1(tmp_path, runtime):
+    """A containerd whose config.toml names the runtime for the v1 runtime plugin, as a user writes it."""
+    v1_root = tmp_path / "v1-root"
+    config = engines.CONFIG + ('[plugins."io.containerd.runtime.v1.linux"]\n'
+                               '  shim = "containerd-shim"\n'
+                               f'  runtime = "{runtime.binary}"\n'
+                               f'  runtime_root = "{v1_root}"\n')
+    with pytest.MonkeyPatch.context() as patch:  # Containerd.start writes engines.CONFIG as its config.toml
+        patch.setattr(engines, "CONFIG", config)
+        daemon = engines.Containerd(tmp_path / "containerd").start()
+    try:
+        yield daemon, v1_root
+    finally:
+        daemon.stop()
+
+
+def test_the_v1_runtime_named_in_config_toml(containerd_v1, runtime, rootfs, cgroup_parent):
+    daemon, v1_root = containerd_v1
+
+    def ctr(*args: str) -> subprocess.CompletedProcess:
+        return daemon.ctr(*args, namespace="v1", check=False)
+
+    started = ctr("run", "-d", "--runtime", "io.containerd.runtime.v1.linux", "--cgroup", f"/{cgroup_parent}/v1",
+                  "--rootfs", str(rootfs), "v1", "/bin/sleep", "300")
+    assert started.returncode == 0, started.stderr
+    try:
+        listed = ctr("task", "ls").stdout.splitlines()[1].split()
+        assert (listed[0], listed[2]) == ("v1", "RUNNING")
+        assert Path(f"/proc/{listed[1]}/cmdline").read_bytes() == b"/bin/sleep\0" + b"300\0"
+        # the runtime that made it: its own state format, under the runtime_root config.toml gave
+        record = json.loads((v1_root / "v1" / "v1" / "state.json").read_text())
+        others = [mark for name, mark in STATE_MARKS.items() if name != runtime.name]
+        assert STATE_MARKS[runtime.name] in record and not any(mark in record for mark in others), sorted(record)
+        shown = runtime("--root", str(v1_root / "v1"), "state", "v1")
+        assert shown.returncode == 0 and json.loads(shown.stdout)["pid"] == int(listed[1]), shown.stderr
+        assert ctr("task", "exec", "--exec-id", "e1", "v1", "/bin/true").returncode == 0
+        assert ctr("task", "kill", "--signal", "SIGKILL", "v1").returncode == 0
+        assert wait_until(lambda: "STOPPED" in ctr("task", "ls").stdout)
+    finally:
+        ctr("task", "rm", "--force", "v1")
+        ctr("c", "rm", "v1")
+    assert not (v1_root / "v1" / "v1").exists()
+    assert sorted(Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent}/v1")) == []
