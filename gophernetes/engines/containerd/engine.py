@@ -388,6 +388,33 @@ class ContainerdEngine(Engine):
     def inspect_image(self, reference: str) -> dict:
         return self.image_store.describe(reference)
 
+    def stopped_root(self, info: ContainerInfo):
+        """The stopped container's snapshot (its image under its writable layer), mounted as
+        containerd would: `ctr snapshots mounts` says how, the copy's child does it."""
+        from gophernetes.engines.containerd.client import parse_snapshot_mounts
+        from gophernetes.runtime.copy import StoppedRoot
+
+        details = info.details["containerd"]
+        target = self.folders.folder(info.id).path / "rootfs"
+        printed = self.ctr.run("snapshots", "--snapshotter", details["snapshotter"] or "overlayfs", "mounts",
+                               str(target), details["snapshot"], what=f"container {info.name}")
+        found = parse_snapshot_mounts(printed)
+        if len(found) != 1:
+            raise GophernetesError(f"container {info.name}: cannot mount its snapshot ({printed.strip()!r})")
+
+        def mount(at: Path) -> None:
+            from gophernetes.linux import syscalls
+
+            at.mkdir(exist_ok=True)
+            only = found[0]
+            if only.type == "bind":
+                syscalls.mount(only.source, at, None, syscalls.MS_BIND | syscalls.MS_REC)
+            else:
+                syscalls.mount(only.source, at, only.type, 0, ",".join(only.options))
+
+        readonly = ((self.ctr.container_info(info.id).get("Spec") or {}).get("root") or {}).get("readonly", False)
+        return StoppedRoot(mount, target, read_only=bool(readonly))
+
     def rename(self, old: str, new: str) -> None:
         """The name is the container's gophernetes.name label: `ctr containers label` changes it."""
         with self.folders.locked():
