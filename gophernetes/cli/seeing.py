@@ -148,8 +148,11 @@ def port(obj, container: str, port: str | None) -> None:
 @click.argument("new", metavar="NEW_NAME")
 @click.pass_obj
 def rename(obj, old: str, new: str) -> None:
-    """Give a container a new name (running or not). Both engines; the containers on its
-    networks keep the old name in their /etc/hosts until they restart.
+    """Give a container a new name (running or not). Both engines.
+
+    The containers on its networks find it by the new name at once, and no more by the
+    old one: its line in their /etc/hosts is rewritten (its hostname and short ID stay).
+    Run it in the network namespace where its network was made (as `run` was).
 
     \b
     Examples:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from gophernetes.engines.containerd.client import (
-    SnapshotMount,
     Ctr,
     ImageRecord,
+    SnapshotMount,
     Task,
     Unreachable,
     error_line,

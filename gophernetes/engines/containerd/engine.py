@@ -416,11 +416,28 @@ class ContainerdEngine(Engine):
         return StoppedRoot(mount, target, read_only=bool(readonly))
 
     def rename(self, old: str, new: str) -> None:
-        """The name is the container's gophernetes.name label: `ctr containers label` changes it."""
+        """The name is the container's gophernetes.name label: `ctr containers label` changes it.
+        Then its line in its networks' hosts file and in every container's own copy of one
+        (each gets a copy at its start, folder/etc/hosts) names it `new`: neighbours follow."""
         with self.folders.locked():
             container_id = self._lookup(old)
             new = self._free_name(new)
+            current = self._name_of(container_id)
             self.ctr.run("containers", "label", container_id, f"{LABEL_NAME}={new}", what=f"container {old}")
+            self._rename_on_networks(container_id, current, new)
+
+    def _rename_on_networks(self, container_id: str, old: str, new: str) -> None:
+        if not self.folders.folder(container_id).etc.exists():
+            return  # --net none with nothing pinned: no lease, and `network` is not imported for nothing
+        from gophernetes import network
+        from gophernetes.network import hosts
+
+        lines = network.rename_container(self.state, container_id, old, new)
+        for other in self.folders.ids():
+            own = self.folders.folder(other).etc / "hosts"
+            if own.is_file():
+                for address, names in lines.items():
+                    hosts.rename(own, address, names)
 
     # ------------------------------------------------------------------ helpers
 

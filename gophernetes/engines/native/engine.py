@@ -761,13 +761,15 @@ class NativeEngine(Engine):
                            record.spec.read_only)
 
     def rename(self, old: str, new: str) -> None:
-        """The names index and the record (runtime/rename.py)."""
-        from gophernetes.engines.native.rename import rename
+        """The names index, the record and the neighbours' /etc/hosts (engines/native/rename.py)."""
+        from gophernetes.engines.native.rename import rename, rename_on_networks
 
         record = self._current(old)
         if record is None:
             raise NotFound(f"no such container: {old}")
+        previous = record.name
         rename(self._records(), record, new)
+        rename_on_networks(self.state, self._records(), record, previous)
 
 
 def canonical_restart(text: str) -> str:
