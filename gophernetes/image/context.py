@@ -44,10 +44,12 @@ class Source:
 
 
 def plan(context: Path, sources: list[str], dest: str, workdir: str, where: str,
-         merged: Path | None = None) -> list[Source]:
+         merged: Path | None = None, in_root: bool = False) -> list[Source]:
     """Resolve SRC... DEST against the context and the working directory (refusing escapes).
 
     `merged` is the image's root so far: a DEST that is a folder there takes files into it.
+    With `in_root`, `context` is another image's root (COPY --from): a SRC's symlinks are
+    followed inside that root, as a process chrooted there would follow them, never out.
     """
     root = context.resolve()
     if not dest:
@@ -70,12 +72,15 @@ def plan(context: Path, sources: list[str], dest: str, workdir: str, where: str,
         if relative == ".." or relative.startswith("../"):
             raise UsageError(f"{where}: {source} is outside the build context")
         matches = sorted(glob.glob(relative, root_dir=root)) if glob.has_magic(relative) else [relative]
+        if in_root:  # "/." makes resolve_in_root follow the last component too
+            matches = [posixpath.normpath(resolve_in_root(root, match + "/.", where)) for match in matches]
         if len(matches) > 1:
             is_dir = True
         for match in matches:
             path = root / match
             if not os.path.lexists(path):
-                raise UsageError(f"{where}: {source}: no such file in the build context {context}")
+                raise UsageError(f"{where}: {source}: no such file in the build context {context}" if not in_root
+                                 else f"{where}: {source}: no such file in the COPY --from image")
             if not path.resolve().is_relative_to(root):
                 raise UsageError(f"{where}: {source} leads outside the build context (a symlink?)")
             if path.resolve().is_dir():
