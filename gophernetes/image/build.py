@@ -373,24 +373,23 @@ def _copy(job: Build, state: State, instruction: Instruction, where: str, number
         raise UsageError(f"{instruction.keyword} needs SRC... DEST")
     with contextlib.ExitStack() as stack:
         merged = stack.enter_context(_root(job, state, number))
-        origin, in_root = job.context, False
+        origin, in_root, origin_key = job.context, False, ""
         if "from" in instruction.flags:  # another stage's root, or an image's: resolved inside it
-            origin = stack.enter_context(_root(job, _copy_origin(job, instruction, variables, where), number,
-                                               "from"))
-            in_root = True
+            stage = _copy_origin(job, instruction, variables, where)
+            origin, in_root, origin_key = stack.enter_context(_root(job, stage, number, "from")), True, stage.key
         sources = context.plan(origin, found[:-1], found[-1], state.run.get("WorkingDir") or "/", where,
                                merged, in_root=in_root)
         owner = context.parse_owner(instruction.flags.get("chown"), merged, where)
         mode = _mode(instruction.flags.get("chmod"), where)
         key = _key(state.key, instruction.keyword, json.dumps([[s.target for s in sources], owner, mode]),
-                   context.digest(sources))
+                   context.digest(sources), origin_key)  # the origin's key: its owners are kept, not digested
         if _from_cache(job, state, instruction, key):
             return
         blob = job.writer.temp_path("layer-")
         writer = LayerWriter(blob)
         try:
             plain = [s for s in sources if not (instruction.keyword == "ADD" and context.is_archive(s.path))]
-            context.copy_sources(writer, plain, merged, owner, mode)
+            context.copy_sources(writer, plain, merged, owner, mode, keep_owner=in_root)
             for archive in [s for s in sources if s not in plain]:
                 target = posixpath.dirname(archive.target) if not archive.path.is_dir() else archive.target
                 context.unpack_archive(writer, archive.path, target, merged, owner, where)

@@ -195,8 +195,9 @@ def add_parents(writer: LayerWriter, target: str, merged: Path, written: set[str
 
 
 def copy_sources(writer: LayerWriter, sources: list[Source], merged: Path, owner: tuple[int, int] | None,
-                 mode: int | None) -> None:
-    """Write the context files of a COPY (or a plain ADD) as layer entries."""
+                 mode: int | None, keep_owner: bool = False) -> None:
+    """Write the context files of a COPY (or a plain ADD) as layer entries: root's, or --chown's;
+    with `keep_owner` (COPY --from another image's root) their own, as docker and buildah keep them."""
     written: set[str] = set()
     hardlinks: dict[tuple[int, int], str] = {}
     for source in sources:
@@ -208,7 +209,7 @@ def copy_sources(writer: LayerWriter, sources: list[Source], merged: Path, owner
             xattrs, _ = read_xattrs(path)
             for info in entries_for(name, st, link_target=link, hardlink_to=None if first == name else first,
                                     xattrs=xattrs):
-                info.uid, info.gid = owner or (0, 0)
+                info.uid, info.gid = owner or ((st.st_uid, st.st_gid) if keep_owner else (0, 0))
                 if mode is not None and info.type in (tarfile.REGTYPE, tarfile.DIRTYPE):
                     info.mode = mode
                 if info.type == tarfile.REGTYPE and info.size:
