@@ -265,7 +265,10 @@ def copy_with_stopped(source: Endpoint, destination: Endpoint, root: StoppedRoot
     """The whole `cp` for a container without processes: in a child process, which makes
     its own mount namespace (unshare CLONE_NEWNS, every mount private), mounts the root
     there and copies against it. When the child exits its namespace goes, and the mount
-    with it: the host's mount table never sees it. The child's error comes back pickled."""
+    with it: the host's mount table never sees it. The child's error comes back pickled.
+
+    The container must stay stopped meanwhile: a `start` during the copy would mount the same
+    upper folder a second time, which overlayfs does not define (it warns in the kernel log)."""
     if root.read_only and destination.container:
         raise UsageError(f"container {destination.container} has a read-only root filesystem (run --read-only): "
                          f"nothing can be copied into it")
@@ -277,9 +280,17 @@ def copy_with_stopped(source: Endpoint, destination: Endpoint, root: StoppedRoot
     os.close(writer)
     with os.fdopen(reader, "rb") as pipe:
         report = pipe.read()
-    os.waitpid(child, 0)
+    _, status = os.waitpid(child, 0)
     if report:
         raise pickle.loads(report)
+    if status:
+        raise GophernetesError(f"the copy's process died ({_describe_status(status)}): the copy may be incomplete")
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _stopped_child(source: Endpoint, destination: Endpoint, root: StoppedRoot, report: int) -> int:
