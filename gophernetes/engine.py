@@ -280,12 +280,22 @@ class Engine(ABC):
         return top.processes(open_driver().open(require_running(self.inspect(name), "list the processes of").id))
 
     def copy(self, source: str, destination: str) -> None:
-        """cp between the host and a running container (CONTAINER:PATH on one side), resolved in its root."""
+        """cp between the host and a container (CONTAINER:PATH on one side), resolved in its root:
+        a running one's as its init sees it, a stopped one's mounted again (stopped_root)."""
         from gophernetes.runtime import copy
 
         src, dst = copy.parse_copy(source, destination)
-        info = require_running(self.inspect(src.container or dst.container or ""), "copy files of")
-        copy.copy_with_container(src, dst, info.pid or 0)
+        info = self.inspect(src.container or dst.container or "")
+        if info.status in ("running", "paused") and info.pid:
+            copy.copy_with_container(src, dst, info.pid)
+        else:
+            copy.copy_with_stopped(src, dst, self.stopped_root(info))
+
+    def stopped_root(self, info: ContainerInfo):
+        """How to mount the root filesystem of the stopped container `info` (runtime.copy.StoppedRoot)."""
+        from gophernetes.errors import Conflict
+
+        raise Conflict(f"container {info.name} is not running: cannot copy files of it")
 
     def port(self, name: str, wanted: str | None = None) -> list[str]:
         """The container's published ports as docker port prints them ("80/tcp -> 0.0.0.0:8080")."""

@@ -22,16 +22,24 @@ def build(obj, context: str, tag: str, containerfile: str | None, build_args: tu
           no_cache: bool, quiet: bool) -> None:
     """Build an image from a Containerfile: one layer per COPY, ADD or RUN step.
 
-    Supported: FROM (an image in the store, or scratch), RUN (in a gophernetes container),
-    COPY and ADD (files of DIR; ADD unpacks local tars), ENV, WORKDIR, USER, CMD,
-    ENTRYPOINT, LABEL, EXPOSE, ARG. A step seen before on the same parent reuses its layer.
-    Native engine only.
+    Supported: FROM (an image in the store, or scratch; `AS NAME` for a stage), RUN (in a
+    gophernetes container), COPY and ADD (files of DIR; ADD unpacks local tars;
+    COPY --from=STAGE|INDEX|IMAGE copies from that root instead, owners kept), ENV,
+    WORKDIR, USER, CMD, ENTRYPOINT, LABEL, EXPOSE, ARG, SHELL (the shell of RUN, CMD and
+    ENTRYPOINT's shell form), VOLUME, STOPSIGNAL, HEALTHCHECK and ONBUILD. A step seen
+    before on the same parent reuses its layer. Native engine only.
+
+    Multi-stage: every stage is built, the last one is the image. HEALTHCHECK is stored in
+    the image config as docker stores it (Healthcheck: Test, Interval...); gophernetes does
+    not run health checks. ONBUILD is stored (OnBuild) and its instructions run when a
+    later build starts FROM the image, as docker runs them.
 
     \b
     Examples:
       gophernetes build -t lab/app:1.0 .
       gophernetes build -t lab/app -f Containerfile.dev --build-arg VERSION=2 ./app
       gophernetes build --no-cache --network host -t lab/tools tools/
+      gophernetes build -t lab/small .   # FROM busybox AS build ... FROM scratch, COPY --from=build
     """
     arguments = {}
     for item in build_args:

@@ -1,8 +1,8 @@
 """`gophernetes completion bash|zsh|fish`: TAB completion, by click's shell completion.
 
 The printed script makes the shell call `gophernetes` again with _GOPHERNETES_COMPLETE
-set, and click answers with the commands and options that fit. Container, image and
-network names come from the engine (--engine, --root as on the command line being
+set, and click answers with the commands and options that fit. Container, image, volume
+and network names come from the engine (--engine, --root as on the command line being
 completed); a completer that cannot ask (no root, no daemon) offers nothing rather than
 an error in the middle of the user's line.
 """
@@ -55,6 +55,28 @@ def complete_networks(ctx: click.Context, param: click.Parameter, incomplete: st
         return []
 
 
+def complete_volumes(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Named volumes (native engine; the containerd engine has none, so offers none)."""
+    try:
+        return _matching((v["Name"] for v in _engine(ctx).volumes()), incomplete)
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def complete_net_mode(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """run --net: none, host, bridge, and the networks made with `network create`."""
+    named = {item.value for item in complete_networks(ctx, param, incomplete)}
+    return _matching(named | {mode for mode in ("none", "host", "bridge") if mode.startswith(incomplete)}, incomplete)
+
+
+def complete_volume_option(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """run -v: a volume name followed by ":", or a host path (the shell's own)."""
+    if ":" in incomplete or incomplete.startswith(("/", ".", "~")):
+        return [CompletionItem(incomplete, type="file")]
+    return [CompletionItem(f"{item.value}:") for item in complete_volumes(ctx, param, incomplete)] + [
+        CompletionItem(incomplete, type="file")]
+
+
 def complete_copy_endpoint(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """cp's SRC and DST: a container name followed by ":", or a host path (the shell's own)."""
     if ":" in incomplete or incomplete.startswith(("/", ".", "~")):
@@ -76,7 +98,8 @@ def complete_run_arguments(ctx: click.Context, param: click.Parameter, incomplet
 def completion(ctx: click.Context, shell: str) -> None:
     """Print the TAB-completion script for SHELL.
 
-    It completes commands, options, and container, image and network names.
+    It completes commands, options, and container, image, volume and network names
+    (run --net and -v too).
 
     \b
     Examples:

@@ -121,7 +121,7 @@ def login(obj, server: str, username: str, password: str | None, password_stdin:
 
 
 @click.command("push")
-@click.argument("image")
+@click.argument("image", shell_complete=complete_images)
 @click.argument("destination", required=False)
 @click.option("--insecure", is_flag=True, help="Use plain HTTP (always so for 127.0.0.1 and localhost).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the reference pushed.")
@@ -149,7 +149,7 @@ def push(obj, image: str, destination: str | None, insecure: bool, quiet: bool) 
 
 
 @click.command("save")
-@click.argument("names", nargs=-1, required=True, metavar="IMAGE...")
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE...", shell_complete=complete_images)
 @click.option("-o", "--output", default="-", metavar="FILE", help="The tar file to write (default: stdout).")
 @click.option("--format", "archive_format", type=click.Choice(["docker-archive", "oci-archive"]),
               default="docker-archive", show_default=True, help="docker save's layout, or an OCI layout in a tar.")
@@ -224,7 +224,7 @@ def prune(obj) -> None:
 
 
 @image.command("inspect")
-@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
+@click.argument("refs", nargs=-1, required=True, metavar="IMAGE...", shell_complete=complete_images)
 @click.pass_obj
 def inspect_image(obj, refs: tuple[str, ...]) -> None:
     """Show images as JSON: config, layers (blob digests and sizes), diff_ids and history.
@@ -241,7 +241,7 @@ def inspect_image(obj, refs: tuple[str, ...]) -> None:
 
 
 @image.command("history")
-@click.argument("ref", metavar="IMAGE")
+@click.argument("ref", metavar="IMAGE", shell_complete=complete_images)
 @click.option("--no-trunc", is_flag=True, help="Show whole steps and digests.")
 @click.pass_obj
 def history(obj, ref: str, no_trunc: bool) -> None:

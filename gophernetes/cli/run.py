@@ -17,6 +17,19 @@ def complete_run_arguments(ctx, param, incomplete):
 
     return complete(ctx, param, incomplete)
 
+
+def complete_net_mode(ctx, param, incomplete):
+    from gophernetes.cli.completion import complete_net_mode as complete
+
+    return complete(ctx, param, incomplete)
+
+
+def complete_volume_option(ctx, param, incomplete):
+    from gophernetes.cli.completion import complete_volume_option as complete
+
+    return complete(ctx, param, incomplete)
+
+
 SOURCES = ("docker", "local")
 
 
@@ -35,6 +48,7 @@ SOURCES = ("docker", "local")
 @click.option("-u", "--user", default="", metavar="USER[:GROUP]", help="Run as this user (name or uid).")
 @click.option("--entrypoint", default=None, help="Override the image's entrypoint.")
 @click.option("--net", "--network", "net", default="bridge", show_default=True, metavar="MODE",
+              shell_complete=complete_net_mode,
               help="none (loopback only), host (the host's network), bridge or a network name.")
 @click.option("--add-host", "add_hosts", multiple=True, metavar="NAME:IP",
               help="Add a line to the container's /etc/hosts (then its own file, not the network's shared one).")
@@ -55,7 +69,7 @@ SOURCES = ("docker", "local")
 @click.option("--cap-drop", multiple=True, metavar="CAP", help="Drop a capability (e.g. NET_RAW, or ALL).")
 @click.option("--read-only", is_flag=True, help="Mount the container's root filesystem read-only (/dev, /dev/shm, "
               "and any --tmpfs, -v or --mount stay as they are: give --tmpfs /tmp for what must be writable).")
-@click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]",
+@click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]", shell_complete=complete_volume_option,
               help="Bind a host path (SRC absolute; it must exist: gophernetes does not create it, unlike docker, "
                    "so a typo is an error, not an empty root-owned folder) or a named volume (made if missing, "
                    "filled with the image's files at DST when new) at DST; -v DST alone: an anonymous volume. "

@@ -100,7 +100,7 @@ def top(obj, container: str) -> None:
 @click.argument("destination", metavar="DST", shell_complete=complete_copy_endpoint)
 @click.pass_obj
 def cp(obj, source: str, destination: str) -> None:
-    """Copy files between the host and a running container.
+    """Copy files between the host and a container, running or stopped.
 
     One of SRC and DST is CONTAINER:PATH. A folder is copied with its contents; into DST
     when DST is a folder.
@@ -109,8 +109,12 @@ def cp(obj, source: str, destination: str) -> None:
     resolve it (openat2 RESOLVE_IN_ROOT): a link the container made, even /etc/shadow,
     never reaches the host's file. Links inside a copied folder are copied as links;
     files copied in belong to the container's root; setuid bits do not come out.
-    Devices and FIFOs are skipped. The container must be running (docker also copies
-    from stopped ones). Both engines.
+    Devices and FIFOs are skipped.
+
+    A stopped container's root (its image layers under its own writable layer) is
+    mounted again in a private mount namespace for the copy, and nothing else: what it
+    had in volumes and bind mounts is not reached while it is stopped (docker's is).
+    A --read-only container takes nothing in. Both engines.
 
     \b
     Examples:
@@ -144,8 +148,11 @@ def port(obj, container: str, port: str | None) -> None:
 @click.argument("new", metavar="NEW_NAME")
 @click.pass_obj
 def rename(obj, old: str, new: str) -> None:
-    """Give a container a new name (running or not). Both engines; the containers on its
-    networks keep the old name in their /etc/hosts until they restart.
+    """Give a container a new name (running or not). Both engines.
+
+    The containers on its networks find it by the new name at once, and no more by the
+    old one: its line in their /etc/hosts is rewritten (its hostname and short ID stay).
+    Run it in the network namespace where its network was made (as `run` was).
 
     \b
     Examples:

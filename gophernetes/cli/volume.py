@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from gophernetes.cli.completion import complete_volumes
 from gophernetes.cli.output import table
 
 
@@ -47,7 +48,7 @@ def ls(obj, quiet: bool) -> None:
 
 
 @volume.command("inspect")
-@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...", shell_complete=complete_volumes)
 @click.pass_obj
 def inspect(obj, names: tuple[str, ...]) -> None:
     """Show volumes as JSON: mount point on the host, creation time, the containers using them."""
@@ -56,7 +57,7 @@ def inspect(obj, names: tuple[str, ...]) -> None:
 
 
 @volume.command("rm")
-@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...", shell_complete=complete_volumes)
 @click.pass_obj
 def rm(obj, names: tuple[str, ...]) -> None:
     """Remove volumes and their data (refused while a container, even an exited one, uses one)."""

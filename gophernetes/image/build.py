@@ -1,11 +1,26 @@
 """`gophernetes build`: a Containerfile, step by step, into an image in the store.
 
-    FROM busybox            the base: its layers and its config (or `scratch`: none)
+    FROM busybox [AS name]  the base: its layers and its config (or `scratch`: none), or an
+                            earlier stage; its ONBUILD triggers run now
     ENV, WORKDIR, USER,     change the config only ("empty layers" in the history)
       CMD, ENTRYPOINT,
-      LABEL, EXPOSE, ARG
-    COPY, ADD               files of the context, written straight into a new layer tar
+      LABEL, EXPOSE, ARG,
+      SHELL, VOLUME,
+      HEALTHCHECK,
+      STOPSIGNAL, ONBUILD
+    COPY, ADD               files of the context, written straight into a new layer tar;
+                            COPY --from=STAGE|INDEX|IMAGE takes them from that root instead
     RUN                     a container on the image so far; what it changed is the layer
+
+Multi-stage: every FROM starts a stage; the last one is the image. A stage is kept (its
+layers and config) for a later `FROM stage` or `COPY --from=stage`; its layers stay in
+the store like any layer and go when no image uses them. Every stage is built, as
+docker's classic builder does (BuildKit and buildah skip the ones the last does not use).
+
+HEALTHCHECK, VOLUME, STOPSIGNAL and ONBUILD are kept in the image config as docker keeps
+them (Healthcheck, Volumes, StopSignal, OnBuild). gophernetes itself does not run health
+checks, and a RUN step's writes under a VOLUME path are kept (docker's classic builder
+drops them; buildah keeps them).
 
 A RUN step, the way docker's classic builder does it:
 
@@ -75,6 +90,8 @@ class State:
     config: dict = field(default_factory=dict)       # the whole image config JSON
     key: str = "scratch"                             # the cache key of the last step
     args: dict[str, str] = field(default_factory=dict)   # ARG values in scope
+    name: str = ""                                   # FROM ... AS name
+    started: bool = False                            # after its FROM (ARGs before the first belong to none)
 
     @property
     def run(self) -> dict:
@@ -105,6 +122,15 @@ class Build:
     say: Callable[[str], None] = lambda line: None
     cache: dict[str, dict] = field(default_factory=dict)
     used_args: set[str] = field(default_factory=set)
+    stages: list[State] = field(default_factory=list)      # the stages before the current one
+    global_args: dict[str, str] = field(default_factory=dict)  # ARGs before the first FROM
+
+    def stage(self, text: str) -> State | None:
+        """An earlier stage by name (any case) or index, as FROM and COPY --from name one."""
+        if text.isdigit():
+            index = int(text)
+            return self.stages[index] if index < len(self.stages) else None
+        return next((stage for stage in self.stages if stage.name and stage.name == text.lower()), None)
 
 
 def build(store: ImageStore, context_dir: Path, containerfile_path: Path | None, tag: str, run_step: StepRunner, *,
@@ -129,6 +155,9 @@ def build(store: ImageStore, context_dir: Path, containerfile_path: Path | None,
         steps = len(instructions)
         for number, instruction in enumerate(instructions, 1):
             say(f"STEP {number}/{steps}: {instruction.source}")
+            if instruction.keyword == "FROM" and state.started:  # a new stage: the one before is kept
+                job.stages.append(state)
+                state = State(args=dict(job.global_args))
             step(job, state, instruction, number)
         unused = sorted(set(job.build_args) - job.used_args)
         if unused:
@@ -163,8 +192,11 @@ def step(job: Build, state: State, instruction: Instruction, number: int) -> Non
     try:
         if keyword == "FROM":
             _from(job, state, instruction, where)
+            _onbuild_triggers(job, state, instruction, number)
         elif keyword == "ARG":
             _arg(job, state, instruction, where)
+            if not state.started:
+                job.global_args = dict(state.args)
             if state.config:  # an ARG before FROM belongs to no image
                 _history(state, instruction, empty=True)
         elif keyword in ("RUN",):
@@ -185,6 +217,13 @@ def step(job: Build, state: State, instruction: Instruction, number: int) -> Non
 
 def _from(job: Build, state: State, instruction: Instruction, where: str) -> None:
     base = containerfile.expand(instruction.text, state.args, where)
+    state.name, state.started = instruction.flags.get("as", ""), True
+    earlier = job.stage(base) if not base.isdigit() else None  # FROM takes a stage's name, not its index
+    if earlier is not None:
+        state.layers, state.key = list(earlier.layers), earlier.key
+        state.config = json.loads(json.dumps({k: v for k, v in earlier.config.items() if not k.startswith("_")}))
+        job.say(f"--> stage {earlier.name} ({len(state.layers)} layer(s))")
+        return
     if base == "scratch":
         os_name, _, arch = host_platform().partition("/")
         state.config = {"architecture": arch, "os": os_name, "config": {}, "rootfs": {"type": "layers", "diff_ids": []},
@@ -199,6 +238,23 @@ def _from(job: Build, state: State, instruction: Instruction, where: str) -> Non
     state.config.setdefault("history", [])
     state.key = _key(image.id)
     job.say(f"--> {image.name} ({image.id[7:19]}, {len(state.layers)} layer(s))")
+
+
+def _onbuild_triggers(job: Build, state: State, instruction: Instruction, number: int) -> None:
+    """The base's ONBUILD instructions, run now as if written after FROM (docker's rule); the
+    new image does not inherit them."""
+    triggers = state.run.pop("OnBuild", None) or []
+    for text in triggers:
+        trigger = containerfile.trigger(text, instruction.line, job.filename)
+        job.say(f"--> ONBUILD {text}")
+        step(job, state, trigger, number)
+
+
+def _image_state(job: Build, name: str, where: str) -> State:
+    """The image `name` of the store as a stage (COPY --from=IMAGE)."""
+    state = State()
+    _from(job, state, Instruction(0, "FROM", name), where)
+    return state
 
 
 def _arg(job: Build, state: State, instruction: Instruction, where: str) -> None:
@@ -225,7 +281,7 @@ def _configure(state: State, instruction: Instruction, where: str) -> None:
     elif keyword == "USER":
         run["User"] = containerfile.expand(instruction.text, variables, where)
     elif keyword in ("CMD", "ENTRYPOINT"):
-        argv = containerfile.command(instruction)
+        argv = containerfile.command(instruction, run.get("Shell"))
         if keyword == "ENTRYPOINT" and not state.config.get("_cmd_set"):
             run.pop("Cmd", None)  # docker: a new ENTRYPOINT drops the base image's CMD
         run["Cmd" if keyword == "CMD" else "Entrypoint"] = argv or None
@@ -239,6 +295,27 @@ def _configure(state: State, instruction: Instruction, where: str) -> None:
         exposed = run.get("ExposedPorts") or {}
         exposed.update({port: {} for port in containerfile.ports(instruction.text, variables, where)})
         run["ExposedPorts"] = exposed
+    else:
+        _configure_more(run, instruction, variables, where)
+
+
+def _configure_more(run: dict, instruction: Instruction, variables: dict[str, str], where: str) -> None:
+    """SHELL, VOLUME, HEALTHCHECK, STOPSIGNAL, ONBUILD: the config only, as docker keeps them."""
+    keyword = instruction.keyword
+    if keyword == "SHELL":
+        run["Shell"] = list(instruction.exec_form or [])
+    elif keyword == "VOLUME":
+        found = instruction.exec_form if instruction.exec_form is not None else \
+            containerfile.words(instruction.text, variables, where)
+        if not found or not all(found):
+            raise UsageError("VOLUME needs a path")
+        run["Volumes"] = {**(run.get("Volumes") or {}), **{path: {} for path in found}}
+    elif keyword == "HEALTHCHECK":
+        run["Healthcheck"] = containerfile.healthcheck(instruction, where)
+    elif keyword == "STOPSIGNAL":
+        run["StopSignal"] = containerfile.expand(instruction.text, variables, where)
+    elif keyword == "ONBUILD":
+        run["OnBuild"] = [*(run.get("OnBuild") or []), instruction.text]
 
 
 def _workdir(job: Build, state: State, number: int) -> bool:
@@ -258,7 +335,7 @@ def _workdir(job: Build, state: State, number: int) -> bool:
 
 def _run(job: Build, state: State, instruction: Instruction, where: str, number: int) -> None:
     run = state.run
-    argv = containerfile.command(instruction)
+    argv = containerfile.command(instruction, run.get("Shell"))
     if not argv:
         raise UsageError("RUN needs a command")
     env = list(run.get("Env") or []) + [f"{k}={v}" for k, v in state.args.items()
@@ -294,20 +371,25 @@ def _copy(job: Build, state: State, instruction: Instruction, where: str, number
         containerfile.words(instruction.text, variables, where)
     if len(found) < 2:
         raise UsageError(f"{instruction.keyword} needs SRC... DEST")
-    with _root(job, state, number) as merged:
-        sources = context.plan(job.context, found[:-1], found[-1], state.run.get("WorkingDir") or "/", where,
-                               merged)
+    with contextlib.ExitStack() as stack:
+        merged = stack.enter_context(_root(job, state, number))
+        origin, in_root, origin_key = job.context, False, ""
+        if "from" in instruction.flags:  # another stage's root, or an image's: resolved inside it
+            stage = _copy_origin(job, instruction, variables, where)
+            origin, in_root, origin_key = stack.enter_context(_root(job, stage, number, "from")), True, stage.key
+        sources = context.plan(origin, found[:-1], found[-1], state.run.get("WorkingDir") or "/", where,
+                               merged, in_root=in_root)
         owner = context.parse_owner(instruction.flags.get("chown"), merged, where)
         mode = _mode(instruction.flags.get("chmod"), where)
         key = _key(state.key, instruction.keyword, json.dumps([[s.target for s in sources], owner, mode]),
-                   context.digest(sources))
+                   context.digest(sources), origin_key)  # the origin's key: its owners are kept, not digested
         if _from_cache(job, state, instruction, key):
             return
         blob = job.writer.temp_path("layer-")
         writer = LayerWriter(blob)
         try:
             plain = [s for s in sources if not (instruction.keyword == "ADD" and context.is_archive(s.path))]
-            context.copy_sources(writer, plain, merged, owner, mode)
+            context.copy_sources(writer, plain, merged, owner, mode, keep_owner=in_root)
             for archive in [s for s in sources if s not in plain]:
                 target = posixpath.dirname(archive.target) if not archive.path.is_dir() else archive.target
                 context.unpack_archive(writer, archive.path, target, merged, owner, where)
@@ -315,6 +397,17 @@ def _copy(job: Build, state: State, instruction: Instruction, where: str, number
             writer.abort()
             raise
     _add_layer(job, state, writer, blob, key, instruction)
+
+
+def _copy_origin(job: Build, instruction: Instruction, variables: dict[str, str], where: str) -> State:
+    """COPY --from=NAME|INDEX|IMAGE: an earlier stage, else an image of the store."""
+    name = containerfile.expand(instruction.flags["from"], variables, where)
+    stage = job.stage(name)
+    if stage is not None:
+        return stage
+    if name.isdigit():
+        raise UsageError(f"COPY --from={name}: there are only {len(job.stages)} earlier stage(s)")
+    return _image_state(job, name, where)
 
 
 def _mode(text: str | None, where: str) -> int | None:
@@ -408,13 +501,13 @@ def _write_cache(job: Build) -> None:
 
 
 @contextlib.contextmanager
-def _root(job: Build, state: State, number: int) -> Iterator[Path]:
+def _root(job: Build, state: State, number: int, purpose: str = "step") -> Iterator[Path]:
     """The image so far as one read-only folder: an overlayfs of its layers without an upper dir."""
     dirs = [job.store.layer_link(d) for d in state.diff_ids]
     if len(dirs) == 1:
         yield job.store.layer_dir(state.diff_ids[0])
         return
-    target = Path(job.writer.work) / f"step-{number}"
+    target = Path(job.writer.work) / f"{purpose}-{number}"
     target.mkdir(exist_ok=True)
     if not dirs:
         yield target

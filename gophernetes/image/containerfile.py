@@ -37,10 +37,13 @@ from dataclasses import dataclass, field
 from gophernetes.errors import UsageError
 
 INSTRUCTIONS = ("FROM", "RUN", "COPY", "ADD", "ENV", "WORKDIR", "USER", "CMD", "ENTRYPOINT", "LABEL", "EXPOSE",
-                "ARG")
-EXEC_FORM = ("RUN", "CMD", "ENTRYPOINT", "COPY", "ADD")
-FLAGS = {"COPY": ("chown", "chmod"), "ADD": ("chown", "chmod")}
+                "ARG", "SHELL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "ONBUILD")
+EXEC_FORM = ("RUN", "CMD", "ENTRYPOINT", "COPY", "ADD", "SHELL", "VOLUME")
+FLAGS = {"COPY": ("chown", "chmod", "from"), "ADD": ("chown", "chmod"),
+         "HEALTHCHECK": ("interval", "timeout", "start-period", "start-interval", "retries")}
+NOT_A_TRIGGER = ("FROM", "ONBUILD", "MAINTAINER")  # docker refuses these after ONBUILD
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STAGE = re.compile(r"[a-z][a-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,17 @@ def parse(text: str, filename: str = "Containerfile") -> list[Instruction]:
     if keywords[0] != "FROM":
         first = next(i for i in instructions if i.keyword != "ARG")
         raise UsageError(f"{first.where(filename)}: {first.keyword} before FROM: a Containerfile starts with FROM")
-    extra = [i for i in instructions if i.keyword == "FROM"][1:]
-    if extra:
-        raise UsageError(f"{extra[0].where(filename)}: multi-stage builds (a second FROM) are not supported")
+    seen: set[str] = set()
+    for stage in (i for i in instructions if i.keyword == "FROM" and "as" in i.flags):
+        if stage.flags["as"] in seen:
+            raise UsageError(f"{stage.where(filename)}: a stage called {stage.flags['as']!r} already exists")
+        seen.add(stage.flags["as"])
     return instructions
+
+
+def trigger(text: str, line: int, filename: str = "Containerfile") -> Instruction:
+    """An ONBUILD trigger as the base image stores it ("RUN make"), parsed to run after FROM."""
+    return _instruction(line, text, "\\", filename)
 
 
 def _logical_lines(lines: list[str], escape: str) -> list[tuple[int, str]]:
@@ -126,6 +136,12 @@ def _instruction(number: int, logical: str, escape: str, filename: str) -> Instr
                              f"{', '.join('--' + f + '=...' for f in FLAGS[keyword])})")
         flags[name] = setting
         rest = rest.strip()
+    if keyword == "FROM":
+        rest, flags = _stage_name(rest, where)
+    elif keyword == "ONBUILD":
+        inner = _instruction(number, rest, escape, filename) if rest else None
+        if inner is not None and inner.keyword in NOT_A_TRIGGER:
+            raise UsageError(f"{where}: ONBUILD {inner.keyword} is not allowed")
     exec_form = None
     if keyword in EXEC_FORM and rest.startswith("["):
         value: object = None
@@ -139,7 +155,23 @@ def _instruction(number: int, logical: str, escape: str, filename: str) -> Instr
             exec_form = [str(v) for v in value]
     if not rest and keyword not in ("CMD", "ENTRYPOINT"):
         raise UsageError(f"{where}: {keyword} needs arguments")
+    if keyword == "SHELL" and not exec_form:
+        raise UsageError(f'{where}: SHELL takes a JSON array, e.g. SHELL ["/bin/bash", "-c"]')
     return Instruction(number, keyword, rest, exec_form, flags, logical)
+
+
+def _stage_name(rest: str, where: str) -> tuple[str, dict[str, str]]:
+    """FROM IMAGE [AS NAME]: the image, and the stage's name (lower case, as docker keeps it)."""
+    parts = rest.split()
+    if len(parts) == 3 and parts[1].lower() == "as":
+        name = parts[2].lower()
+        if not _STAGE.fullmatch(name):
+            raise UsageError(f"{where}: {parts[2]!r} is not a valid stage name (a letter, then letters, digits, "
+                             "'_', '.', '-')")
+        return parts[0], {"as": name}
+    if len(parts) != 1:
+        raise UsageError(f"{where}: FROM takes IMAGE [AS NAME]")
+    return rest, {}
 
 
 # --- words and variables ------------------------------------------------------------------
@@ -256,11 +288,56 @@ def _bad(where: str, keyword: str) -> list[tuple[str, str]]:
     raise UsageError(f"{where}: {keyword} takes NAME or NAME=DEFAULT")
 
 
-def command(instruction: Instruction) -> list[str]:
-    """RUN, CMD or ENTRYPOINT as an argv: the exec form as it is, the shell form under /bin/sh -c."""
+def command(instruction: Instruction, shell: list[str] | None = None) -> list[str]:
+    """RUN, CMD or ENTRYPOINT as an argv: the exec form as it is, the shell form under the
+    SHELL instruction's shell (by default /bin/sh -c)."""
     if instruction.exec_form is not None:
         return list(instruction.exec_form)
-    return ["/bin/sh", "-c", instruction.text] if instruction.text else []
+    return [*(shell or ["/bin/sh", "-c"]), instruction.text] if instruction.text else []
+
+
+def healthcheck(instruction: Instruction, where: str) -> dict:
+    """HEALTHCHECK [--interval=D --timeout=D --start-period=D --start-interval=D --retries=N] CMD ...
+    (or NONE) as docker's image config keeps it: Test, then the durations in nanoseconds and
+    Retries, only those given (docker omits the zero ones)."""
+    kind, _, rest = instruction.text.partition(" ")
+    rest = rest.strip()
+    if kind.upper() == "NONE" and not rest:
+        return {"Test": ["NONE"]}
+    if kind.upper() != "CMD" or not rest:
+        raise UsageError(f"{where}: HEALTHCHECK takes CMD COMMAND or NONE")
+    exec_form = None
+    if rest.startswith("["):
+        try:
+            exec_form = json.loads(rest)
+        except ValueError:
+            pass
+    if isinstance(exec_form, list) and all(isinstance(v, str) for v in exec_form):
+        check: dict = {"Test": ["CMD", *exec_form]}
+    else:
+        check = {"Test": ["CMD-SHELL", rest]}
+    for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
+                      ("start-interval", "StartInterval")):
+        if flag in instruction.flags:
+            check[key] = duration(instruction.flags[flag], f"{where}: HEALTHCHECK --{flag}")
+    if "retries" in instruction.flags:
+        retries = instruction.flags["retries"]
+        if not retries.isdigit() or int(retries) < 1:
+            raise UsageError(f"{where}: HEALTHCHECK --retries={retries}: give a whole number, at least 1")
+        check["Retries"] = int(retries)
+    return check
+
+
+_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
+          "h": 3_600_000_000_000}
+
+
+def duration(text: str, what: str) -> int:
+    """Go's time.ParseDuration, as docker reads --interval: "1m30s", "500ms" -> nanoseconds."""
+    parts = re.findall(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise UsageError(f"{what}={text}: give a duration such as 30s, 1m30s or 500ms")
+    return round(sum(float(number) * _UNITS[unit] for number, unit in parts))
 
 
 def ports(text: str, variables: Mapping[str, str], where: str) -> list[str]:

@@ -44,10 +44,12 @@ class Source:
 
 
 def plan(context: Path, sources: list[str], dest: str, workdir: str, where: str,
-         merged: Path | None = None) -> list[Source]:
+         merged: Path | None = None, in_root: bool = False) -> list[Source]:
     """Resolve SRC... DEST against the context and the working directory (refusing escapes).
 
     `merged` is the image's root so far: a DEST that is a folder there takes files into it.
+    With `in_root`, `context` is another image's root (COPY --from): a SRC's symlinks are
+    followed inside that root, as a process chrooted there would follow them, never out.
     """
     root = context.resolve()
     if not dest:
@@ -70,12 +72,15 @@ def plan(context: Path, sources: list[str], dest: str, workdir: str, where: str,
         if relative == ".." or relative.startswith("../"):
             raise UsageError(f"{where}: {source} is outside the build context")
         matches = sorted(glob.glob(relative, root_dir=root)) if glob.has_magic(relative) else [relative]
+        if in_root:  # "/." makes resolve_in_root follow the last component too
+            matches = [posixpath.normpath(resolve_in_root(root, match + "/.", where)) for match in matches]
         if len(matches) > 1:
             is_dir = True
         for match in matches:
             path = root / match
             if not os.path.lexists(path):
-                raise UsageError(f"{where}: {source}: no such file in the build context {context}")
+                raise UsageError(f"{where}: {source}: no such file in the build context {context}" if not in_root
+                                 else f"{where}: {source}: no such file in the COPY --from image")
             if not path.resolve().is_relative_to(root):
                 raise UsageError(f"{where}: {source} leads outside the build context (a symlink?)")
             if path.resolve().is_dir():
@@ -190,8 +195,9 @@ def add_parents(writer: LayerWriter, target: str, merged: Path, written: set[str
 
 
 def copy_sources(writer: LayerWriter, sources: list[Source], merged: Path, owner: tuple[int, int] | None,
-                 mode: int | None) -> None:
-    """Write the context files of a COPY (or a plain ADD) as layer entries."""
+                 mode: int | None, keep_owner: bool = False) -> None:
+    """Write the context files of a COPY (or a plain ADD) as layer entries: root's, or --chown's;
+    with `keep_owner` (COPY --from another image's root) their own, as docker and buildah keep them."""
     written: set[str] = set()
     hardlinks: dict[tuple[int, int], str] = {}
     for source in sources:
@@ -203,7 +209,7 @@ def copy_sources(writer: LayerWriter, sources: list[Source], merged: Path, owner
             xattrs, _ = read_xattrs(path)
             for info in entries_for(name, st, link_target=link, hardlink_to=None if first == name else first,
                                     xattrs=xattrs):
-                info.uid, info.gid = owner or (0, 0)
+                info.uid, info.gid = owner or ((st.st_uid, st.st_gid) if keep_owner else (0, 0))
                 if mode is not None and info.type in (tarfile.REGTYPE, tarfile.DIRTYPE):
                     info.mode = mode
                 if info.type == tarfile.REGTYPE and info.size:

@@ -47,7 +47,7 @@ from gophernetes.network.definitions import DEFAULT_NETWORK, Network
 from gophernetes.network.ipam import Endpoint, Lease
 from gophernetes.paths import StateRoot
 
-__all__ = ["Attachment", "allocate", "attach", "detach", "release_container", "create_network",
+__all__ = ["Attachment", "allocate", "attach", "detach", "release_container", "rename_container", "create_network",
            "delete_network", "list_networks", "inspect_network", "NetworkInfo", "DEFAULT_NETWORK"]
 
 
@@ -191,6 +191,28 @@ def detach(state_root: StateRoot, container_id: str, network_name: str) -> None:
             ipam.save(directory, lease)
         else:
             ipam.drop(directory, container_id)
+
+
+def rename_container(state_root: StateRoot, container_id: str, old: str, new: str) -> dict[str, list[str]]:
+    """`rename`: the container's lease calls it `new` instead of `old`, and so does its line in
+    the hosts file of every network it is on, which its neighbours have bind-mounted: they
+    resolve the new name at once, and the old one no more (its hostname, which a rename does
+    not change, and its short ID stay). Returns {address: names} of the lines rewritten, for
+    the neighbours with a hosts file of their own (--add-host). Nothing for a container
+    without a lease here (stopped, --net none, or on networks of another namespace)."""
+    directory = state_root.networks
+    with store.locked(directory):
+        lease = ipam.load(directory, container_id)
+        if lease is None:
+            return {}
+        aliases = [new if alias == old else alias for alias in lease.aliases]
+        lease.aliases = [alias for alias in dict.fromkeys(aliases) if alias != lease.hostname]
+        if new != lease.hostname and new not in lease.aliases:
+            lease.aliases.append(new)
+        ipam.save(directory, lease)
+        for endpoint in lease.endpoints:
+            hosts.rename(_hosts_path(directory, endpoint.network), endpoint.address, lease.names())
+        return {endpoint.address: lease.names() for endpoint in lease.endpoints}
 
 
 # ---------------------------------------------------------------- networks, for the CLI

@@ -86,14 +86,27 @@ def remove(path: Path, address: str) -> None:
     leaves no moment where the file is empty. Only gophernetes writes it (containers see
     it read-only), so its size is bounded by the number of containers.
     """
+    _rewrite(path, lambda text: without(text, address), delete_if_empty=True)
+
+
+def rename(path: Path, address: str, names: list[str]) -> None:
+    """Give the line of `address` the names `names` (`rename`: the neighbours learn the new
+    name at once); the file is rewritten in place, as `remove` does, for the same reason."""
+    def renamed(text: str) -> str:
+        return "".join(line(address, names) if entry.split("\t", 1)[0] == address else entry
+                       for entry in text.splitlines(keepends=True))
+    _rewrite(path, renamed)
+
+
+def _rewrite(path: Path, change, delete_if_empty: bool = False) -> None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
         return
     try:
         text = os.read(fd, os.fstat(fd).st_size).decode()
-        kept = without(text, address)
-        if kept.strip() == HEADER.strip():
+        kept = change(text)
+        if delete_if_empty and kept.strip() == HEADER.strip():
             os.unlink(path)
         elif kept != text:
             data = kept.encode()

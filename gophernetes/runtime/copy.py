@@ -1,5 +1,5 @@
-"""`gophernetes cp`: files between the host and a running container, every container path
-resolved inside the container's root.
+"""`gophernetes cp`: files between the host and a container, running or stopped, every
+container path resolved inside the container's root.
 
 The container's root, as its processes see it (overlay, /tmp tmpfs and all), is
 /proc/PID/root of its init. Joining text onto that path would be docker cp's old bug
@@ -17,6 +17,11 @@ right moment beats any check made before the open. So (see linux/inroot.py):
   checked to be regular: a FIFO planted by the container cannot hang the copy.
 - The host side is written the same way (O_NOFOLLOW, relative to directories), so a
   container-controlled name cannot write through a link already in the host folder.
+- A stopped container has no process and so no /proc/PID/root: its root filesystem is
+  mounted again (overlay of its image layers under its own writable layer, the same
+  folders it runs on) in a child process's private mount namespace, and the copy runs
+  there against that mount — the same resolution rules. The mount dies with the child:
+  nothing to unmount, nothing the host ever sees (copy_with_stopped).
 - Files copied in belong to the container's root (its uid 0 on the host: another uid
   with --userns auto), as docker does; files copied out lose setuid and setgid bits: a
   container must not be able to hand the host a setuid-root program.
@@ -27,11 +32,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pickle
 import posixpath
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from gophernetes.errors import NotFound, UsageError
+from gophernetes.errors import GophernetesError, NotFound, UsageError
 from gophernetes.linux import inroot
 
 CHUNK = 1 << 20
@@ -231,10 +239,75 @@ def copy_with_container(source: Endpoint, destination: Endpoint, pid: int) -> No
     """The whole `cp`: `pid` is the init of the container named on one side."""
     root = container_root(pid)
     try:
-        if source.container:
-            copy(Side(root), source.path, Side(None, keep_setuid=False), destination.path)
-        else:
-            owner = root_owner(pid)
-            copy(Side(None), source.path, Side(root, owner=None if owner == (0, 0) else owner), destination.path)
+        _copy_in_root(source, destination, root, root_owner(pid))
     finally:
         os.close(root)
+
+
+def _copy_in_root(source: Endpoint, destination: Endpoint, root: int, owner: tuple[int, int]) -> None:
+    if source.container:
+        copy(Side(root), source.path, Side(None, keep_setuid=False), destination.path)
+    else:
+        copy(Side(None), source.path, Side(root, owner=None if owner == (0, 0) else owner), destination.path)
+
+
+@dataclass(frozen=True)
+class StoppedRoot:
+    """A stopped container's root filesystem, as its engine knows how to mount it again."""
+
+    mount: Callable[[Path], None]    # mounts the root (overlay of its layers and its upper) at a folder
+    mountpoint: Path                 # an empty folder of the container's own to mount it on
+    owner: tuple[int, int] = (0, 0)  # its root's host uid and gid (another with --userns auto)
+    read_only: bool = False          # run --read-only: nothing may be copied in
+
+
+def copy_with_stopped(source: Endpoint, destination: Endpoint, root: StoppedRoot) -> None:
+    """The whole `cp` for a container without processes: in a child process, which makes
+    its own mount namespace (unshare CLONE_NEWNS, every mount private), mounts the root
+    there and copies against it. When the child exits its namespace goes, and the mount
+    with it: the host's mount table never sees it. The child's error comes back pickled.
+
+    The container must stay stopped meanwhile: a `start` during the copy would mount the same
+    upper folder a second time, which overlayfs does not define (it warns in the kernel log)."""
+    if root.read_only and destination.container:
+        raise UsageError(f"container {destination.container} has a read-only root filesystem (run --read-only): "
+                         f"nothing can be copied into it")
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's outcome is read through the pipe
+        os.close(reader)
+        os._exit(_stopped_child(source, destination, root, writer))
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        report = pipe.read()
+    _, status = os.waitpid(child, 0)
+    if report:
+        raise pickle.loads(report)
+    if status:
+        raise GophernetesError(f"the copy's process died ({_describe_status(status)}): the copy may be incomplete")
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _stopped_child(source: Endpoint, destination: Endpoint, root: StoppedRoot, report: int) -> int:
+    from gophernetes.linux import mounts, syscalls
+
+    try:
+        here = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        syscalls.unshare(syscalls.CLONE_NEWNS)
+        mounts.make_all_private()
+        root.mount(root.mountpoint)
+        os.fchdir(here)  # mounting may change the working directory: host paths are relative to ours
+        _copy_in_root(source, destination, inroot.open_root(root.mountpoint), root.owner)
+        return 0
+    except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
+        try:
+            data = pickle.dumps(error)
+        except Exception:  # noqa: BLE001 - an unpicklable error still says what it was
+            data = pickle.dumps(GophernetesError(str(error)))
+        os.write(report, data)
+        return 1

@@ -9,11 +9,13 @@ import pytest
 from gophernetes.engines.containerd.client import (
     Ctr,
     ImageRecord,
+    SnapshotMount,
     Task,
     Unreachable,
     error_line,
     parse_images,
     parse_json,
+    parse_snapshot_mounts,
     parse_tasks,
     parse_time,
     parse_version,
@@ -93,3 +95,13 @@ def test_json_that_is_not_json_names_the_command():
     assert parse_json('{"ID": "x"}', "ctr containers info x") == {"ID": "x"}
     with pytest.raises(GophernetesError, match="ctr containers info x: expected JSON from ctr"):
         parse_json("container not found", "ctr containers info x")
+
+
+def test_snapshot_mounts_are_read_from_the_mount_command_ctr_prints():
+    overlay = ("mount -t overlay overlay /run/x/rootfs -o index=off,workdir=/s/2/work,upperdir=/s/2/fs,"
+               "lowerdir=/s/1/fs\n")
+    assert parse_snapshot_mounts(overlay) == [SnapshotMount("overlay", "overlay", [
+        "index=off", "workdir=/s/2/work", "upperdir=/s/2/fs", "lowerdir=/s/1/fs"])]
+    assert parse_snapshot_mounts("mount -t bind /s/1/fs /run/x/rootfs -o rbind,rw\n") == [
+        SnapshotMount("bind", "/s/1/fs", ["rbind", "rw"])]
+    assert parse_snapshot_mounts("") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gophernetes.errors import UsageError
-from gophernetes.image.containerfile import command, key_values, parse, ports, words
+from gophernetes.image.containerfile import command, duration, healthcheck, key_values, parse, ports, trigger, words
 
 TEXT = """\
 # syntax is ignored, comments too
@@ -52,8 +52,8 @@ def test_copy_flags_are_taken_off_the_arguments():
 @pytest.mark.parametrize("text, message", [
     ("RUN echo\n", "Containerfile:1: RUN before FROM"),
     ("FROM a\nFROBNICATE x\n", "Containerfile:2: unknown or unsupported instruction 'FROBNICATE'"),
-    ("FROM a\nCOPY --from=builder /a /b\n", "Containerfile:2: COPY --from: not supported"),
-    ("FROM a\n\nFROM b\n", "Containerfile:3: multi-stage builds"),
+    ("FROM a\nADD --from=builder /a /b\n", "Containerfile:2: ADD --from: not supported"),
+    ("FROM a\n\nFROM b AS x y\n", "Containerfile:3: FROM takes IMAGE [AS NAME]"),
     ("FROM a\nRUN [\"sh\", 1]\n", "Containerfile:2: RUN's JSON form must be an array of strings"),
     ("FROM a\nWORKDIR\n", "Containerfile:2: WORKDIR needs arguments"),
     ("# only a comment\n", "no instructions"),
@@ -104,3 +104,61 @@ def test_expose_normalizes_protocols_and_refuses_nonsense():
     assert ports("80 443/TCP 53/udp", {}, "w") == ["80/tcp", "443/tcp", "53/udp"]
     with pytest.raises(UsageError, match="EXPOSE '70000'"):
         ports("70000", {}, "w")
+
+
+def test_stages_are_named_in_lower_case_and_only_once():
+    found = parse("FROM busybox AS Build\nRUN true\nFROM build as final\nCOPY --from=build /a /b\n")
+    assert [(i.keyword, i.text, i.flags) for i in found] == [
+        ("FROM", "busybox", {"as": "build"}), ("RUN", "true", {}), ("FROM", "build", {"as": "final"}),
+        ("COPY", "/a /b", {"from": "build"})]
+    with pytest.raises(UsageError, match="Containerfile:2: a stage called 'one' already exists"):
+        parse("FROM busybox AS one\nFROM busybox AS ONE\n")
+    with pytest.raises(UsageError, match="Containerfile:1: FROM takes IMAGE \\[AS NAME\\]"):
+        parse("FROM busybox build\n")
+    with pytest.raises(UsageError, match="not a valid stage name"):
+        parse("FROM busybox AS 1st\n")
+
+
+def test_onbuild_holds_any_instruction_but_from_and_onbuild():
+    found = parse("FROM busybox\nONBUILD RUN make\n")[1]
+    assert (found.keyword, found.text) == ("ONBUILD", "RUN make")
+    assert trigger(found.text, 1).keyword == "RUN"
+    for bad in ("FROM busybox", "ONBUILD RUN x"):
+        with pytest.raises(UsageError, match=f"ONBUILD {bad.split()[0]} is not allowed"):
+            parse(f"FROM busybox\nONBUILD {bad}\n")
+
+
+def test_shell_must_be_json_and_changes_the_shell_form_only():
+    with pytest.raises(UsageError, match="SHELL takes a JSON array"):
+        parse("FROM busybox\nSHELL /bin/bash -c\n")
+    run, exec_run = parse('FROM busybox\nRUN echo hi\nRUN ["echo", "hi"]\n')[1:]
+    assert command(run, ["/bin/bash", "-ec"]) == ["/bin/bash", "-ec", "echo hi"]
+    assert command(run) == ["/bin/sh", "-c", "echo hi"]
+    assert command(exec_run, ["/bin/bash", "-ec"]) == ["echo", "hi"]
+
+
+def test_healthcheck_is_kept_as_docker_keeps_it():
+    def check(line: str) -> dict:
+        return healthcheck(parse(f"FROM busybox\n{line}\n")[1], "Containerfile:2")
+
+    assert check("HEALTHCHECK --interval=1m30s --timeout=500ms --start-period=2s --retries=3 CMD wget -q x") == {
+        "Test": ["CMD-SHELL", "wget -q x"], "Interval": 90_000_000_000, "Timeout": 500_000_000,
+        "StartPeriod": 2_000_000_000, "Retries": 3}
+    assert check('HEALTHCHECK CMD ["/bin/check", "--quick"]') == {"Test": ["CMD", "/bin/check", "--quick"]}
+    assert check("HEALTHCHECK NONE") == {"Test": ["NONE"]}
+    for bad, message in (("HEALTHCHECK true", "takes CMD COMMAND or NONE"),
+                         ("HEALTHCHECK --retries=0 CMD true", "--retries=0"),
+                         ("HEALTHCHECK --interval=5 CMD true", "give a duration")):
+        with pytest.raises(UsageError, match=message):
+            check(bad)
+    with pytest.raises(UsageError, match="HEALTHCHECK --every: not supported"):
+        parse("FROM busybox\nHEALTHCHECK --every=5s CMD true\n")
+
+
+def test_durations_read_as_go_reads_them():
+    assert duration("1h2m3s", "x") == 3_723_000_000_000
+    assert duration("1.5s", "x") == 1_500_000_000
+    assert duration("250us", "x") == 250_000
+    for bad in ("", "5", "1d", "s", "1s ", "-1s"):
+        with pytest.raises(UsageError):
+            duration(bad, "x")

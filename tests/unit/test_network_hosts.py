@@ -37,3 +37,15 @@ def test_an_address_is_matched_whole_not_as_a_prefix():
 
 def test_a_network_nobody_is_on_yet_reads_as_the_header(tmp_path):
     assert hosts.read(tmp_path / "nobody") == hosts.HEADER
+
+
+def test_renaming_rewrites_only_that_addresss_line_in_place(tmp_path):
+    path = tmp_path / "hosts"
+    hosts.add(path, "10.77.0.2", ["db", "1a2b3c4d5e6f"])
+    hosts.add(path, "10.77.0.20", ["db2", "0f0f0f0f0f0f"])
+    inode = path.stat().st_ino
+    hosts.rename(path, "10.77.0.2", ["database", "1a2b3c4d5e6f"])
+    assert path.read_text() == hosts.HEADER + "10.77.0.2\tdatabase 1a2b3c4d5e6f\n10.77.0.20\tdb2 0f0f0f0f0f0f\n"
+    assert path.stat().st_ino == inode  # the containers' bind mounts hold this inode
+    hosts.rename(tmp_path / "missing", "10.77.0.2", ["x"])
+    assert not (tmp_path / "missing").exists()

@@ -236,3 +236,25 @@ def parse_json(text: str, where: str):
         return json.loads(text)
     except ValueError as error:
         raise GophernetesError(f"{where}: expected JSON from ctr ({error})") from None
+
+
+@dataclass(frozen=True)
+class SnapshotMount:
+    """One mount of a snapshot, as `ctr snapshots mounts TARGET KEY` prints it: what mount(8) would do."""
+
+    type: str         # "overlay", or "bind" for a snapshot of one layer
+    source: str
+    options: list[str]
+
+
+def parse_snapshot_mounts(text: str) -> list[SnapshotMount]:
+    """`ctr snapshots mounts TARGET KEY`: one `mount -t TYPE SOURCE TARGET -o OPTIONS` line a mount."""
+    import shlex
+
+    found = []
+    for line in text.splitlines():
+        words = shlex.split(line)
+        if len(words) >= 5 and words[:2] == ["mount", "-t"]:
+            options = words[words.index("-o") + 1].split(",") if "-o" in words else []
+            found.append(SnapshotMount(words[2], words[3], options))
+    return found

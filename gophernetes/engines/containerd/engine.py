@@ -388,12 +388,56 @@ class ContainerdEngine(Engine):
     def inspect_image(self, reference: str) -> dict:
         return self.image_store.describe(reference)
 
+    def stopped_root(self, info: ContainerInfo):
+        """The stopped container's snapshot (its image under its writable layer), mounted as
+        containerd would: `ctr snapshots mounts` says how, the copy's child does it."""
+        from gophernetes.engines.containerd.client import parse_snapshot_mounts
+        from gophernetes.runtime.copy import StoppedRoot
+
+        details = info.details["containerd"]
+        target = self.folders.folder(info.id).path / "rootfs"
+        printed = self.ctr.run("snapshots", "--snapshotter", details["snapshotter"] or "overlayfs", "mounts",
+                               str(target), details["snapshot"], what=f"container {info.name}")
+        found = parse_snapshot_mounts(printed)
+        if len(found) != 1:
+            raise GophernetesError(f"container {info.name}: cannot mount its snapshot ({printed.strip()!r})")
+
+        def mount(at: Path) -> None:
+            from gophernetes.linux import syscalls
+
+            at.mkdir(exist_ok=True)
+            only = found[0]
+            if only.type == "bind":
+                syscalls.mount(only.source, at, None, syscalls.MS_BIND | syscalls.MS_REC)
+            else:
+                syscalls.mount(only.source, at, only.type, 0, ",".join(only.options))
+
+        readonly = ((self.ctr.container_info(info.id).get("Spec") or {}).get("root") or {}).get("readonly", False)
+        return StoppedRoot(mount, target, read_only=bool(readonly))
+
     def rename(self, old: str, new: str) -> None:
-        """The name is the container's gophernetes.name label: `ctr containers label` changes it."""
+        """The name is the container's gophernetes.name label: `ctr containers label` changes it.
+        Then its line in its networks' hosts file and in every container's own copy of one
+        (each gets a copy at its start, folder/etc/hosts) names it `new`: neighbours follow."""
         with self.folders.locked():
             container_id = self._lookup(old)
             new = self._free_name(new)
+            current = self._name_of(container_id)
             self.ctr.run("containers", "label", container_id, f"{LABEL_NAME}={new}", what=f"container {old}")
+            self._rename_on_networks(container_id, current, new)
+
+    def _rename_on_networks(self, container_id: str, old: str, new: str) -> None:
+        if not self.folders.folder(container_id).etc.exists():
+            return  # --net none with nothing pinned: no lease, and `network` is not imported for nothing
+        from gophernetes import network
+        from gophernetes.network import hosts
+
+        lines = network.rename_container(self.state, container_id, old, new)
+        for other in self.folders.ids():
+            own = self.folders.folder(other).etc / "hosts"
+            if own.is_file():
+                for address, names in lines.items():
+                    hosts.rename(own, address, names)
 
     # ------------------------------------------------------------------ helpers
 

@@ -739,14 +739,40 @@ class NativeEngine(Engine):
         assert isinstance(manifest, Manifest), "the store keeps one platform's manifest per image"
         return describe(image.name, image.manifest_digest, manifest, store.read_blob(image.id))
 
+    def stopped_root(self, info: ContainerInfo):
+        """The stopped container's root as it runs on: its image layers (overlay lowerdirs) under
+        its own upper folder, which keeps what it wrote; a --rootfs folder is a layer like any other."""
+        from gophernetes.engines.native.spec import ContainerDirs
+        from gophernetes.runtime.copy import StoppedRoot
+        from gophernetes.runtime.subids import load
+
+        if info.status == "damaged":
+            raise GophernetesError(info.details["error"])
+        record = self._current(info.id, repair=False)
+        dirs = ContainerDirs(record.folder)
+        layers = [Path(layer) for layer in record.spec.lower_dirs]
+        mapping = load(record.folder) if record.spec.userns == "auto" else None
+
+        def mount(target: Path) -> None:
+            from gophernetes.linux import mounts
+
+            for folder in (dirs.upper, dirs.work, target):
+                folder.mkdir(exist_ok=True)
+            mounts.mount_overlay(list(reversed(layers)), dirs.upper, dirs.work, target)
+
+        return StoppedRoot(mount, dirs.rootfs, (mapping.uid_base, mapping.gid_base) if mapping else (0, 0),
+                           record.spec.read_only)
+
     def rename(self, old: str, new: str) -> None:
-        """The names index and the record (runtime/rename.py)."""
-        from gophernetes.engines.native.rename import rename
+        """The names index, the record and the neighbours' /etc/hosts (engines/native/rename.py)."""
+        from gophernetes.engines.native.rename import rename, rename_on_networks
 
         record = self._current(old)
         if record is None:
             raise NotFound(f"no such container: {old}")
+        previous = record.name
         rename(self._records(), record, new)
+        rename_on_networks(self.state, self._records(), record, previous)
 
 
 def canonical_restart(text: str) -> str:

@@ -48,6 +48,20 @@ def test_container_image_and_network_names_complete(cli):
     assert offered(cli, "network", "inspect", "back") == ["backend"]
 
 
+def test_volume_names_complete_where_a_volume_is_named(cli):
+    for name in ("data", "db-data", "logs"):
+        assert cli("volume", "create", name).returncode == 0
+    assert cli("network", "create", "hostnet").returncode == 0
+    assert cli("run", "--rm", "--net", "none", "busybox", "true").returncode == 0  # the image, made on first use
+    assert offered(cli, "volume", "rm", "d") == ["data", "db-data"]
+    assert offered(cli, "volume", "inspect", "data", "l") == ["logs"]
+    assert offered(cli, "run", "-v", "db") == ["db-data:", "db"]  # then the container path
+    assert offered(cli, "run", "-v", "/sr") == ["/sr"]  # a host path: the shell's own file completion
+    assert offered(cli, "run", "--net", "ho") == ["host", "hostnet"]
+    assert offered(cli, "image", "inspect", "bus") == ["busybox:latest"]
+    assert offered(cli, "save", "bus") == ["busybox:latest"]
+
+
 def test_bash_itself_completes_a_container_name(cli, tmp_path):
     """The script sourced into a real bash, its function called as readline would call it."""
     if not shutil.which("bash"):
@@ -63,3 +77,19 @@ def test_bash_itself_completes_a_container_name(cli, tmp_path):
     result = subprocess.run(["bash", "--norc", "-c", bash], capture_output=True, text=True, timeout=60,
                             env={**cli.env, "PATH": f"{launcher.parent}:{cli.env.get('PATH', '/usr/bin:/bin')}"})
     assert result.stdout.strip() == "webserver", result.stderr
+
+
+def test_bash_itself_completes_a_volume_name(cli, tmp_path):
+    if not shutil.which("bash"):
+        pytest.skip("bash is not installed")
+    assert cli("volume", "create", "uploads").returncode == 0
+    launcher = tmp_path / "bin" / "gophernetes"
+    launcher.parent.mkdir()
+    launcher.write_text(f"#!/bin/sh\nexec {sys.executable} -m gophernetes \"$@\"\n")
+    launcher.chmod(0o755)
+    script = cli("completion", "bash").stdout
+    bash = (f"{script}\nCOMP_WORDS=(gophernetes volume rm up); COMP_CWORD=3\n"
+            "_gophernetes_completion gophernetes; echo \"${COMPREPLY[@]}\"\n")
+    result = subprocess.run(["bash", "--norc", "-c", bash], capture_output=True, text=True, timeout=60,
+                            env={**cli.env, "PATH": f"{launcher.parent}:{cli.env.get('PATH', '/usr/bin:/bin')}"})
+    assert result.stdout.strip() == "uploads", result.stderr

@@ -1,4 +1,4 @@
-"""cp between the host and a running container, and the attacks on it: a link the container
+"""cp between the host and a running or stopped container, and the attacks on it: a link the container
 made, "..", and a directory swapped for a link while we copy. Every container path must
 resolve inside the container's root; the host's files are decoys under the test's own
 temporary folder (only /etc/shadow is ever named, and only to be read)."""
@@ -152,9 +152,62 @@ def test_bad_copies_are_one_line(cli, box, tmp_path):
     assert missing.returncode == 125 and f"no such file or directory: {tmp_path / 'nope'}" in missing.stderr
 
 
-def test_a_stopped_container_is_refused(cli, tmp_path):
-    assert cli("run", "-d", "--net", "none", "--name", "done", "busybox", "true").returncode == 0
-    cli("wait", "done")
-    result = cli("cp", "done:/etc/hostname", str(tmp_path))
+@pytest.fixture
+def stopped(cli) -> str:
+    """A container that wrote a file and a hostile link in its writable layer, then exited."""
+    script = "echo written > /note; ln -s /etc/shadow /leak; ln -s .. /up; rm /bin/true"
+    result = cli("run", "-d", "--net", "none", "--name", "done", "busybox", "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert cli("wait", "done").stdout == "0\n"
+    return "done"
+
+
+def test_a_stopped_containers_files_come_out_with_what_it_wrote(cli, stopped, tmp_path):
+    assert cli("cp", "done:/note", str(tmp_path / "note")).returncode == 0
+    assert (tmp_path / "note").read_text() == "written\n"  # its upper layer
+    assert cli("cp", "done:/etc/passwd", str(tmp_path)).returncode == 0  # the image's layer
+    assert (tmp_path / "passwd").read_text().startswith("root:")
+    missing = cli("cp", "done:/bin/true", str(tmp_path))  # deleted: overlay's whiteout hides it
+    assert missing.returncode == 125 and "no such file or directory: /bin/true (in the container)" in missing.stderr
+    container_id = cli("inspect", "-f", "{{.Id}}", "done").stdout.strip()
+    assert container_id and f"{container_id}/rootfs" not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_a_file_copied_into_a_stopped_container_is_there_when_it_starts(cli, tmp_path):
+    script = "cat /etc/greeting 2>/dev/null || echo none; stat -c '%a %u' /etc/greeting 2>/dev/null; true"
+    assert cli("run", "-d", "--net", "none", "--name", "later", "busybox", "sh", "-c", script).returncode == 0
+    cli("wait", "later")
+    payload = tmp_path / "greeting"
+    payload.write_text("hello\n")
+    payload.chmod(0o640)
+    assert cli("cp", str(payload), "later:/etc/").returncode == 0
+    assert cli("start", "later").returncode == 0
+    cli("wait", "later")
+    assert cli("logs", "later").stdout == "none\nhello\n640 0\n"
+    fresh = cli("run", "--rm", "--net", "none", "busybox", "sh", "-c", script)
+    assert fresh.stdout == "none\n"  # the image itself is not changed
+
+
+def test_a_stopped_containers_links_never_lead_to_the_host(cli, stopped, tmp_path):
+    stolen = cli("cp", "done:/leak", str(tmp_path / "stolen"))  # /etc/shadow of the container: it has none
+    assert stolen.returncode == 125 and "(in the container)" in stolen.stderr
+    assert not (tmp_path / "stolen").exists()
+    climbed = cli("cp", "done:/up/up/up/etc/passwd", str(tmp_path / "passwd"))  # ".." stops at its root
+    assert climbed.returncode == 0
+    assert (tmp_path / "passwd").read_text() == cli("run", "--rm", "--net", "none", "busybox",
+                                                    "cat", "/etc/passwd").stdout
+    payload = tmp_path / "payload"
+    payload.write_text("owned\n")
+    assert cli("cp", str(payload), "done:/leak").returncode == 0  # the link is replaced, not followed
+    assert Path("/etc/shadow").read_text() != "owned\n"
+
+
+def test_a_read_only_stopped_container_takes_nothing_in(cli, tmp_path):
+    assert cli("run", "-d", "--read-only", "--net", "none", "--name", "ro", "busybox", "true").returncode == 0
+    cli("wait", "ro")
+    (tmp_path / "x").write_text("x\n")
+    result = cli("cp", str(tmp_path / "x"), "ro:/tmp/")
     assert (result.returncode, result.stderr.strip()) == (
-        125, "gophernetes: container done is not running: cannot copy files of it")
+        125, "gophernetes: container ro has a read-only root filesystem (run --read-only): nothing can be "
+             "copied into it")
+    assert cli("cp", "ro:/etc/passwd", str(tmp_path)).returncode == 0

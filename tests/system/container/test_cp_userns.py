@@ -53,3 +53,22 @@ def test_files_copied_in_belong_to_the_containers_root(cli, tmp_path):
     seen = cli("exec", "mapped", "/bin/sh", "-c", "stat -c '%u %g' /tmp/note; echo more >> /tmp/note && echo ok")
     assert seen.stdout == "0 0\nok\n", seen.stderr  # its root owns it, and may change it
     assert cli("top", "mapped").stdout.splitlines()[1].split()[1] == str(BASE)  # no host name for that uid
+
+
+def test_files_copied_into_a_stopped_remapped_container_belong_to_its_root(cli, tmp_path):
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    build_busybox_rootfs(rootfs)
+    script = "stat -c '%u %g' /tmp/note 2>/dev/null && echo more >> /tmp/note && cat /tmp/note; true"
+    made = cli("run", "-d", "--net", "none", "--userns", "auto", "--name", "mapped", "--rootfs", str(rootfs),
+               "/bin/sh", "-c", script)
+    assert made.returncode == 0, made.stderr
+    cli("wait", "mapped")
+    note = tmp_path / "note"
+    note.write_text("hello\n")
+    copied = cli("cp", str(note), "mapped:/tmp/note")
+    assert copied.returncode == 0, copied.stderr
+    assert cli("start", "mapped").returncode == 0
+    cli("wait", "mapped")
+    assert cli("logs", "mapped").stdout == "0 0\nhello\nmore\n"  # its root owns the file, and may change it
+    assert not (rootfs / "tmp" / "note").exists()  # the --rootfs folder is a lower layer: never written
