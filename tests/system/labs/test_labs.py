@@ -22,7 +22,7 @@ from tests.system.labs.test_readmes import sample_matches, samples
 
 ALL = [lab.name for lab in labs.discover(LABS)]
 NEEDS = {"06-images-layers": "registry", "07-containerd": "containerd", "08-security": "subids",
-         "09-oci-runtimes": "containerd"}
+         "09-oci-runtimes": "containerd", "10-building-images": "registry"}
 
 
 def step_results(output: str) -> dict[int, bool]:
