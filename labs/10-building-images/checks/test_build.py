@@ -170,7 +170,8 @@ def test_step_3_the_config_says_what_the_containerfile_set(host):
     empty = [h["created_by"] for h in history if h.get("empty_layer")]
     assert any("ENV" in by for by in empty) and any("CMD" in by for by in empty), \
         "ENV and CMD are not history lines without a layer"
-    for layer, diff_id in zip(manifest["layers"], config["rootfs"]["diff_ids"]):
+    assert len(manifest["layers"]) == len(config["rootfs"]["diff_ids"]), "not one diff_id per layer"
+    for layer, diff_id in zip(manifest["layers"], config["rootfs"]["diff_ids"], strict=True):
         data = blob_path(LAB / "oci", layer["digest"]).read_bytes()
         if layer["mediaType"].endswith("+gzip"):
             data = gzip.decompress(data)
