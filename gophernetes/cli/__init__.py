@@ -141,31 +141,14 @@ def help_command(ctx: click.Context, command: str | None) -> None:
         click.echo(sub.get_help(sub_ctx))
 
 
-CONFIG_FILE = "/etc/gophernetes/config.toml"
-
-
 def load_config() -> dict:
-    """Defaults for the global options from a TOML file (GOPHERNETES_CONFIG or /etc/gophernetes/config.toml).
+    """Defaults for the global options from the configuration file (gophernetes/settings.py):
+    engine, address and root. The command line and the environment win over the file;
+    `lab_registry` is no option (only the not-found hint reads it)."""
+    from gophernetes import settings
 
-        engine = "containerd"                           # like --engine
-        address = "/run/containerd/containerd.sock"     # like --address
-        root = "/srv/gophernetes"                       # like --root
-
-    The command line and the environment variables win over the file.
-    """
-    path = os.environ.get("GOPHERNETES_CONFIG", CONFIG_FILE)
-    if not os.path.exists(path):
-        return {}
-    import tomllib
-
-    try:
-        with open(path, "rb") as file:
-            config = tomllib.load(file)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise GophernetesError(f"cannot read the configuration {path}: {error}") from error
-    unknown = set(config) - {"engine", "address", "root"}
-    if unknown:
-        raise GophernetesError(f"unknown setting {sorted(unknown)[0]!r} in {path}: use engine, address or root")
+    config = settings.read()
+    config.pop("lab_registry", None)
     if "address" in config:  # click knows the option by its parameter name
         config["containerd_address"] = config.pop("address")
     return config

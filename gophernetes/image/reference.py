@@ -110,3 +110,22 @@ def is_local_registry(registry: str) -> bool:
     """True for registries on this host, which docker (and we) reach over plain HTTP."""
     host = registry.rsplit(":", 1)[0] if not registry.startswith("[") else registry.split("]")[0][1:]
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def pull_hint(ref: str, command: str = "gophernetes pull", lab_registry: str | None = None) -> str:
+    """How to get the missing image `ref`: "pull it with: COMMAND REF".
+
+    With a lab registry (an offline classroom's, the configuration's `lab_registry`), a
+    Docker Hub name is offered from there first, as it is named there, then as written:
+    `busybox` -> "COMMAND --insecure 127.0.0.1:5000/busybox:latest (the lab registry), or
+    COMMAND busybox:latest". A name with a registry of its own keeps the plain hint, and
+    pull's defaults do not change.
+    """
+    try:
+        parsed = parse(ref)
+    except UsageError:
+        return f"pull it with: {command} {ref}"
+    if not lab_registry or parsed.registry != DOCKER_HUB:
+        return f"pull it with: {command} {ref}"
+    local = Reference(lab_registry, parsed.repository.removeprefix("library/"), parsed.tag, parsed.digest)
+    return f"pull it with: {command} --insecure {local.name} (the lab registry), or {command} {parsed.name}"

@@ -95,7 +95,10 @@ class ImageStore:
         by_id = _match_id(ref, records)
         if by_id:
             return self._image(by_id, records[by_id])
-        raise NotFound(f"image '{ref}' not found; pull it with: gophernetes pull {ref}")
+        from gophernetes import settings
+
+        raise NotFound(f"image '{ref}' not found; "
+                       + reference.pull_hint(ref, lab_registry=settings.lab_registry()))
 
     def images(self) -> list[Image]:
         """Every named image, sorted by name."""

@@ -193,8 +193,12 @@ class ContainerdImages:
 
         record = next((r for r in self.ctr.images() if r.ref == ref), None)
         if record is None:
+            from gophernetes import settings
+            from gophernetes.image.reference import pull_hint
+
             name = short_name(ref)
-            raise NotFound(f"image {name!r} not found; pull it with: gophernetes --engine containerd pull {name}")
+            raise NotFound(f"image {name!r} not found; " + pull_hint(name, "gophernetes --engine containerd pull",
+                                                                     settings.lab_registry()))
         config = parse_config(self.manifest_and_config(record)[1], ref).image
         return {"entrypoint": config.entrypoint, "cmd": config.cmd, "env": config.env,
                 "working_dir": config.working_dir, "user": config.user}

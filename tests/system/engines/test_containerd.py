@@ -94,6 +94,19 @@ def test_running_an_image_containerd_lacks_says_to_pull_it(containerd_cli, regis
                                   f"with: gophernetes --engine containerd pull {registry.address}/lab/nothing:here")
 
 
+def test_an_offline_classrooms_hint_names_the_lab_registry(containerd_cli, tmp_path):
+    """lab_registry in the configuration (roles/labs writes it in the VM): the hint offers it
+    for a Docker Hub name, which offline cannot be pulled as written."""
+    config = tmp_path / "config.toml"
+    config.write_text('lab_registry = "127.0.0.1:5000"\n')
+    containerd_cli.env["GOPHERNETES_CONFIG"] = str(config)
+    run = containerd_cli("run", "--net", "none", "alpine:3.19", "true")
+    assert run.returncode == 125
+    assert run.stderr.strip() == (
+        "gophernetes: image 'alpine:3.19' not found; pull it with: gophernetes --engine containerd pull --insecure "
+        "127.0.0.1:5000/alpine:3.19 (the lab registry), or gophernetes --engine containerd pull alpine:3.19")
+
+
 def test_both_engines_share_a_bridge_network(tmp_path, containerd, image, netns, cgroup_parent):
     """A containerd container serves; a native container on the same network fetches from it
     by its name, which the shared leases put in the native container's /etc/hosts."""

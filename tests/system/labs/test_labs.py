@@ -22,7 +22,7 @@ from tests.system.labs.test_readmes import sample_matches, samples
 
 ALL = [lab.name for lab in labs.discover(LABS)]
 NEEDS = {"06-images-layers": "registry", "07-containerd": "containerd", "08-security": "subids",
-         "09-oci-runtimes": "containerd"}
+         "09-oci-runtimes": "containerd", "10-building-images": "registry"}
 
 
 def step_results(output: str) -> dict[int, bool]:
@@ -69,6 +69,7 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
     if name in NEEDS:
         request.getfixturevalue(NEEDS[name])(lab_host)
     steps = [step.number for step in lab.steps()]
+    images_before = store_images(lab_host)
     try:
         lab_host.gophernetes("lab", "reset", lab.number)
         fresh = lab_host.gophernetes("lab", "check", lab.number)
@@ -108,6 +109,18 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
     left = host_leftovers(Path(lab_host.env["GOPHERNETES_ROOT"]), lab_host.env["GOPHERNETES_CGROUP_PARENT"])
     assert left == {"cgroups": [], "mounts": [], "container folders": []}, f"the reset left behind: {left}"
     assert lab_mounts(lab.number) == [], "the reset left the lab's mounts behind"
+    if name == "10-building-images":  # it builds, pushes and pulls: the store and the registry as found
+        assert store_images(lab_host) == images_before, "the reset left images behind"
+        tags = lab_host.run("curl", "-s", f"http://{lab_host.env['REGISTRY']}/v2/lab10/hello/tags/list")
+        assert '"tags":null' in tags.stdout or "NAME_UNKNOWN" in tags.stdout, f"the registry still has {tags.stdout}"
+
+
+def store_images(host) -> list[tuple[str, str]]:
+    """(name, id) of every image in the lab host's store."""
+    import json
+
+    listed = host.gophernetes("images", "--format", "json")
+    return sorted((image["name"], image["id"]) for image in json.loads(listed.stdout or "[]"))
 
 
 def lab_mounts(number: str) -> list[str]:
