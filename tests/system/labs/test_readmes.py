@@ -248,7 +248,7 @@ def question_items(markdown: str) -> dict[int, str]:
         return {}
     section = markdown.split("## Questions", 1)[1].split("\n## ", 1)[0]
     parts = re.split(r"^(\d+)\. ", section, flags=re.M)
-    return {int(number): text for number, text in zip(parts[1::2], parts[2::2])}
+    return {int(number): text for number, text in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 @pytest.mark.parametrize("name", ALL)
