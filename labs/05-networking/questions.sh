@@ -16,7 +16,7 @@ ip netns exec lab05 busybox ping -c 1 -W 2 10.55.0.2
 if command -v tcpdump >/dev/null; then
   ip netns exec lab05-world timeout 20 tcpdump -ni eth0 -c 2 icmp &
   sleep 2
-  ip netns exec lab05-c1 busybox ping -c 1 203.0.113.2
+  ip netns exec lab05-c1 busybox ping -c 3 203.0.113.2   # three: tcpdump may still be starting
   wait $!
 else
   echo "no tcpdump on this host"
