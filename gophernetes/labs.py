@@ -8,6 +8,12 @@ A lab is a folder `labs/NN-topic/` with
   giving the command away (a paragraph starting with "Hint:");
 - `solution.sh`: the README's step blocks, in order, as one script (CI runs it and a
   test makes sure it is still exactly the README's text: see `solution_script`);
+- `questions.sh`: likewise the README's ```` ```sh question=N ```` blocks, the commands its
+  "## Questions" tell a student to try, each right under question N (see
+  `questions_script`). They run offline on a solved lab, in the VM and on a CI host: a
+  command whose point is a failure says so (`cmd || echo "refused, as expected: $?"`), one
+  that only the VM can run is guarded in the block (`if [ -d /run/systemd/system ]`).
+  prove.sh runs questions.sh after the solved checks and needs exit 0;
 - `reset.sh`: puts the host back as it was before the lab;
 - `answers.md`: the answer key to the README's Questions (`gophernetes lab answers NN`,
   shown once the lab's checks have all passed, or on request).
@@ -17,7 +23,7 @@ them without pytest's start-up, in a child process (gophernetes.lab_checks), so 
 crashes or hangs cannot take this process down. The exercises' checks (gophernetes.lab_exercises)
 use pytest's fixtures: they run under pytest, reporting through a JUnit XML file.
 
-    python -m gophernetes.labs write-solutions [LABS_DIR]   # regenerate every solution.sh
+    python -m gophernetes.labs write-solutions [LABS_DIR]   # regenerate every solution.sh and questions.sh
 """
 
 from __future__ import annotations
@@ -38,12 +44,19 @@ from gophernetes.errors import NotFound, PermissionDenied, UsageError
 
 LAB_DIR_PATTERN = re.compile(r"^(\d\d)-[a-z0-9-]+$")
 STEP_FENCE = re.compile(r"^```sh\s+step=(\d+)\s*$")
+QUESTION_FENCE = re.compile(r"^```sh\s+question=(\d+)\s*$")
 CHECK_NAME = re.compile(r"^test_step_?(\d+)(?:_|$)")
 PROGRESS_FILE = ".progress.json"
 SOLUTION_HEADER = """#!/usr/bin/env bash
 # Lab {number}: {title}
 # GENERATED from README.md by `python -m gophernetes.labs write-solutions`: every
 # ```sh step=N block, in order. Do not edit: change the README and regenerate.
+set -euo pipefail
+"""
+QUESTIONS_HEADER = """#!/usr/bin/env bash
+# Lab {number}: {title}, the commands its Questions ask you to try (on the solved lab)
+# GENERATED from README.md by `python -m gophernetes.labs write-solutions`: every
+# ```sh question=N block, in order. Do not edit: change the README and regenerate.
 set -euo pipefail
 """
 
@@ -105,6 +118,10 @@ class Lab:
         """The README's ```sh step=N blocks, merged per step, in the order they appear."""
         return parse_steps(self.readme.read_text())
 
+    def questions(self) -> list[Step]:
+        """The README's ```sh question=N blocks (what its Questions ask to try), merged per question."""
+        return parse_questions(self.readme.read_text())
+
     def checks(self) -> list[Check]:
         """Every check in checks/test_*.py, by step (read with ast: nothing is imported)."""
         found: list[Check] = []
@@ -132,21 +149,34 @@ class Lab:
 
 def parse_steps(markdown: str) -> list[Step]:
     """Collect the fenced blocks marked ```sh step=N; a step may span several blocks."""
+    return parse_blocks(markdown, STEP_FENCE, "step")
+
+
+def parse_questions(markdown: str) -> list[Step]:
+    """Collect the fenced blocks marked ```sh question=N (Step.number is the question's)."""
+    return parse_blocks(markdown, QUESTION_FENCE, "question")
+
+
+def parse_blocks(markdown: str, fence: re.Pattern, kind: str) -> list[Step]:
+    """The blocks whose opening line matches `fence`, merged per number, in order; a block
+    indented under a list item (a question's) loses its fence's indentation."""
     scripts: dict[int, list[str]] = {}
     current: int | None = None
     lines: list[str] = []
+    indent = ""
     for line in markdown.splitlines():
         if current is None:
-            match = STEP_FENCE.match(line.strip())
+            match = fence.match(line.strip())
             if match:
                 current, lines = int(match.group(1)), []
+                indent = line[:len(line) - len(line.lstrip())]
         elif line.strip() == "```":
             scripts.setdefault(current, []).append("\n".join(lines))
             current = None
         else:
-            lines.append(line)
+            lines.append(line.removeprefix(indent))
     if current is not None:
-        raise UsageError(f"step {current}: a ```sh block is never closed")
+        raise UsageError(f"{kind} {current}: a ```sh block is never closed")
     return [Step(number, "\n".join(blocks)) for number, blocks in scripts.items()]
 
 
@@ -356,13 +386,30 @@ def solution_script(lab: Lab) -> str:
     return "".join(parts)
 
 
+def questions_script(lab: Lab) -> str | None:
+    """What questions.sh must contain (None: the README has no question blocks, no file)."""
+    questions = lab.questions()
+    if not questions:
+        return None
+    parts = [QUESTIONS_HEADER.format(number=lab.number, title=lab.title)]
+    for question in questions:
+        parts.append(f"\n# --- question {question.number}\n{question.script}\n")
+    return "".join(parts)
+
+
 def write_solutions(folder: Path | None = None) -> list[Path]:
+    """Write every lab's solution.sh and, where its README has question blocks, questions.sh."""
     written = []
     for lab in discover(folder):
-        target = lab.path / "solution.sh"
-        target.write_text(solution_script(lab))
-        target.chmod(0o755)
-        written.append(target)
+        scripts = {"solution.sh": solution_script(lab), "questions.sh": questions_script(lab)}
+        for name, text in scripts.items():
+            target = lab.path / name
+            if text is None:
+                target.unlink(missing_ok=True)
+                continue
+            target.write_text(text)
+            target.chmod(0o755)
+            written.append(target)
     return written
 
 

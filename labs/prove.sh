@@ -2,7 +2,8 @@
 # Prove the labs on THIS host (the lab VM, or a CI machine), as tests/system/labs does:
 # for each lab, reset it, see every check fail, run its solution.sh (the README's steps)
 # with EVERY STEP RUN TWICE (as a student who repeats a step: the second run may fail,
-# it must not break the lab), see every check pass, reset it, see every check fail again
+# it must not break the lab), see every check pass, run its questions.sh (what the
+# README's Questions ask to try; it must exit 0), reset it, see every check fail again
 # and nothing of the lab left (no mount, no LAB=NN process).
 #   sudo bash prove.sh            # every lab
 #   sudo bash prove.sh 04 05      # some labs
@@ -54,19 +55,25 @@ for lab in "${labs[@]}"; do
   checked=$(date +%s%N)
   solved=$(passes "$lab")
   check_ms=$(( ($(date +%s%N) - checked) / 1000000 ))
+  # the Questions' commands, on the solved lab (a lab without question blocks has no questions.sh)
+  qlog=$(mktemp); qrc=0
+  for questions in "$lab"-*/questions.sh; do
+    if [ -f "$questions" ]; then timeout 600 bash "$questions" </dev/null >"$qlog" 2>&1 || qrc=$?; fi
+  done
   gophernetes lab reset "$lab" >/dev/null
   again=$(passes "$lab")
   left=$(leftovers "$lab")
-  if [ "$fresh" = 0 ] && [ $rc = 0 ] && [ "$solved" = "$total" ] && [ "$again" = 0 ] && [ -z "$left" ]; then
-    echo "PROVED lab $lab: 0/$total fresh, solution (every step twice) ok, $solved/$total solved, 0/$total after reset, nothing left" \
+  if [ "$fresh" = 0 ] && [ $rc = 0 ] && [ "$solved" = "$total" ] && [ $qrc = 0 ] && [ "$again" = 0 ] && [ -z "$left" ]; then
+    echo "PROVED lab $lab: 0/$total fresh, solution (every step twice) ok, $solved/$total solved, questions ok, 0/$total after reset, nothing left" \
          "($((SECONDS - started)) s; one lab check: $check_ms ms)"
   else
     echo "FAILED lab $lab: $fresh/$total fresh, solution (every step twice) exit $rc, $solved/$total solved," \
-         "$again/$total after reset, left: ${left:-nothing} ($((SECONDS - started)) s)"
+         "questions exit $qrc, $again/$total after reset, left: ${left:-nothing} ($((SECONDS - started)) s)"
     tail -20 "$log" | sed 's/^/    /'
+    if [ $qrc != 0 ]; then echo "    questions.sh:"; tail -20 "$qlog" | sed 's/^/    /'; fi
     failed=1
   fi
-  rm -f "$log"
+  rm -f "$log" "$qlog"
 done
 
 # ---------------------------------------------------------------- the exercises

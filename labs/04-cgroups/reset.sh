@@ -3,7 +3,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 gophernetes rm -f lab04 >/dev/null 2>&1
-dirs=$(ls -d /sys/fs/cgroup/lab04 /sys/fs/cgroup/*/lab04 2>/dev/null)
+dirs=$(ls -d /sys/fs/cgroup/lab04 /sys/fs/cgroup/*/lab04 /sys/fs/cgroup/lab04-frozen /sys/fs/cgroup/*/lab04-frozen 2>/dev/null)   # lab04-frozen: Question 4
 for dir in $dirs; do
   [ -e "$dir/cgroup.freeze" ] && echo 0 > "$dir/cgroup.freeze"
   [ -e "$dir/freezer.state" ] && echo THAWED > "$dir/freezer.state"

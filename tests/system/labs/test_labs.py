@@ -4,8 +4,10 @@ For each lab: on a fresh host `gophernetes lab check NN` fails every step; the R
 step blocks run in order in one shell (solution.sh is exactly those blocks, see the
 first test), with a `lab check` after each: after step N, steps 1..N pass and no later
 one does; at the end every step passes, and still after every step ran once more (a
-student repeats a step); `gophernetes lab reset NN` then puts the host back, so every
-step fails again and nothing the lab made is left (stacked mounts included).
+student repeats a step); then the commands its Questions ask to try (questions.sh, the
+README's question blocks) run and exit 0, and the lab still passes; `gophernetes lab
+reset NN` then puts the host back, so every step fails again and nothing the lab made is
+left (stacked mounts included).
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ def test_the_solution_is_exactly_the_readme_steps(name):
     assert lab.steps(), f"{name}/README.md has no ```sh step=N blocks"
     assert (lab.path / "solution.sh").read_text() == labs.solution_script(lab), \
         f"{name}/solution.sh is stale: run `python -m gophernetes.labs write-solutions`"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_questions_script_is_exactly_the_readme_question_blocks(name):
+    lab = labs.find_lab(name, LABS)
+    script, expected = lab.path / "questions.sh", labs.questions_script(lab)
+    if expected is None:
+        assert not script.exists(), f"{name}/questions.sh is left over: its README has no ```sh question=N blocks"
+    else:
+        assert script.exists() and script.read_text() == expected, \
+            f"{name}/questions.sh is stale: run `python -m gophernetes.labs write-solutions`"
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -99,6 +112,14 @@ def test_lab_fails_fresh_passes_solved_and_resets(name, lab_host, request):
         lab_host.run("bash", "-c", again_script, log=f"{lab.number}-again.log")
         twice = lab_host.gophernetes("lab", "check", lab.number)
         assert twice.returncode == 0, f"after every step ran twice:\n{twice.stdout}"
+
+        # What the Questions ask a student to try, on the solved lab: it runs, and leaves
+        # the lab solved (a question that stops something starts it again).
+        if labs.questions_script(lab) is not None:
+            asked = lab_host.run("bash", str(lab.path / "questions.sh"), log=f"{lab.number}-questions.log")
+            assert asked.returncode == 0, f"questions.sh exit {asked.returncode}:\n{asked.stdout[-3000:]}"
+            still = lab_host.gophernetes("lab", "check", lab.number)
+            assert still.returncode == 0, f"after the questions' commands:\n{still.stdout}"
 
         reset = lab_host.gophernetes("lab", "reset", lab.number)
         assert reset.returncode == 0, reset.stderr

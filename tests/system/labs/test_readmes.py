@@ -1,6 +1,8 @@
 """What the labs' READMEs tell a student, read as text: every step can be typed in a new
-shell, every command a README names (Questions included) is installed in the lab VM, the
-sample outputs follow one rule (the labs' system test runs the steps and compares).
+shell, every command a README names (Questions included) is installed in the lab VM, every
+question that names a command has a ```sh question=N block under it (the labs' system
+test runs them), the sample outputs follow one rule (the labs' system test runs the steps
+and compares).
 
 These read files and ask dpkg (no root, no kernel), next to the tests that run the labs.
 """
@@ -20,7 +22,7 @@ ALL = [lab.name for lab in labs.discover(LABS)]
 
 # Variables a step may use without setting them: the shell's own, and the environment's
 # (always with a default where they matter: ${REGISTRY:-...}, ${GOPHERNETES_ROOT:-}).
-SHELL_VARIABLES = {"PPID", "HOME", "PWD", "GOPHERNETES_ROOT", "REGISTRY"}
+SHELL_VARIABLES = {"PPID", "HOME", "PWD", "GOPHERNETES_ROOT", "REGISTRY", "CONTAINERD_ADDRESS"}
 
 
 def without_single_quotes(script: str) -> str:
@@ -46,6 +48,14 @@ def test_every_step_sets_the_variables_it_uses(name):
     for step in labs.find_lab(name, LABS).steps():
         missing = used(step.script) - assigned(step.script) - SHELL_VARIABLES
         assert not missing, f"{name} step {step.number} uses ${', $'.join(sorted(missing))} set by another step"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_question_block_sets_the_variables_it_uses(name):
+    """A question's block is typed after the lab, in whatever shell: it sets what it uses."""
+    for question in labs.find_lab(name, LABS).questions():
+        missing = used(question.script) - assigned(question.script) - SHELL_VARIABLES
+        assert not missing, f"{name} question {question.number} uses ${', $'.join(sorted(missing))} it does not set"
 
 
 def test_the_variable_rule_sees_a_variable_from_another_step():
@@ -227,6 +237,51 @@ def test_every_command_of_the_readme_is_installed_in_the_vm(name):
     assert not missing, f"{name}/README.md runs programs the lab VM lacks: {missing}"
 
 
+# ---------------------------------------------------------------- the Questions' commands
+# A question that names a command to try has a ```sh question=N block right under it (in
+# its list item), so that the command runs in CI (questions.sh) and not only in the text.
+
+
+def question_items(markdown: str) -> dict[int, str]:
+    """question number -> its text, blocks included, as the README's "## Questions" has it."""
+    if "## Questions" not in markdown:
+        return {}
+    section = markdown.split("## Questions", 1)[1].split("\n## ", 1)[0]
+    parts = re.split(r"^(\d+)\. ", section, flags=re.M)
+    return {int(number): text for number, text in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_question_blocks_sit_under_their_question(name):
+    lab = labs.find_lab(name, LABS)
+    items = question_items(lab.readme.read_text())
+    for number, text in items.items():
+        assert {block.number for block in labs.parse_questions(text)} <= {number}, \
+            f"{name}: a ```sh question=N block sits under question {number}"
+    under = [(block.number, block.script) for text in items.values() for block in labs.parse_questions(text)]
+    assert under == [(q.number, q.script) for q in lab.questions()], \
+        f"{name}: a ```sh question=N block outside the Questions' list items"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_question_naming_a_command_has_a_block(name):
+    lab = labs.find_lab(name, LABS)
+    with_block = {question.number for question in lab.questions()}
+    for number, text in question_items(lab.readme.read_text()).items():
+        named = readme_commands(re.sub(r"```.*?```", "", text, flags=re.S))
+        assert not named or number in with_block, \
+            f"{name} question {number} names {named} but has no ```sh question={number} block to run it"
+
+
+def test_question_items_and_their_blocks():
+    readme = ("# Lab\n\n## Questions\n\n1. Why? Try `ls -l /proc/self/ns`:\n\n   ```sh question=1\n"
+              "   ls -l /proc/self/ns\n   ```\n2. And?\n\n## Cleanup\n\n3. Not a question.\n")
+    items = question_items(readme)
+    assert sorted(items) == [1, 2] and "Not a question" not in items[2]
+    assert [(q.number, q.script) for q in labs.parse_questions(items[1])] == [(1, "ls -l /proc/self/ns")]
+    assert [line.strip() for line in readme_commands(items[1])] == ["ls -l /proc/self/ns"] * 2, "block and span"
+
+
 def test_the_command_rule_finds_the_programs():
     assert command_words("ip netns exec lab05-world tcpdump -ni eth0") == ["ip", "tcpdump"]
     assert command_words('LAB=01 unshare --pid sh -c "x" >/dev/null 2>&1 &') == ["unshare"]
@@ -234,3 +289,5 @@ def test_the_command_rule_finds_the_programs():
     assert command_words("sudo gophernetes lab reset 01") == ["gophernetes"]
     assert "file" in command_words(readme_commands("Run `file /bin/ls` to see.")[0])
     assert command_words(readme_commands("Why did `ping 10.55.0.2` fail?")[0]) == ["ping"]
+    assert readme_commands("1. Try:\n\n   ```sh question=1\n   findmnt /\n   ```\n") == ["   findmnt /"], \
+        "a question's block is checked like a step's"

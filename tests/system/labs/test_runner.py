@@ -66,6 +66,64 @@ def test_an_unclosed_step_block_is_an_error():
         labs.parse_steps("```sh step=3\necho never closed\n")
 
 
+QUESTIONS = README + """
+## Questions
+
+1. Why? Try it:
+
+   ```sh question=1
+   echo one
+   cat <<'JSON'
+   {"indented": "under the list item, not in the script"}
+   JSON
+   ```
+
+   And again:
+
+   ```sh question=1
+   echo one again
+   ```
+2. Nothing to try.
+3. Here too:
+
+   ```sh question=3
+   echo three || echo "refused, as expected: $?"
+   ```
+"""
+
+
+def test_question_blocks_are_parsed_like_steps_without_their_indentation():
+    questions = labs.parse_questions(QUESTIONS)
+    assert [(q.number, q.script) for q in questions] == [
+        (1, 'echo one\ncat <<\'JSON\'\n{"indented": "under the list item, not in the script"}\nJSON\necho one again'),
+        (3, 'echo three || echo "refused, as expected: $?"'),
+    ]
+    assert [s.number for s in labs.parse_steps(QUESTIONS)] == [1, 2], "question blocks are no steps"
+    assert labs.parse_questions(README) == []
+
+
+def test_an_unclosed_question_block_is_an_error():
+    with pytest.raises(UsageError, match="question 2"):
+        labs.parse_questions("2. Try:\n   ```sh question=2\n   echo never closed\n")
+
+
+def test_write_solutions_writes_questions_sh_only_for_a_readme_with_question_blocks(tmp_path):
+    for name, text in (("01-with", QUESTIONS), ("02-without", README)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "README.md").write_text(text)
+    (tmp_path / "02-without" / "questions.sh").write_text("stale\n")
+    written = labs.write_solutions(tmp_path)
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in written) == [
+        "01-with/questions.sh", "01-with/solution.sh", "02-without/solution.sh"]
+    assert not (tmp_path / "02-without" / "questions.sh").exists(), "a stale questions.sh is removed"
+    script = (tmp_path / "01-with" / "questions.sh").read_text()
+    assert script.startswith("#!/usr/bin/env bash\n# Lab 01: Example, the commands its Questions ask")
+    assert "\n# --- question 1\necho one\n" in script and "\n# --- question 3\necho three" in script
+    assert "set -euo pipefail\n" in script
+    ran = subprocess.run(["bash", str(tmp_path / "01-with" / "questions.sh")], capture_output=True, text=True)
+    assert ran.returncode == 0 and ran.stdout.splitlines()[0] == "one" and ran.stdout.splitlines()[-1] == "three"
+
+
 def test_checks_come_with_their_title_and_hint():
     checks = labs.parse_checks(CHECKS)
     assert [(c.step, c.name, c.title, c.hint) for c in checks] == [
