@@ -24,6 +24,11 @@ sed -i 's/from lab 10/from lab 10!/' hello.sh
 gophernetes build -t $REGISTRY/lab10/hello:2 .
 sed -i 's/from lab 10!/from lab 10/' hello.sh
 
+# --- question 3
+cd /srv/lab10
+MANIFEST=oci/blobs/sha256/$(jq -r '.manifests[0].digest' oci/index.json | cut -d: -f2)
+tar -tvf oci/blobs/sha256/$(jq -r '.layers[-1].digest[7:]' $MANIFEST)
+
 # --- question 4
 REGISTRY=${REGISTRY:-127.0.0.1:5000}
 curl -s http://$REGISTRY/v2/lab10/hello/tags/list
