@@ -88,11 +88,13 @@ class Suite:
     # (None: debootstrap's default, the host's debian-archive-keyring)
     keyring: Callable[[Path], Path] | None = None
     sources: str = ""  # the finished root's /etc/apt/sources.list.d/NAME.sources ("": debootstrap's sources.list)
+    include: tuple[str, ...] = ()  # packages beyond minbase (and what they depend on), as an image builder adds them
 
     @property
     def key(self) -> str:
         """What the cached tarball was made from: a change makes a new one."""
         recipe = f"{self.name} minbase\n{SLIM_DPKG_CONFIG}{APT_CONFIG}{self.script}{self.sources}"
+        recipe += " ".join(self.include)
         return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
@@ -102,7 +104,7 @@ BOOKWORM = Suite("bookworm", mirror=debian_mirror())
 def base_tarball(suite: Suite = BOOKWORM) -> Path:
     """A minbase root filesystem as a tarball (Debian 12's by default); made by debootstrap
     once (~40 s for bookworm, ~75 s for noble), then cached."""
-    tarball = CACHE / f"gophernetes-base-{suite.name}-{suite.key}.tar"
+    tarball = CACHE / f"gophernetes-base-{suite.name}{'-plus' if suite.include else ''}-{suite.key}.tar"
     if tarball.exists():
         return tarball
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -112,6 +114,7 @@ def base_tarball(suite: Suite = BOOKWORM) -> Path:
     try:
         root.mkdir(parents=True)
         options = [f"--keyring={suite.keyring(work)}"] if suite.keyring else []
+        options += [f"--include={','.join(suite.include)}"] if suite.include else []
         script = [f"/usr/share/debootstrap/scripts/{suite.script}"] if suite.script else []
         with open(log, "w") as output:
             done = subprocess.run(["debootstrap", "--variant=minbase", *options, suite.name, str(root), suite.mirror,
