@@ -230,6 +230,7 @@ def test_the_readme_quick_start_works_on_a_bare_machine(machine):
     demo_run = machine.sh(demo, timeout=400)
     assert demo_run.returncode == 0, demo_run.stderr[-3000:] + demo_run.stdout[-2000:]
     assert re.search(r"^hello from \w+, PID 1 in a container$", demo_run.stdout, re.M), demo_run.stdout[-3000:]
+    assert not re.search(r"Traceback|Warning", demo_run.stderr), demo_run.stderr[-3000:]  # e.g. Python 3.12's
     assert machine.sh("command -v gophernetes").stdout == "/usr/local/bin/gophernetes\n"
     # the distribution's own interpreter runs it
     interpreter = machine.sh("head -1 /usr/local/bin/gophernetes; python3 --version")
@@ -240,7 +241,7 @@ def test_the_readme_quick_start_works_on_a_bare_machine(machine):
     machine.boot(network="none")
     readme_line("sudo gophernetes run /bin/sh")
     no_network = machine.sh("sudo gophernetes run --net none /bin/sh -c 'echo hello'")
-    assert (no_network.returncode, no_network.stdout) == (0, "hello\n"), no_network.stderr
+    assert (no_network.returncode, no_network.stdout, no_network.stderr) == (0, "hello\n", ""), no_network.stderr
 
     limits = readme_line("sudo gophernetes run --memory 64m --pids-limit 50 busybox sh")
     limited = machine.sh(f"{limits} -c 'echo ok'")  # on the default bridge network: needs nft or iptables
