@@ -1,47 +1,131 @@
-"""The README's quick start, word for word, on a bare Debian 12 machine.
+"""The README's quick start, word for word, on a bare Debian 12 and a bare Ubuntu 24.04 machine.
 
-The machine is a privileged podman container on a debootstrap minbase bookworm (the base
-tarball of test_container_image.py, cached) plus what a Debian cloud image adds: sudo,
-git, ca-certificates. No make, no pip, no nftables. In it, as a newcomer would:
+Each machine is a privileged podman container on a root filesystem that debootstrap makes
+(minbase, slimmed as in test_container_image.py, cached under the same CI cache folder):
+bookworm from the host's Debian mirror, noble from archive.ubuntu.com (Ubuntu's archive key
+checked against a pinned fingerprint: ubuntu_archive_keyring), plus what the distribution's
+cloud image has of what the quick start touches: sudo, git, ca-certificates (and python3 on
+Ubuntu). No make, no pip, no nftables. In it, as a newcomer would:
 
-1. the README's apt line, then `sudo make demo`: it installs gophernetes from Debian's
-   mirror only (a /etc/pip.conf points pip at a dead index, as in an offline classroom)
-   and ends with the demo container's greeting;
+1. the README's apt line; its clone line, with `<repository URL>` the one word replaced: the
+   machine has no network to clone from, so it clones a repository put in it beforehand
+   (publish_checkout: one commit of this checkout's working tree, as a clone of this branch
+   would be once its changes were committed); then `sudo make demo`: it installs
+   gophernetes from the distribution's mirror only (a /etc/pip.conf points pip at a dead
+   index, as in an offline classroom) and ends with the demo container's greeting;
 2. the README's next commands that need no internet: `run --net none`, `run --memory 64m
    --pids-limit 50 busybox` and `run -d --name web busybox httpd` on the default bridge
    network, `ps`, `rm -f web`.
 
-Step 1 needs the Debian mirror, so its container shares the host's network namespace (no
-bridge, no NAT rules on the host); step 2 makes a bridge and firewall rules, so it runs in a
-second container with `--network none` (a network namespace of its own) on the same root
+Step 1 needs the mirror, so its container shares the host's network namespace (no bridge,
+no NAT rules on the host); step 2 makes a bridge and firewall rules, so it runs in a second
+container with `--network none` (a network namespace of its own) on the same root
 filesystem (`podman run --rootfs`, a folder under this test's temporary directory) and the
 same /var/lib/gophernetes volume (overlayfs cannot stack on the container's own overlay
-root). Everything podman made is removed afterwards, also on failure.
+root). Two boots per machine, one per network mode. Everything podman made is removed
+afterwards, also on failure.
+
+Inside, the machine sees this host's kernel and cgroups (hybrid here, where a real Ubuntu
+24.04 boots with cgroup v2 only): what the test proves on Ubuntu is its packages, its
+Python 3.12 and its pip (PEP 668), not its kernel.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import urllib.request
 import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from test_container_image import REPO, Podman, base_tarball, mounts_under
+from test_container_image import BOOKWORM, REPO, Podman, Suite, base_tarball, mounts_under, remove_tree
 from test_container_image import pytestmark as image_test_marks
 
 pytestmark = list(image_test_marks)  # slow; skipped without podman or debootstrap
 
-# What a Debian cloud image has beyond minbase (../shared/recipes/fresh-debian)
-CLOUD_IMAGE_PACKAGES = "sudo git ca-certificates"
-# Makes pip fail if anything asks PyPI: the quick start must need only the Debian mirror
+# Makes pip fail if anything asks PyPI: the quick start must need only the distribution's mirror
 OFFLINE_PIP_CONF = "[global]\nindex-url = http://127.0.0.1:9/simple\n"
+
+README = REPO / "README.md"
+# where the machine finds "the repository" the README's clone line names (publish_checkout)
+ORIGIN = "/srv/gophernetes.git"
+
+UBUNTU_ARCHIVE = "http://archive.ubuntu.com/ubuntu"
+# "Ubuntu Archive Automatic Signing Key (2018) <ftpmaster@ubuntu.com>", the key noble's
+# Release files are signed with: the trust anchor of the Ubuntu machine (see ubuntu_archive_keyring)
+UBUNTU_ARCHIVE_KEY = "F6ECB3762474EDA9D21B7022871920D1991BC93C"
+UBUNTU_KEYRING_DEB = "pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb"  # noble's, in its release pocket
+UBUNTU_KEY_FILE = "etc/apt/trusted.gpg.d/ubuntu-keyring-2018-archive.gpg"
+# as in Ubuntu 24.04's cloud images (one host here: archive.ubuntu.com serves noble-security too)
+NOBLE_SOURCES = f"""\
+Types: deb
+URIs: {UBUNTU_ARCHIVE}
+Suites: noble noble-updates noble-backports noble-security
+Components: main restricted universe multiverse
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+"""
+
+
+def ubuntu_archive_keyring(folder: Path) -> Path:
+    """A keyring of the one key noble's Release files are signed with, for debootstrap.
+
+    What is trusted: UBUNTU_ARCHIVE_KEY, the fingerprint written above, and nothing fetched.
+    Debian 12 has no ubuntu-keyring package, so the key comes from Ubuntu's own package,
+    downloaded over plain HTTP: anyone on the path could hand over a package of theirs with a
+    key of theirs, or with Ubuntu's key and one of theirs next to it. So the key file is used
+    only if it holds exactly one key, without subkeys, whose fingerprint is the pinned one (a
+    v4 fingerprint is a hash of the key itself: making another key with the same fingerprint
+    is a second preimage of SHA-1, out of reach), and the test fails otherwise. From there
+    debootstrap checks InRelease's signature with this key alone, each Packages file against
+    Release's SHA256 sums and each .deb against Packages — so every package in the root,
+    ubuntu-keyring included (whose keys apt in the machine trusts afterwards), is Ubuntu's.
+    """
+    if not shutil.which("gpg"):
+        pytest.skip("gpg is needed to check Ubuntu's archive key (.ci/packages/container.txt)")
+    deb = folder / "ubuntu-keyring.deb"
+    with urllib.request.urlopen(f"{UBUNTU_ARCHIVE}/{UBUNTU_KEYRING_DEB}", timeout=60) as response:
+        deb.write_bytes(response.read())
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(folder / "deb")], check=True, timeout=60)
+    keyring = folder / "deb" / UBUNTU_KEY_FILE
+    (folder / "gnupg").mkdir(mode=0o700)  # gpg's home: nothing of root's is read or written
+    shown = subprocess.run(["gpg", "--homedir", str(folder / "gnupg"), "--batch", "--no-autostart", "--with-colons",
+                            "--show-keys", str(keyring)], capture_output=True, text=True, check=True, timeout=60)
+    records = [line.split(":") for line in shown.stdout.splitlines()]
+    keys = [record[0] for record in records if record[0] in ("pub", "sub")]
+    fingerprints = [record[9] for record in records if record[0] == "fpr"]
+    assert (keys, fingerprints) == (["pub"], [UBUNTU_ARCHIVE_KEY]), (
+        f"{UBUNTU_KEYRING_DEB} does not hold Ubuntu's archive key {UBUNTU_ARCHIVE_KEY} alone:\n{shown.stdout}")
+    return keyring
+
+
+NOBLE = Suite("noble", mirror=UBUNTU_ARCHIVE, script="gutsy",  # Ubuntu's debootstrap links noble to gutsy too
+              keyring=ubuntu_archive_keyring, sources=NOBLE_SOURCES)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A distribution the README's quick start names, as a bare cloud machine of it."""
+
+    name: str  # as the README writes it
+    suite: Suite  # minbase plus what its cloud image has, of what the quick start touches
+    python: str  # the version of its python3
+
+
+# Debian's cloud images (../shared/recipes/fresh-debian); Ubuntu's have python3 too (ubuntu-minimal
+# depends on it) and git (ubuntu-server). Built into the cached tarball by debootstrap, as an image
+# builder does: the test does not pay an apt-get update and install for them on every run.
+DEBIAN_12 = Distribution("Debian 12", replace(BOOKWORM, include=("sudo", "git", "ca-certificates")), python="3.11")
+UBUNTU_24_04 = Distribution("Ubuntu 24.04", replace(NOBLE, include=("sudo", "git", "ca-certificates", "python3")),
+                            python="3.12")
 
 
 def quick_start_commands() -> list[str]:
     """The shell lines of the README's Quick start section, in order."""
-    text = (REPO / "README.md").read_text()
+    text = README.read_text()
     section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
     return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
@@ -53,11 +137,34 @@ def readme_line(prefix: str) -> str:
     return lines[0]
 
 
-class Machine:
-    """The bare Debian 12 machine: a root filesystem folder that podman containers run on."""
+def publish_checkout(origin: Path) -> None:
+    """A repository at `origin` with one commit: the files git knows in this checkout (tracked,
+    and new ones not ignored), as they are in the working tree — what a clone of this branch
+    would hold once its changes were committed."""
+    files = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           capture_output=True, check=True).stdout.split(b"\0")
+    present = b"\0".join(name for name in files if name and (REPO / os.fsdecode(name)).exists())
+    tree = origin.with_suffix(".tree")
+    tree.mkdir(parents=True)
+    copied = subprocess.run(f"tar -C {REPO} --null -T - -cf - | tar -C {tree} -xf -", shell=True, input=present,
+                            capture_output=True, timeout=120)
+    assert copied.returncode == 0, copied.stderr
+    git = ["git", "-c", "user.name=gophernetes test", "-c", "user.email=test@gophernetes.invalid",
+           "-c", "init.defaultBranch=main"]
+    for command in (["init", "-q", "--bare", str(origin)],
+                    [f"--git-dir={origin}", f"--work-tree={tree}", "add", "-A", "-f"],
+                    [f"--git-dir={origin}", f"--work-tree={tree}", "commit", "-q", "-m", "the checkout under test"]):
+        done = subprocess.run(git + command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"git {command}: {done.stderr}"
+    remove_tree(tree)
 
-    def __init__(self, podman: Podman) -> None:
+
+class Machine:
+    """A bare machine of one distribution: a root filesystem folder that podman containers run on."""
+
+    def __init__(self, podman: Podman, distribution: Distribution) -> None:
         self.podman = podman
+        self.distribution = distribution
         self.rootfs = podman.home / "rootfs"
         self.volume = f"gophernetes-quickstart-{uuid.uuid4().hex[:6]}"
         self.name = ""
@@ -74,30 +181,23 @@ class Machine:
         stopped = self.podman("rm", "--force", "--time", "0", self.name, timeout=60)
         assert stopped.returncode == 0, stopped.stderr
 
-    def sh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """A command line as the user types it, in the clone."""
-        return self.podman("exec", "-w", "/root/gophernetes", self.name, "bash", "-c", command, timeout=timeout)
+    def sh(self, command: str, timeout: float = 120, folder: str = "/root/gophernetes") -> subprocess.CompletedProcess:
+        """A command line as the user types it, in the clone (in root's home before there is one)."""
+        return self.podman("exec", "-w", folder, self.name, "bash", "-c", command, timeout=timeout)
 
 
-@pytest.fixture
-def machine(tmp_path) -> Machine:
+@pytest.fixture(params=[DEBIAN_12, UBUNTU_24_04], ids=["debian-12", "ubuntu-24.04"])
+def machine(request, tmp_path) -> Machine:
     if os.geteuid() != 0:
         pytest.skip("rootful podman: run as root")
     (tmp_path / "podman").mkdir()
     podman = Podman(tmp_path / "podman")
-    machine = Machine(podman)
+    machine = Machine(podman, request.param)
     try:
         machine.rootfs.mkdir()
-        subprocess.run(["tar", "-C", str(machine.rootfs), "-xf", str(base_tarball())], check=True, timeout=300)
-        # the clone: the files git knows in this checkout, as they are in the working tree
-        files = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
-                                "--exclude-standard"], capture_output=True, check=True).stdout.split(b"\0")
-        clone = machine.rootfs / "root/gophernetes"
-        clone.mkdir(parents=True)
-        present = b"\0".join(name for name in files if name and (REPO / os.fsdecode(name)).exists())
-        subprocess.run(["tar", "-C", str(REPO), "--null", "-T", "-", "-cf", "-"], input=present,
-                       stdout=open(podman.home / "clone.tar", "wb"), check=True, timeout=120)
-        subprocess.run(["tar", "-C", str(clone), "-xf", str(podman.home / "clone.tar")], check=True, timeout=120)
+        subprocess.run(["tar", "-C", str(machine.rootfs), "-xf", str(base_tarball(request.param.suite))], check=True,
+                       timeout=300)
+        publish_checkout(machine.rootfs / ORIGIN.lstrip("/"))
         (machine.rootfs / "etc/pip.conf").write_text(OFFLINE_PIP_CONF)
         yield machine
     finally:
@@ -106,32 +206,42 @@ def machine(tmp_path) -> Machine:
         assert not list(Path("/sys/fs/cgroup").glob(f"*/{podman.cgroup_parent.lstrip('/')}")), "cgroups left behind"
 
 
-def test_the_readme_quick_start_works_on_a_bare_debian_12(machine):
+def test_the_readme_quick_start_works_on_a_bare_machine(machine):
+    distribution = machine.distribution
+    intro = README.read_text().split("## Quick start", 1)[1].split("```", 1)[0]
+    assert distribution.name in intro, intro  # the README promises this distribution
     apt_line = readme_line("sudo apt-get")
+    clone = readme_line("git clone")
+    assert clone.startswith("git clone <repository URL> gophernetes"), clone
     demo = readme_line("sudo make demo")
     assert demo == "sudo make demo"
 
-    # 1. on the host's network, for the Debian mirror
+    # 1. on the host's network, for the distribution's mirror
     machine.boot(network="host")
-    prepared = machine.sh(f"apt-get update -q && apt-get install -y -q --no-install-recommends {CLOUD_IMAGE_PACKAGES}",
-                          timeout=300)
-    assert prepared.returncode == 0, prepared.stderr[-3000:] + prepared.stdout[-2000:]
-    assert machine.sh("command -v make pip pip3 nft iptables gophernetes").stdout == ""  # bare indeed
+    bare = machine.sh("command -v sudo git; command -v make pip pip3 nft iptables gophernetes", folder="/root")
+    assert bare.stdout == "/usr/bin/sudo\n/usr/bin/git\n", bare.stdout + bare.stderr  # bare indeed
 
-    got_make = machine.sh(apt_line, timeout=300)
+    got_make = machine.sh(apt_line, timeout=300, folder="/root")
     assert got_make.returncode == 0, got_make.stderr[-3000:] + got_make.stdout[-2000:]
+    # the one substitution: the repository is this checkout, published in the machine
+    cloned = machine.sh(clone.replace("<repository URL>", f"file://{ORIGIN}"), folder="/root")
+    assert cloned.returncode == 0, cloned.stderr
 
     demo_run = machine.sh(demo, timeout=400)
     assert demo_run.returncode == 0, demo_run.stderr[-3000:] + demo_run.stdout[-2000:]
     assert re.search(r"^hello from \w+, PID 1 in a container$", demo_run.stdout, re.M), demo_run.stdout[-3000:]
+    assert not re.search(r"Traceback|Warning", demo_run.stderr), demo_run.stderr[-3000:]  # e.g. Python 3.12's
     assert machine.sh("command -v gophernetes").stdout == "/usr/local/bin/gophernetes\n"
+    # the distribution's own interpreter runs it
+    interpreter = machine.sh("head -1 /usr/local/bin/gophernetes; python3 --version")
+    assert interpreter.stdout.startswith("#!/usr/bin/python3\nPython " + distribution.python + "."), interpreter.stdout
     machine.shutdown()
 
     # 2. offline, in a network namespace of its own: the commands after the demo
     machine.boot(network="none")
     readme_line("sudo gophernetes run /bin/sh")
     no_network = machine.sh("sudo gophernetes run --net none /bin/sh -c 'echo hello'")
-    assert (no_network.returncode, no_network.stdout) == (0, "hello\n"), no_network.stderr
+    assert (no_network.returncode, no_network.stdout, no_network.stderr) == (0, "hello\n", ""), no_network.stderr
 
     limits = readme_line("sudo gophernetes run --memory 64m --pids-limit 50 busybox sh")
     limited = machine.sh(f"{limits} -c 'echo ok'")  # on the default bridge network: needs nft or iptables
