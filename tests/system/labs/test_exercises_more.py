@@ -1,0 +1,33 @@
+"""The exercises of labs 07, 09 and 10: their gaps filled as a student would, and typical wrong answers.
+
+test_exercises.py proves every exercise both ways (untouched fails every part, the
+solution passes every part, FILLED passes, nothing left); it takes these labs' filled
+answers from FILLED_MORE. The wrong answers here must fail exactly the part meant to
+catch them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# The gaps of each exercise.py filled in as their comments and hints say, in gap order.
+FILLED_MORE = {
+    "10": [
+        "return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0",
+        "try:\n    return os.getxattr(path, OPAQUE_XATTR) == b'y'\nexcept OSError:\n    return False",
+        "folder, base = os.path.split(name)\nreturn os.path.join(folder, WHITEOUT + base)",
+    ],
+}
+
+# Typical wrong answers: (lab, gap number, code in that gap, the parts that must fail (only those), why).
+WRONG_MORE = [
+    ("10", 2, "return False", [3], "opaque folders ignored"),
+    ("10", 3, "return WHITEOUT + name", [2, 3], "the marker not in the deleted file's folder"),
+]
+
+
+@pytest.mark.parametrize(("number", "gap", "code", "failing", "why"), WRONG_MORE, ids=[w[4] for w in WRONG_MORE])
+def test_a_wrong_answer_fails_the_part_meant_to_catch_it(number, gap, code, failing, why, tmp_path):
+    from tests.system.labs import test_exercises as proven
+
+    proven.test_a_wrong_answer_fails_the_part_meant_to_catch_it(number, gap, code, failing, why, tmp_path)
