@@ -12,6 +12,14 @@ import pytest
 
 # The gaps of each exercise.py filled in as their comments and hints say, in gap order.
 FILLED_MORE = {
+    "07": [
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:\n"
+        "    raise OSError(ctypes.get_errno(), 'prctl')",
+        "code = os.waitstatus_to_exitcode(wait_status)\nreturn 128 - code if code < 0 else code",
+        "status = None\nwhile True:\n    try:\n        child, wait_status = os.wait()\n"
+        "    except ChildProcessError:\n        return status\n    if child == pid:\n        status = wait_status",
+    ],
     "10": [
         "return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0",
         "try:\n    return os.getxattr(path, OPAQUE_XATTR) == b'y'\nexcept OSError:\n    return False",
@@ -21,6 +29,9 @@ FILLED_MORE = {
 
 # Typical wrong answers: (lab, gap number, code in that gap, the parts that must fail (only those), why).
 WRONG_MORE = [
+    ("07", 1, "pass", [3], "no subreaper: the orphan goes up"),
+    ("07", 2, "return os.waitstatus_to_exitcode(wait_status)", [2], "-9 instead of 137"),
+    ("07", 3, "return os.waitpid(pid, 0)[1]", [3], "only the command waited for"),
     ("10", 2, "return False", [3], "opaque folders ignored"),
     ("10", 3, "return WHITEOUT + name", [2, 3], "the marker not in the deleted file's folder"),
 ]
