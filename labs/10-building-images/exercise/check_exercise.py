@@ -126,7 +126,7 @@ def test_part_2_a_deletion_becomes_a_wh_file_and_hides_the_lower_file(work):
     kinds, mine = found["kinds"], found["mine"]
     assert kinds.get("etc/.wh.motd") == "file" and kinds.get("opt/.wh.tool") == "file", f"entries: {sorted(kinds)}"
     assert "etc/motd" not in kinds and "opt/tool" not in kinds, f"entries: {sorted(kinds)}"
-    assert "etc/motd" not in mine and "opt/tool" not in mine, f"stacked on the lower tree, your layer shows {sorted(mine)}"
+    assert "etc/motd" not in mine and "opt/tool" not in mine, f"stacked on the lower tree: {sorted(mine)}"
     assert mine.get("etc/hostname") == "built\n", "etc/hostname changed no more: the layer hides too much"
 
 

@@ -20,6 +20,16 @@ FILLED_MORE = {
         "status = None\nwhile True:\n    try:\n        child, wait_status = os.wait()\n"
         "    except ChildProcessError:\n        return status\n    if child == pid:\n        status = wait_status",
     ],
+    "09": [
+        "return {'terminal': False, 'user': {'uid': 0, 'gid': 0}, 'args': args, 'env': [PATH, *env], 'cwd': cwd}",
+        "return [{'type': kind} for kind in ('pid', 'network', 'ipc', 'uts', 'mount')]",
+        "return [\n"
+        "    {'destination': '/proc', 'type': 'proc', 'source': 'proc'},\n"
+        "    {'destination': '/dev', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['nosuid', 'mode=755']},\n"
+        "    {'destination': '/sys', 'type': 'sysfs', 'source': 'sysfs',\n"
+        "     'options': ['nosuid', 'noexec', 'nodev', 'ro']},\n"
+        "]",
+    ],
     "10": [
         "return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0",
         "try:\n    return os.getxattr(path, OPAQUE_XATTR) == b'y'\nexcept OSError:\n    return False",
@@ -32,6 +42,9 @@ WRONG_MORE = [
     ("07", 1, "pass", [3], "no subreaper: the orphan goes up"),
     ("07", 2, "return os.waitstatus_to_exitcode(wait_status)", [2], "-9 instead of 137"),
     ("07", 3, "return os.waitpid(pid, 0)[1]", [3], "only the command waited for"),
+    ("09", 2, "return [{'type': kind} for kind in ('pid', 'network', 'ipc', 'mount')]", [1, 2, 3],
+     "no UTS namespace: refused before it runs"),
+    ("09", 3, "return [{'destination': '/proc', 'type': 'proc', 'source': 'proc'}]", [3], "only /proc mounted"),
     ("10", 2, "return False", [3], "opaque folders ignored"),
     ("10", 3, "return WHITEOUT + name", [2, 3], "the marker not in the deleted file's folder"),
 ]
