@@ -33,23 +33,19 @@ def work():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def keeper(module, status_file: Path, errors: int) -> None:
+def keeper(module, command: str, status_file: Path, errors: int) -> None:
     """K: a process group of its own (so a hung keeper is killed whole), then the student's keep. Never returns."""
     try:
         os.setpgid(0, 0)
-        module.keep(["sh", "-c", COMMAND[0]], str(status_file))
+        module.keep(["sh", "-c", command], str(status_file))
     except BaseException as error:  # noqa: BLE001 — it goes back to the check
         os.write(errors, describe(error, under_test()).encode()[:4000])
     finally:
         os._exit(0)
 
 
-COMMAND = [""]  # the shell command of the running part (set before forking)
-
-
 def scenario(module, work: Path, command: str, parent_exits_first: bool) -> dict:
     """Run keep() as described above; what C saw: the status file, who reaped the orphan, the keeper's error."""
-    COMMAND[0] = command
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     status_file, errors_read, errors_write = work / "status", *os.pipe()
     pid_read, pid_write = os.pipe()
@@ -57,7 +53,7 @@ def scenario(module, work: Path, command: str, parent_exits_first: bool) -> dict
     if starter == 0:  # P
         kept = os.fork()
         if kept == 0:
-            keeper(module, status_file, errors_write)
+            keeper(module, command, status_file, errors_write)
         os.write(pid_write, str(kept).encode())
         if not parent_exits_first:
             os.waitpid(kept, 0)
