@@ -108,8 +108,9 @@ def test_part_1_the_process_runs_with_its_args_env_and_cwd(bundle):
     """The config is valid, and the container runs `sh -c ...` in /etc with GREETING=hi set.
 
     Hint: process(): {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
-    "env": [PATH, *env], "cwd": cwd}. Without PATH in env, sh is not found; the other two
-    gaps (namespaces, mounts) must be filled for the config to run at all.
+    "env": [PATH, *env], "cwd": cwd}. env is the whole environment (nothing is inherited
+    from the runtime); the other two gaps (namespaces, mounts) must be filled for the
+    config to run at all.
     """
     config = config_of_student()
     valid(config)

@@ -45,6 +45,9 @@ WRONG_MORE = [
     ("09", 2, "return [{'type': kind} for kind in ('pid', 'network', 'ipc', 'mount')]", [1, 2, 3],
      "no UTS namespace: refused before it runs"),
     ("09", 3, "return [{'destination': '/proc', 'type': 'proc', 'source': 'proc'}]", [3], "only /proc mounted"),
+    ("09", 1, "return {'terminal': False, 'user': {'uid': 0, 'gid': 0}, 'args': args, 'env': [PATH], 'cwd': cwd}",
+     [1], "the given environment left out"),
+    ("10", 1, "return False", [1, 2, 3], "whiteouts stored as devices"),
     ("10", 2, "return False", [3], "opaque folders ignored"),
     ("10", 3, "return WHITEOUT + name", [2, 3], "the marker not in the deleted file's folder"),
 ]
