@@ -19,7 +19,7 @@ EXTERNALLY_MANAGED = $(PYTHON) -c 'import pathlib, sys, sysconfig; \
 .PHONY: demo test test-only install lint bench bench-quick bench-readme
 
 install:
-	PYTHON=$(PYTHON) .ci/install $(INSTALL)
+	PYTHON=$(PYTHON) VENV=$(VENV) .ci/install $(INSTALL)
 
 demo:
 	.ci/install core
