@@ -24,7 +24,7 @@ Ubuntu). No make, no pip, no nftables. In it, as a newcomer would:
    distributions; INSTALL=python installs core.txt and python.txt only, to keep CI time small
    (the full lists add ~240 packages, ~155 MB, to what make demo installed on Debian 12). This
    step adds ~70 s per distribution (measured: 67 s Debian 12, 69 s Ubuntu 24.04; the whole
-   test ~170-180 s each, on this 2-core host);
+   test 100-180 s each on a 2-core host, depending on its load);
 2. the README's next commands that need no internet: `run --net none`, `run --memory 64m
    --pids-limit 50 busybox` and `run -d --name web busybox httpd` on the default bridge
    network, `ps`, `rm -f web`.
