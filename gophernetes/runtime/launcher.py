@@ -274,30 +274,60 @@ def read_init_pid(pid_read: int, stage1: int, error_read: int) -> int:
     return int(data)
 
 
-def wait(started: Started, cgroup: Cgroup, container: Container,
-         console: Console | None = None) -> tuple[int, bool]:
-    """Forward signals to PID 1 until it exits; return its status as docker reports it, and
-    whether the OOM killer ended it.
+class SignalForwarder:
+    """Signals sent to us go to PID 1, as `docker run` proxies them (the window size excepted:
+    with a terminal it follows ours, and the kernel signals the container's foreground).
 
-    With a terminal, the window size follows ours instead of SIGWINCH being forwarded:
-    the kernel then signals the container's foreground process itself.
+    Enter it *before* the container is made: a signal that arrives meanwhile (the window
+    closed at once, Ctrl-C while the image unpacks) is kept and sent as soon as PID 1 exists.
+    Installed only at `wait`, such a signal found Python's default action: SIGHUP killed
+    us half-way, the container died with us and its record stayed behind.
     """
-    def forward(number, _frame):
-        if number == signal.SIGWINCH and console is not None and console.master is not None:
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console
+        self.pid: int | None = None
+        self.pending: list[int] = []
+        self.previous: dict = {}
+
+    def __enter__(self) -> SignalForwarder:
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in FORWARDED_SIGNALS}
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, number, _frame) -> None:
+        if number == signal.SIGWINCH and self.console is not None and self.console.master is not None:
             from gophernetes.runtime.terminal import copy_window_size
 
-            copy_window_size(0, console.master)
+            copy_window_size(0, self.console.master)
+        elif self.pid is None:
+            self.pending.append(number)
         else:
-            _forward(started.pid, number)
+            _forward(self.pid, number)
 
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
-    try:
+    def to(self, pid: int) -> None:
+        """From now on signals go to `pid`; those that came before it existed go first."""
+        self.pid = pid
+        for number in self.pending:
+            _forward(pid, number)
+        self.pending.clear()
+
+
+def wait(started: Started, cgroup: Cgroup, container: Container,
+         console: Console | None = None, forwarder: SignalForwarder | None = None) -> tuple[int, bool]:
+    """Forward signals to PID 1 until it exits; return its status as docker reports it, and
+    whether the OOM killer ended it. `forwarder`: one entered before the container was made.
+    """
+    with ExitStack() as stack:
+        if forwarder is None:
+            forwarder = stack.enter_context(SignalForwarder(console))
+        forwarder.to(started.pid)
         _, status = os.waitpid(started.pid, 0)
         if console is not None:
             console.finish()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     process.raise_reported(started.error_fd)
     os.close(started.error_fd)
     code = process.exit_status(status)

@@ -17,7 +17,7 @@ from gophernetes.engines.native.records import EXITED, RUNNING, Record, RecordSt
 from gophernetes.paths import StateRoot
 from gophernetes.runtime import oci_config, process
 from gophernetes.runtime.bundle import Container
-from gophernetes.runtime.launcher import make_cgroup, make_directories, remap_ids, start, wait
+from gophernetes.runtime.launcher import SignalForwarder, make_cgroup, make_directories, remap_ids, start, wait
 from gophernetes.runtime.oci_config import Config
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
     """
     store = RecordStore(state)
     with ExitStack() as cleanup:
+        forwarder = cleanup.enter_context(SignalForwarder(console))  # before anything: see its docstring
         cleanup.push(_remove_record_on_failure(store, record))
         if record.auto_remove:
             cleanup.callback(store.delete, record)
@@ -60,7 +61,7 @@ def run_container(state: StateRoot, record: Record, stdio: tuple[int, int, int] 
                      started_at=time.time())
         if on_started is not None:
             on_started(started)
-        code, oom_killed = wait(started, cgroup, container, console=console)
+        code, oom_killed = wait(started, cgroup, container, console=console, forwarder=forwarder)
         if not record.auto_remove:
             store.update(record, status=EXITED, exit_code=code, finished_at=time.time(), oom_killed=oom_killed)
         return code
