@@ -278,7 +278,7 @@ def exec_command(options: Options, container_id: str, process_file: str | None, 
     """Run another process in running container ID: `--process FILE` or COMMAND [ARG...]."""
     process = exec_process(process_file, list(command), overrides)
     status = options.runtime().exec(container_id, process, detach=detach, pid_file=pid_file,
-                                    console_socket=console_socket)
+                                    console_socket=console_socket, whole=process_file is not None)
     sys.exit(0 if detach else status)
 
 
@@ -344,8 +344,9 @@ def _bundle_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def exec_process(process_file: str | None, command: list[str], overrides: dict[str, Any]) -> dict:
-    """The `process` object of an exec: the --process file as is, or one built from COMMAND and
-    the flags. Keys left out are taken by the runtime from the container's own process."""
+    """The `process` object of an exec: the --process file as is (the whole process, as runc
+    takes it), or one built from COMMAND and the flags, whose keys left out the runtime takes
+    from the container's own process."""
     if process_file:
         if command:
             raise UsageError("exec: give either --process FILE or a COMMAND, not both")

@@ -41,11 +41,13 @@ class EngineConsole:
         pass
 
 
-def exec_process_config(container_process: dict, process: dict):
-    """The process an exec runs, as runc builds it: process.json's keys over the container's
-    own process (a key left out keeps the container's). Its user (uid, gid, additionalGids,
-    umask), capabilities, noNewPrivileges and consoleSize are then applied as the init's are:
-    a non-root user keeps the five capability sets it is given, ambient included.
+def exec_process_config(container_process: dict, process: dict, whole: bool = False):
+    """The process an exec runs, as runc builds it: its keys over the container's own process
+    (a key left out keeps the container's: capabilities, rlimits...). `whole` (a --process
+    file): its env is the whole environment; else (the command line's -e) env adds to the
+    container's. Its user (uid, gid, additionalGids, umask),
+    capabilities, noNewPrivileges and consoleSize are then applied as the init's are: a
+    non-root user keeps the five capability sets it is given, ambient included.
 
     `capabilities: {"add": [...]}` (our `exec --cap`) adds to the container's sets as runc's
     `exec --cap` does: bounding, effective and permitted, and ambient when the container
@@ -53,6 +55,8 @@ def exec_process_config(container_process: dict, process: dict):
     """
     from gophernetes.runtime.oci_config import process_from_dict
 
+    if whole:
+        return process_from_dict({**container_process, **process})
     merged = {**container_process, **{key: value for key, value in process.items() if key != "env"}}
     added = (process.get("capabilities") or {}).get("add")
     if added is not None:
@@ -63,7 +67,7 @@ def exec_process_config(container_process: dict, process: dict):
     return process_from_dict(merged)
 
 
-def start_exec(state: dict, cgroup, process: dict, console_socket: str | None) -> int:
+def start_exec(state: dict, cgroup, process: dict, console_socket: str | None, whole: bool = False) -> int:
     """Fork a child that runs `process` in the container of `state` and exits with its status; return its pid."""
     from gophernetes.runtime.bundle import Container
 
@@ -74,7 +78,7 @@ def start_exec(state: dict, cgroup, process: dict, console_socket: str | None) -
         raise UsageError("exec: process.terminal needs --console-socket")
     container = Container.load(state["id"], state["bundle"], die_with_parent=False)
     container_process = json.loads((container.bundle / "config.json").read_text()).get("process") or {}
-    container.config.process = exec_process_config(container_process, process)
+    container.config.process = exec_process_config(container_process, process, whole)
     console = EngineConsole(console_socket) if process.get("terminal") and console_socket else None
     sys.stdout.flush()
     sys.stderr.flush()

@@ -212,8 +212,9 @@ class OciRuntime:
         return found
 
     def exec(self, container_id: str, process: dict, detach: bool = False, pid_file: str | None = None,
-             console_socket: str | None = None) -> int:
-        """Run `process` (config.json's process object) in the running container.
+             console_socket: str | None = None, whole: bool = False) -> int:
+        """Run `process` (config.json's process object) in the running container: `whole`
+        (a --process file), as it is; else over the container's own process (see exec_process).
 
         Detached (how containerd and podman exec), the process is handed to the caller: a
         child of ours that joins the container runs it and exits with its status; its pid
@@ -224,7 +225,7 @@ class OciRuntime:
         state = self.state(container_id)
         if state["status"] != lifecycle.RUNNING:
             raise Conflict(f"cannot exec in a {state['status']} container (it must be running)")
-        pid = start_exec(state, self._cgroup(container_id), process, console_socket)
+        pid = start_exec(state, self._cgroup(container_id), process, console_socket, whole=whole)
         if pid_file:
             _write_atomically(pid_file, str(pid))
         return 0 if detach else _wait_for(pid)

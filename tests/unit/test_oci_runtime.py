@@ -76,7 +76,7 @@ def test_exec_as_containerd_calls_it_passes_the_process_file(recorded, tmp_path)
     result = invoke("exec", "--process", str(process), "--detach", "--pid-file", "/x/e1.pid", "web")
     assert result.exception is None or result.exception.code == 0, result.output
     assert recorded.calls == [("exec", ("web", {"args": ["/bin/echo", "hi"], "cwd": "/", "terminal": False}),
-                               {"detach": True, "pid_file": "/x/e1.pid", "console_socket": None})]
+                               {"detach": True, "pid_file": "/x/e1.pid", "console_socket": None, "whole": True})]
 
 
 def test_exec_options_end_at_the_container_id_as_runcs_do(recorded):
@@ -291,3 +291,14 @@ def test_an_exec_process_takes_its_user_and_capabilities_over_the_containers():
     added = exec_process_config(container, {"args": ["id"], "capabilities": {"add": ["CAP_NET_RAW"]}})
     assert added.capabilities.bounding == added.capabilities.permitted == ["CAP_CHOWN", "CAP_NET_RAW"]
     assert added.capabilities.ambient == []  # runc's exec --cap: ambient only when inheritable ones are given
+
+
+def test_a_process_file_brings_its_whole_environment():
+    """`exec --process`: the file's env is the whole environment; what it leaves out is the container's."""
+    from gophernetes.runtime.exec_process import exec_process_config
+
+    container = {"args": ["sleep", "300"], "cwd": "/srv", "env": ["A=1"], "user": {"uid": 0, "gid": 0},
+                 "capabilities": {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}}
+    whole = exec_process_config(container, {"args": ["id"], "env": ["B=2"]}, whole=True)
+    assert (whole.args, whole.cwd, whole.env) == (["id"], "/srv", ["B=2"])
+    assert whole.capabilities.effective == ["CAP_CHOWN"]  # runc 1.1 keeps the container's too

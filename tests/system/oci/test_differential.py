@@ -269,3 +269,30 @@ def test_a_non_root_exec_keeps_the_capabilities_it_is_given(way, runtimes, rootf
     # does not): its shell keeps no capability, and the port is refused to both
     assert ("port 80: bound" in seen["runc"]) == (way == "process.json"), seen["runc"]
     assert seen["gophernetes"] == seen["runc"], "\n".join(seen["gophernetes"] + ["--- runc"] + seen["runc"])
+
+
+def test_a_process_file_is_the_whole_process(runtimes, rootfs, tmp_path, cgroup_parent, lifecycle_or_xfail):
+    """`exec --process P.json` runs that process with only the env it lists (HOME added, as runc
+    adds it); the capabilities it leaves out are the container's, as under runc."""
+    seen = {}
+    for runtime_name in ("runc", "gophernetes"):
+        runtime, bundle = runtimes[runtime_name], tmp_path / runtime_name
+        bundle.mkdir()
+        spec = base(rootfs)
+        spec["process"]["args"] = ["/bin/sleep", "300"]
+        spec["process"]["env"] = ["PATH=/bin", "FROM_CONTAINER=1"]
+        container_id = f"whole-{uuid.uuid4().hex[:8]}"
+        spec["linux"]["cgroupsPath"] = f"/{cgroup_parent}/{container_id}"
+        (bundle / "config.json").write_text(json.dumps(spec))
+        process = {"args": ["/bin/sh", "-c", "env | sort; grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status"],
+                   "env": ["PATH=/bin", "FROM_FILE=1"], "cwd": "/", "user": {"uid": 0, "gid": 0}}
+        (bundle / "process.json").write_text(json.dumps(process))
+        started = runtime("run", "--detach", "--bundle", str(bundle), container_id)
+        assert started.returncode == 0, started.stderr
+        try:
+            done = runtime("exec", "--process", str(bundle / "process.json"), container_id)
+            seen[runtime_name] = [f"exit {done.returncode}", *done.stdout.splitlines(), *done.stderr.splitlines()[-1:]]
+        finally:
+            runtime("delete", "--force", container_id)
+    assert "FROM_FILE=1" in seen["runc"] and "FROM_CONTAINER=1" not in seen["runc"], seen["runc"]
+    assert seen["gophernetes"] == seen["runc"], "\n".join(seen["gophernetes"] + ["--- runc"] + seen["runc"])
