@@ -242,29 +242,41 @@ EXEC_WAYS = {
 }
 
 
-@pytest.mark.parametrize("way", list(EXEC_WAYS))
-def test_a_non_root_exec_keeps_the_capabilities_it_is_given(way, runtimes, rootfs, tmp_path, cgroup_parent,
-                                                            lifecycle_or_xfail):
-    """`exec` as uid 1000 of a process with CAP_NET_BIND_SERVICE: the same sets, and port 80, as under runc."""
+def exec_under_both(runtimes, rootfs, tmp_path, cgroup_parent, container_env, process, ask) -> dict:
+    """Under runc, then gophernetes: a container sleeping with `container_env` (or the base
+    spec's), `process` written as process.json, then `exec` with the options and command
+    `ask(process_file)` gives. What each printed: exit status, stdout, stderr's last line."""
     seen = {}
     for runtime_name in ("runc", "gophernetes"):
         runtime, bundle = runtimes[runtime_name], tmp_path / runtime_name
         bundle.mkdir()
         spec = base(rootfs)
         spec["process"]["args"] = ["/bin/sleep", "300"]
+        if container_env is not None:
+            spec["process"]["env"] = container_env
         container_id = f"exec-{uuid.uuid4().hex[:8]}"
         spec["linux"]["cgroupsPath"] = f"/{cgroup_parent}/{container_id}"
         (bundle / "config.json").write_text(json.dumps(spec))
-        process = {**spec["process"], **NON_ROOT_WITH_CAPABILITIES, "args": ["/bin/sh", "-c", CAPABILITIES_OBSERVE]}
-        (bundle / "process.json").write_text(json.dumps(process))
+        (bundle / "process.json").write_text(json.dumps(process(spec)))
         started = runtime("run", "--detach", "--bundle", str(bundle), container_id)
         assert started.returncode == 0, started.stderr
         try:
-            options, command = EXEC_WAYS[way](bundle / "process.json")
+            options, command = ask(bundle / "process.json")
             done = runtime("exec", *options, container_id, *command)
             seen[runtime_name] = [f"exit {done.returncode}", *done.stdout.splitlines(), *done.stderr.splitlines()[-1:]]
         finally:
             runtime("delete", "--force", container_id)
+    return seen
+
+
+@pytest.mark.parametrize("way", list(EXEC_WAYS))
+def test_a_non_root_exec_keeps_the_capabilities_it_is_given(way, runtimes, rootfs, tmp_path, cgroup_parent,
+                                                            lifecycle_or_xfail):
+    """`exec` as uid 1000 of a process with CAP_NET_BIND_SERVICE: the same sets, and port 80, as under runc."""
+    seen = exec_under_both(runtimes, rootfs, tmp_path, cgroup_parent, None,
+                           lambda spec: {**spec["process"], **NON_ROOT_WITH_CAPABILITIES,
+                                         "args": ["/bin/sh", "-c", CAPABILITIES_OBSERVE]},
+                           EXEC_WAYS[way])
     # runc's `exec --cap` adds to ambient only when the container gives inheritable ones (here it
     # does not): its shell keeps no capability, and the port is refused to both
     assert ("port 80: bound" in seen["runc"]) == (way == "process.json"), seen["runc"]
@@ -274,25 +286,9 @@ def test_a_non_root_exec_keeps_the_capabilities_it_is_given(way, runtimes, rootf
 def test_a_process_file_is_the_whole_process(runtimes, rootfs, tmp_path, cgroup_parent, lifecycle_or_xfail):
     """`exec --process P.json` runs that process with only the env it lists (HOME added, as runc
     adds it); the capabilities it leaves out are the container's, as under runc."""
-    seen = {}
-    for runtime_name in ("runc", "gophernetes"):
-        runtime, bundle = runtimes[runtime_name], tmp_path / runtime_name
-        bundle.mkdir()
-        spec = base(rootfs)
-        spec["process"]["args"] = ["/bin/sleep", "300"]
-        spec["process"]["env"] = ["PATH=/bin", "FROM_CONTAINER=1"]
-        container_id = f"whole-{uuid.uuid4().hex[:8]}"
-        spec["linux"]["cgroupsPath"] = f"/{cgroup_parent}/{container_id}"
-        (bundle / "config.json").write_text(json.dumps(spec))
-        process = {"args": ["/bin/sh", "-c", "env | sort; grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status"],
-                   "env": ["PATH=/bin", "FROM_FILE=1"], "cwd": "/", "user": {"uid": 0, "gid": 0}}
-        (bundle / "process.json").write_text(json.dumps(process))
-        started = runtime("run", "--detach", "--bundle", str(bundle), container_id)
-        assert started.returncode == 0, started.stderr
-        try:
-            done = runtime("exec", "--process", str(bundle / "process.json"), container_id)
-            seen[runtime_name] = [f"exit {done.returncode}", *done.stdout.splitlines(), *done.stderr.splitlines()[-1:]]
-        finally:
-            runtime("delete", "--force", container_id)
+    process = {"args": ["/bin/sh", "-c", "env | sort; grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status"],
+               "env": ["PATH=/bin", "FROM_FILE=1"], "cwd": "/", "user": {"uid": 0, "gid": 0}}
+    seen = exec_under_both(runtimes, rootfs, tmp_path, cgroup_parent, ["PATH=/bin", "FROM_CONTAINER=1"],
+                           lambda _spec: process, EXEC_WAYS["process.json"])
     assert "FROM_FILE=1" in seen["runc"] and "FROM_CONTAINER=1" not in seen["runc"], seen["runc"]
     assert seen["gophernetes"] == seen["runc"], "\n".join(seen["gophernetes"] + ["--- runc"] + seen["runc"])
