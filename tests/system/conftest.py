@@ -60,6 +60,15 @@ def gophernetes(state_root, cgroup_parent, leak_check):
 
 
 @pytest.fixture
+def cli(gophernetes):
+    """The CLI, and every container removed afterwards even when the test fails."""
+    yield gophernetes
+    ids = gophernetes("list", "--all", "--quiet").stdout.split()
+    if ids:
+        gophernetes("rm", "--force", *ids)
+
+
+@pytest.fixture
 def leak_check(state_root, cgroup_parent):
     """After the test: no cgroup, mount or container folder may remain (and clean them if they do)."""
     yield

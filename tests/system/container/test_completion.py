@@ -62,34 +62,28 @@ def test_volume_names_complete_where_a_volume_is_named(cli):
     assert offered(cli, "save", "bus") == ["busybox:latest"]
 
 
-def test_bash_itself_completes_a_container_name(cli, tmp_path):
-    """The script sourced into a real bash, its function called as readline would call it."""
+def bash_completes(cli, tmp_path, words: str) -> str:
+    """The completion script sourced into a real bash, its function called as readline would
+    call it for the command line WORDS (the last word being completed); what it offers."""
     if not shutil.which("bash"):
         pytest.skip("bash is not installed")
-    assert cli("run", "-d", "--net", "none", "--name", "webserver", "busybox", "sleep", "600").returncode == 0
     launcher = tmp_path / "bin" / "gophernetes"
     launcher.parent.mkdir()
     launcher.write_text(f"#!/bin/sh\nexec {sys.executable} -m gophernetes \"$@\"\n")
     launcher.chmod(0o755)
     script = cli("completion", "bash").stdout
-    bash = (f"{script}\nCOMP_WORDS=(gophernetes logs webs); COMP_CWORD=2\n"
+    bash = (f"{script}\nCOMP_WORDS=({words}); COMP_CWORD={len(words.split()) - 1}\n"
             "_gophernetes_completion gophernetes; echo \"${COMPREPLY[@]}\"\n")
     result = subprocess.run(["bash", "--norc", "-c", bash], capture_output=True, text=True, timeout=60,
                             env={**cli.env, "PATH": f"{launcher.parent}:{cli.env.get('PATH', '/usr/bin:/bin')}"})
-    assert result.stdout.strip() == "webserver", result.stderr
+    return result.stdout.strip() or result.stderr
+
+
+def test_bash_itself_completes_a_container_name(cli, tmp_path):
+    assert cli("run", "-d", "--net", "none", "--name", "webserver", "busybox", "sleep", "600").returncode == 0
+    assert bash_completes(cli, tmp_path, "gophernetes logs webs") == "webserver"
 
 
 def test_bash_itself_completes_a_volume_name(cli, tmp_path):
-    if not shutil.which("bash"):
-        pytest.skip("bash is not installed")
     assert cli("volume", "create", "uploads").returncode == 0
-    launcher = tmp_path / "bin" / "gophernetes"
-    launcher.parent.mkdir()
-    launcher.write_text(f"#!/bin/sh\nexec {sys.executable} -m gophernetes \"$@\"\n")
-    launcher.chmod(0o755)
-    script = cli("completion", "bash").stdout
-    bash = (f"{script}\nCOMP_WORDS=(gophernetes volume rm up); COMP_CWORD=3\n"
-            "_gophernetes_completion gophernetes; echo \"${COMPREPLY[@]}\"\n")
-    result = subprocess.run(["bash", "--norc", "-c", bash], capture_output=True, text=True, timeout=60,
-                            env={**cli.env, "PATH": f"{launcher.parent}:{cli.env.get('PATH', '/usr/bin:/bin')}"})
-    assert result.stdout.strip() == "uploads", result.stderr
+    assert bash_completes(cli, tmp_path, "gophernetes volume rm up") == "uploads"

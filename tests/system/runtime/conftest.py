@@ -12,15 +12,6 @@ import pytest
 ATTACKS = Path(__file__).parent / "attacks"
 
 
-@pytest.fixture
-def cli(gophernetes):
-    """The CLI, and every container removed afterwards even when the test fails."""
-    yield gophernetes
-    ids = gophernetes("list", "--all", "--quiet").stdout.split()
-    if ids:
-        gophernetes("rm", "--force", *ids)
-
-
 @pytest.fixture(scope="session")
 def attack_tools(tmp_path_factory) -> Path:
     """/attack and the fake ld.so (attacks/*.c), compiled static: the busybox image has no C library."""
