@@ -305,14 +305,18 @@ def podman(tmp_path):
     subprocess.run(["umount", "-R", str(state / "storage" / "overlay")], capture_output=True, timeout=60)
 
 
+def load_into_podman(gophernetes, podman, tmp_path, *images: str) -> None:
+    """Our images, saved as OCI archives and loaded into the test's podman."""
+    for number, image in enumerate(images):
+        archive = tmp_path / f"ours-{number}.tar"
+        assert gophernetes("save", "--format", "oci-archive", "-o", str(archive), image).returncode == 0
+        podman("load", "-i", str(archive))
+
+
 def test_podman_builds_the_same_files_and_config(gophernetes, podman, tmp_path):
     context = make_context(tmp_path / "ctx")
     assert gophernetes("build", "-t", "lab/app:1", str(context), timeout=180).returncode == 0
-    base, ours = tmp_path / "base.tar", tmp_path / "ours.tar"
-    assert gophernetes("save", "--format", "oci-archive", "-o", str(base), "busybox").returncode == 0
-    assert gophernetes("save", "--format", "oci-archive", "-o", str(ours), "lab/app:1").returncode == 0
-    podman("load", "-i", str(base))
-    podman("load", "-i", str(ours))
+    load_into_podman(gophernetes, podman, tmp_path, "busybox", "lab/app:1")
     (context / "Containerfile.podman").write_text(CONTAINERFILE.replace("FROM busybox",
                                                                         "FROM docker.io/library/busybox:latest"))
     podman("build", "--pull=never", "--network", "none", "-t", "theirs", "-f",
@@ -363,11 +367,7 @@ def test_podman_builds_the_same_multi_stage_image_and_config(gophernetes, podman
     on the multi-stage Containerfile: the same files, and the same config fields."""
     context = make_multistage(tmp_path / "ctx")
     assert gophernetes("build", "-t", "lab/multi:1", str(context), timeout=300).returncode == 0
-    base, ours = tmp_path / "base.tar", tmp_path / "ours.tar"
-    assert gophernetes("save", "--format", "oci-archive", "-o", str(base), "busybox").returncode == 0
-    assert gophernetes("save", "--format", "oci-archive", "-o", str(ours), "lab/multi:1").returncode == 0
-    podman("load", "-i", str(base))
-    podman("load", "-i", str(ours))
+    load_into_podman(gophernetes, podman, tmp_path, "busybox", "lab/multi:1")
     upstream = "docker.io/library/busybox:latest"
     (context / "Containerfile.podman").write_text(
         MULTISTAGE.replace("ARG BASE=busybox", f"ARG BASE={upstream}").replace("FROM busybox", f"FROM {upstream}"))
