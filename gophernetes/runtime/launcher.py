@@ -279,7 +279,8 @@ class SignalForwarder:
     with a terminal it follows ours, and the kernel signals the container's foreground).
 
     Enter it *before* the container is made: a signal that arrives meanwhile (the window
-    closed at once, Ctrl-C while the image unpacks) is kept and sent as soon as PID 1 exists.
+    closed at once, Ctrl-C while its root and cgroup are made) is kept and sent as soon as
+    PID 1 exists.
     Installed only at `wait`, such a signal found Python's default action: SIGHUP killed
     us half-way, the container died with us and its record stayed behind.
     """
