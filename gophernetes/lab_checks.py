@@ -1,7 +1,5 @@
 """Run one lab's checks: every `test_step_N_...(host)` of its `checks/test_*.py`, called with a
-testinfra host for this machine. `gophernetes lab check` starts this module as a child process:
-
-    python -m gophernetes.lab_checks CHECKS_DIR      # one JSON line per check on stdout
+testinfra host for this machine, in a forked copy of `gophernetes lab check`'s own process.
 
 The checks are pytest-testinfra tests (a teacher can still run `pytest labs/NN-*/checks`), but
 they use nothing of pytest beyond the `host` fixture. So they are called here directly:
@@ -9,19 +7,28 @@ pytest's own start-up (plugins, collection, a JUnit report) was three quarters o
 of a check run (measured with Debian's python3: 0.24 s user against 0.05 s; 6-9 s per `lab
 check` in the software-emulated lab VM).
 
-Still a child process: a check that hangs is stopped by the parent's timeout, and one that
-crashes cannot take `gophernetes lab check` down with it.
+Why forked and not a new Python: in that VM a new Python, with its imports, costs a second or
+more, and a fork of a process that has them already costs little. Why a child at all: a check
+that hangs is stopped by the parent's timeout, and one that crashes, changes the working
+directory or leaves a namespace joined cannot take `gophernetes lab check` down with it.
+labs/labkit.py runs the gophernetes commands a check asks for the same way (`in_child`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+import select
+import signal
+import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 CHECK_PREFIX = "test_step_"
 
@@ -72,16 +79,79 @@ def run(checks_dir: Path, host: Any) -> list[dict[str, Any]]:
     return results
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m gophernetes.lab_checks CHECKS_DIR", file=sys.stderr)
-        return 2
+def results_lines(checks_dir: Path) -> None:
+    """Print one JSON line {name, passed, message} per check of CHECKS_DIR (in the child)."""
     import testinfra  # pytest-testinfra, without pytest: its local backend runs commands here
 
-    for result in run(Path(argv[0]), testinfra.get_host("local://")):
+    sys.dont_write_bytecode = True  # no root-owned __pycache__ in the student's ~/labs
+    for result in run(checks_dir, testinfra.get_host("local://")):
         print(json.dumps(result))
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def in_child(work: Callable[[], object], command: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """Call WORK in a forked copy of this process, as subprocess.run(COMMAND, capture_output=True,
+    text=True, timeout=TIMEOUT) would run a program: stdin is /dev/null, stdout and stderr
+    are captured, and the exit status is WORK's sys.exit() (0 if it returns, 1 and a
+    traceback if it raises). After TIMEOUT seconds the child is killed and TimeoutExpired
+    raised. COMMAND only names it (in the result and the timeout).
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _run_as_child(work, out.fileno(), err.fileno())  # never returns
+        returncode = _wait(pid, timeout, command)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+
+
+def _run_as_child(work: Callable[[], object], stdout: int, stderr: int) -> NoReturn:
+    status = 1
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(stdout, 1)
+        os.dup2(stderr, 2)
+        os.close(null)
+        # fresh streams on the new descriptors, as a new program has: the parent's may be
+        # anything (pytest replaces them with its capture)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - for the child's life
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+        work()
+        status = 0
+    except SystemExit as done:
+        if done.code is None or isinstance(done.code, int):
+            status = done.code or 0
+        else:  # sys.exit("words"), as Python itself reports it
+            print(done.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - a crash is the command's failure, as in a new process
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+
+
+def _wait(pid: int, timeout: float, command: list[str]) -> int:
+    """PID's exit status as subprocess reports it (-N for a signal); killed after TIMEOUT s."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise subprocess.TimeoutExpired(command, timeout)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def run_in_child(checks_dir: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Every check of CHECKS_DIR, run in a forked child: results_lines' output, captured."""
+    return in_child(lambda: results_lines(checks_dir), ["lab checks", str(checks_dir)], timeout)

@@ -19,7 +19,7 @@ A lab is a folder `labs/NN-topic/` with
   shown once the lab's checks have all passed, or on request).
 
 Checks are pytest-testinfra tests (`pytest labs/NN-*/checks` runs them too); `lab check` calls
-them without pytest's start-up, in a child process (gophernetes.lab_checks), so a check that
+them without pytest's start-up, in a forked child (gophernetes.lab_checks), so a check that
 crashes or hangs cannot take this process down. The exercises' checks (gophernetes.lab_exercises)
 use pytest's fixtures: they run under pytest, reporting through a JUnit XML file.
 
@@ -40,6 +40,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gophernetes import lab_checks
 from gophernetes.errors import NotFound, PermissionDenied, UsageError
 
 LAB_DIR_PATTERN = re.compile(r"^(\d\d)-[a-z0-9-]+$")
@@ -257,15 +258,10 @@ def require_root(command: str) -> None:
 
 
 def run_checks(lab: Lab, timeout: float = 300) -> list[CheckResult]:
-    """Run the lab's checks in a child process (gophernetes.lab_checks); one result per check."""
+    """Run the lab's checks in a forked child (gophernetes.lab_checks); one result per check."""
     require_root(f"sudo gophernetes lab check {lab.number}")
-    command = [sys.executable, "-m", "gophernetes.lab_checks", str(lab.checks_dir)]
-    # the child finds this very gophernetes, also when it runs from a checkout
-    package_home = str(Path(__file__).resolve().parent.parent)
-    python_path = os.pathsep.join(filter(None, [package_home, os.environ.get("PYTHONPATH")]))
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": python_path})
+        completed = lab_checks.run_in_child(lab.checks_dir, timeout)
     except subprocess.TimeoutExpired:
         raise UsageError(f"the checks of lab {lab.number} did not finish within {timeout:.0f} s") from None
     outcomes = {}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import time
+
+import pytest
 
 from gophernetes import lab_checks
-from tests.support import REPO
 
 CHECKS = '''
 import labkit_stub
@@ -47,9 +50,7 @@ def lab(tmp_path):
 
 
 def test_every_check_runs_and_fails_in_its_own_words(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "gophernetes.lab_checks", str(lab(tmp_path))],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    result = lab_checks.run_in_child(lab(tmp_path), timeout=60)
     assert result.returncode == 0, result.stderr
     results = [json.loads(line) for line in result.stdout.splitlines()]
     assert results == [
@@ -60,7 +61,48 @@ def test_every_check_runs_and_fails_in_its_own_words(tmp_path):
         {"name": "test_step_4_crashes", "passed": False,
          "message": "FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/lab-file'"},
     ]
+    assert "labkit_stub" not in sys.modules, "the checks were imported into this process, not the child"
+    assert not list(tmp_path.rglob("__pycache__")), "the checks left compiled files beside them"
 
 
-def test_without_a_folder_it_says_how_to_call_it():
-    assert lab_checks.main([]) == 2
+# ---------------------------------------------------------------- in_child: a forked child as a program
+
+
+def test_a_child_reports_its_output_and_exit_status_as_a_program_would():
+    def work():
+        print("out")
+        print("err", file=sys.stderr)
+        sys.exit(3)
+
+    result = lab_checks.in_child(work, ["work"], timeout=30)
+    assert (result.args, result.returncode, result.stdout, result.stderr) == (["work"], 3, "out\n", "err\n")
+
+
+@pytest.mark.parametrize(("work", "status", "stderr"), [
+    (lambda: None, 0, ""),
+    (lambda: sys.exit(), 0, ""),
+    (lambda: sys.exit("gone wrong"), 1, "gone wrong\n"),
+    (lambda: 1 / 0, 1, "ZeroDivisionError: division by zero\n"),
+])
+def test_a_child_ends_as_python_would(work, status, stderr):
+    result = lab_checks.in_child(work, ["work"], timeout=30)
+    assert result.returncode == status
+    assert result.stderr.endswith(stderr)
+
+
+def test_a_child_reads_nothing_and_cannot_change_its_parent():
+    before = os.getcwd()
+
+    def work():
+        os.chdir("/")
+        print(repr(sys.stdin.read()))
+
+    assert lab_checks.in_child(work, ["work"], timeout=30).stdout == "''\n"
+    assert os.getcwd() == before
+
+
+def test_a_child_that_hangs_is_killed_at_the_timeout():
+    with pytest.raises(subprocess.TimeoutExpired):
+        lab_checks.in_child(lambda: time.sleep(60), ["sleeper"], timeout=0.5)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # nothing left to reap: the killed child was waited for
