@@ -166,7 +166,7 @@ def gophernetes(*args: str, netns: str | None = None, timeout: float = 60) -> su
     def command() -> None:
         if netns:
             join_network_namespace(f"/run/netns/{netns}")
-        main(args=list(args), prog_name="gophernetes")
+        main(list(args))  # ends the child with the command's exit status
 
     return in_child(command, ["gophernetes", *args], timeout)
 
