@@ -49,7 +49,9 @@ def lab(tmp_path):
     return checks
 
 
-def test_every_check_runs_and_fails_in_its_own_words(tmp_path):
+def test_every_check_runs_and_fails_in_its_own_words(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOPHERNETES_ROOT", str(tmp_path / "state"))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as for `lab check` (not PYTHONDONTWRITEBYTECODE)
     result = lab_checks.run_in_child(lab(tmp_path), timeout=60)
     assert result.returncode == 0, result.stderr
     results = [json.loads(line) for line in result.stdout.splitlines()]
@@ -62,7 +64,9 @@ def test_every_check_runs_and_fails_in_its_own_words(tmp_path):
          "message": "FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/lab-file'"},
     ]
     assert "labkit_stub" not in sys.modules, "the checks were imported into this process, not the child"
-    assert not list(tmp_path.rglob("__pycache__")), "the checks left compiled files beside them"
+    assert not list((tmp_path / "99-example").rglob("__pycache__")), "the checks left compiled files beside them"
+    assert list((tmp_path / "state" / "run" / "lab-checks").rglob("test_example*.pyc")), \
+        "the checks were not compiled under the state root"
 
 
 # ---------------------------------------------------------------- in_child: a forked child as a program

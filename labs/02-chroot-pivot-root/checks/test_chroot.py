@@ -22,11 +22,11 @@ def test_step_1_a_busybox_root_filesystem(host):
     (`busybox --list` names them); add the empty folders the later steps mount on,
     including .old.
     """
-    assert host.file(f"{ROOTFS}/bin/busybox").is_file, f"no {ROOTFS}/bin/busybox"
+    assert Path(ROOTFS, "bin/busybox").is_file(), f"no {ROOTFS}/bin/busybox"
     ran = host.run(f"chroot {ROOTFS} /bin/sh -c 'ls / >/dev/null && echo works'")
     assert ran.stdout.strip() == "works", f"a shell does not run in {ROOTFS}: {ran.stderr.strip()}"
     for folder in ("proc", ".old"):
-        assert host.file(f"{ROOTFS}/{folder}").is_directory, f"{ROOTFS}/{folder} is missing"
+        assert Path(ROOTFS, folder).is_dir(), f"{ROOTFS}/{folder} is missing"
 
 
 def test_step_2_a_process_chrooted_into_the_root_filesystem(host):

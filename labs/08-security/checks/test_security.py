@@ -81,13 +81,13 @@ def test_step_5_a_setuid_binary_ran_with_and_without_no_new_privs(host):
     as uid 65534 with setpriv (man 1 setpriv), once plainly and once with the option
     that sets no_new_privs, each creating its file in an out/ folder anyone may write.
     """
-    binary = host.file("/srv/lab08/suid-python")
-    assert binary.exists and binary.uid == 0 and binary.mode & 0o4000, "/srv/lab08/suid-python is not setuid root"
+    binary = labkit.stat("/srv/lab08/suid-python")
+    assert binary and binary.st_uid == 0 and binary.st_mode & 0o4000, "/srv/lab08/suid-python is not setuid root"
     owners = {}
     for name in ("plain", "no-new-privs"):
-        made = host.file(f"/srv/lab08/out/{name}")
-        assert made.exists, f"no /srv/lab08/out/{name}"
-        owners[name] = made.uid
+        made = labkit.stat(f"/srv/lab08/out/{name}")
+        assert made, f"no /srv/lab08/out/{name}"
+        owners[name] = made.st_uid
     assert owners["plain"] == 0, f"out/plain is owned by {owners['plain']}: the setuid bit did not work (run it as 65534)"
     assert owners["no-new-privs"] == 65534, \
         f"out/no-new-privs is owned by {owners['no-new-privs']}: no_new_privs should have kept uid 65534"

@@ -6,6 +6,7 @@ what the Containerfile says with the image's own blobs (layers, config, manifest
 store, in the saved layout and in the registry.
 """
 
+import functools
 import gzip
 import hashlib
 import json
@@ -50,10 +51,15 @@ def store():
     return StateRoot.from_option().images
 
 
+@functools.cache
+def images() -> list[dict]:
+    """`gophernetes images`, asked once per check run (the checks only read the store)."""
+    return json.loads(labkit.gophernetes("images", "--format", "json").stdout or "[]")
+
+
 def lab_images() -> list[dict]:
     """The store's images named $REGISTRY/lab10/hello (by tag or by digest)."""
-    listed = labkit.gophernetes("images", "--format", "json")
-    return [i for i in json.loads(listed.stdout or "[]") if i.get("repository") == REPOSITORY]
+    return [i for i in images() if i.get("repository") == REPOSITORY]
 
 
 def lab_image() -> dict:
@@ -100,8 +106,7 @@ def test_step_1_the_containerfile_built_into_layers(host):
     instructions = containerfile()
     config = store_config(lab_image())
     base_name = instructions[0].text.split()[0]
-    base = [i for i in json.loads(labkit.gophernetes("images", "--format", "json").stdout or "[]")
-            if i["name"] in (base_name, f"{base_name}:latest")]
+    base = [i for i in images() if i["name"] in (base_name, f"{base_name}:latest")]
     assert base, f"the FROM image {base_name} is not in the store"
     base_layers = store_config(base[0])["rootfs"]["diff_ids"]
     layers = config["rootfs"]["diff_ids"]
