@@ -17,6 +17,7 @@ labs/labkit.py runs the gophernetes commands a check asks for the same way (`in_
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -25,14 +26,17 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from gophernetes.paths import StateRoot
 
 CHECK_PREFIX = "test_step_"
+CHECK_TIMEOUT = 120  # seconds a check may take before it fails
 
 
 def check_functions(checks_dir: Path) -> list[tuple[str, Callable[[Any], None]]]:
@@ -68,48 +72,102 @@ def failure_message(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".splitlines()[0]
 
 
-def run(checks_dir: Path, host: Any) -> list[dict[str, Any]]:
-    """Call every check with HOST; one {name, passed, message} per check."""
-    results = []
-    for name, check in check_functions(checks_dir):
-        try:
-            check(host)
-        except Exception as error:  # noqa: BLE001 - every failure of a check is a FAIL line
-            results.append({"name": name, "passed": False, "message": failure_message(error)})
-        else:
-            results.append({"name": name, "passed": True, "message": ""})
-    return results
+def outcome(name: str, check: Callable[[Any], None], host: Any) -> dict[str, Any]:
+    """Call one check with HOST: {name, passed, message}."""
+    try:
+        check(host)
+    except Exception as error:  # noqa: BLE001 - every failure of a check is a FAIL line
+        return {"name": name, "passed": False, "message": failure_message(error)}
+    return {"name": name, "passed": True, "message": ""}
 
 
-def results_lines(checks_dir: Path) -> None:
-    """Print one JSON line {name, passed, message} per check of CHECKS_DIR (in the child)."""
+def results_lines(checks_dir: Path, timeout: float = CHECK_TIMEOUT) -> None:
+    """Print one JSON line {name, passed, message} per check of CHECKS_DIR, in order.
+
+    The checks only read the machine's state, so they all run at once, each in a forked
+    child of its own: the lab VM has two CPUs, and most of a check's time is spent in the
+    commands it asks (nsenter, gophernetes exec) anyway. A check still running after
+    TIMEOUT seconds is killed and fails; the others keep their results.
+    """
     import testinfra  # pytest-testinfra, without pytest: its local backend runs commands here
 
     # compiled once per boot, under the state root: not as root-owned __pycache__ folders in
     # the student's ~/labs, and not compiled again on every check run (0.1-0.5 s in the VM)
     sys.pycache_prefix = str(StateRoot.from_option().run / "lab-checks")
-    for result in run(checks_dir, testinfra.get_host("local://")):
-        print(json.dumps(result))
+    host = testinfra.get_host("local://")
+    running = [(name, start(functools.partial(_print_outcome, name, check, host), [name]))
+               for name, check in check_functions(checks_dir)]
+    deadline = time.monotonic() + timeout
+    for name, child in running:
+        try:
+            done = child.wait(deadline - time.monotonic())
+        except subprocess.TimeoutExpired:
+            print(json.dumps({"name": name, "passed": False, "message": f"still running after {timeout:.0f} s"}))
+            continue
+        results = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if results:
+            print(results[-1])
+        else:  # the check ended its process (os._exit, a signal): no result of its own
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            print(json.dumps({"name": name, "passed": False,
+                              "message": f"the check ended with exit status {done.returncode} {last}".strip()}))
+
+
+def _print_outcome(name: str, check: Callable[[Any], None], host: Any) -> None:
+    print(json.dumps(outcome(name, check, host)))
+
+
+@dataclass
+class Child:
+    """A forked copy of this process calling a function, seen as a program: its stdout and
+    stderr go to two anonymous files, read when it has ended."""
+
+    pid: int
+    command: list[str]
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+
+    def wait(self, timeout: float) -> subprocess.CompletedProcess:
+        """Its exit status (-N for a signal) and output; killed after TIMEOUT s (TimeoutExpired)."""
+        try:
+            pidfd = os.pidfd_open(self.pid)
+            try:
+                ended = select.select([pidfd], [], [], max(timeout, 0))[0]
+            finally:
+                os.close(pidfd)
+            if not ended:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                raise subprocess.TimeoutExpired(self.command, timeout)
+            _, status = os.waitpid(self.pid, 0)
+            return subprocess.CompletedProcess(self.command, os.waitstatus_to_exitcode(status),
+                                               _read(self.stdout), _read(self.stderr))
+        finally:
+            self.stdout.close()
+            self.stderr.close()
+
+
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
+
+
+def start(work: Callable[[], object], command: list[str]) -> Child:
+    """Call WORK in a forked copy of this process, as subprocess would start COMMAND with its
+    output captured: stdin is /dev/null, and the exit status is WORK's sys.exit() (0 if it
+    returns, 1 and a traceback if it raises). COMMAND only names it."""
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _run_as_child(work, out.fileno(), err.fileno())  # never returns
+    return Child(pid, command, out, err)
 
 
 def in_child(work: Callable[[], object], command: list[str], timeout: float) -> subprocess.CompletedProcess:
-    """Call WORK in a forked copy of this process, as subprocess.run(COMMAND, capture_output=True,
-    text=True, timeout=TIMEOUT) would run a program: stdin is /dev/null, stdout and stderr
-    are captured, and the exit status is WORK's sys.exit() (0 if it returns, 1 and a
-    traceback if it raises). After TIMEOUT seconds the child is killed and TimeoutExpired
-    raised. COMMAND only names it (in the result and the timeout).
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _run_as_child(work, out.fileno(), err.fileno())  # never returns
-        returncode = _wait(pid, timeout, command)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(command, returncode, out.read().decode(errors="replace"),
-                                           err.read().decode(errors="replace"))
+    """start() and wait: as subprocess.run(COMMAND, capture_output=True, text=True, timeout=TIMEOUT)."""
+    return start(work, command).wait(timeout)
 
 
 def _run_as_child(work: Callable[[], object], stdout: int, stderr: int) -> NoReturn:
@@ -141,21 +199,7 @@ def _run_as_child(work: Callable[[], object], stdout: int, stderr: int) -> NoRet
         os._exit(status)
 
 
-def _wait(pid: int, timeout: float, command: list[str]) -> int:
-    """PID's exit status as subprocess reports it (-N for a signal); killed after TIMEOUT s."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-    if not ready:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise subprocess.TimeoutExpired(command, timeout)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
-
-
-def run_in_child(checks_dir: Path, timeout: float) -> subprocess.CompletedProcess:
-    """Every check of CHECKS_DIR, run in a forked child: results_lines' output, captured."""
-    return in_child(lambda: results_lines(checks_dir), ["lab checks", str(checks_dir)], timeout)
+def start_checks(checks_dir: Path) -> Child:
+    """Every check of CHECKS_DIR, started in a forked child (results_lines); wait() for its
+    output. Each check may take CHECK_TIMEOUT seconds."""
+    return start(lambda: results_lines(checks_dir), ["lab checks", str(checks_dir)])

@@ -171,16 +171,28 @@ def gophernetes(*args: str, netns: str | None = None, timeout: float = 60) -> su
     `nsenter --net=/run/netns/NETNS gophernetes ARGS` would be.
     """
     from gophernetes.cli import main
-    from gophernetes.lab_checks import in_child
 
     preload(args)
+    return _forked(main, ["gophernetes", *args], netns, timeout)
 
-    def command() -> None:
+
+def gophernetes_runtime(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `gophernetes-runtime ARGS` (the OCI runtime's CLI), forked like gophernetes()."""
+    from gophernetes.cli.oci_runtime import main
+
+    return _forked(main, ["gophernetes-runtime", *args], None, timeout)
+
+
+def _forked(main, command: list[str], netns: str | None, timeout: float) -> subprocess.CompletedProcess:
+    """COMMAND run by calling its CLI's MAIN(ARGS) in a forked child (lab_checks.in_child)."""
+    from gophernetes.lab_checks import in_child
+
+    def run_command() -> None:
         if netns:
             join_network_namespace(f"/run/netns/{netns}")
-        main(list(args))  # ends the child with the command's exit status
+        main(command[1:])  # ends the child with the command's exit status
 
-    return in_child(command, ["gophernetes", *args], timeout)
+    return in_child(run_command, command, timeout)
 
 
 def preload(args: tuple[str, ...]) -> None:
@@ -226,3 +238,10 @@ def running_container(name: str, netns: str | None = None) -> dict:
 def run(*command: str, timeout: float = 30) -> subprocess.CompletedProcess:
     """Run a command; never raises for its exit status."""
     return subprocess.run(list(command), capture_output=True, text=True, timeout=timeout)
+
+
+# `lab check` imports the checks, and with them this module, once, then forks a child for
+# each check: what most checks ask for (inspect and the native engine) is imported here for
+# all of them. Without gophernetes importable, the helpers that do not need it still work.
+with contextlib.suppress(ImportError):
+    preload(("inspect",))

@@ -52,7 +52,7 @@ def lab(tmp_path):
 def test_every_check_runs_and_fails_in_its_own_words(tmp_path, monkeypatch):
     monkeypatch.setenv("GOPHERNETES_ROOT", str(tmp_path / "state"))
     monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as for `lab check` (not PYTHONDONTWRITEBYTECODE)
-    result = lab_checks.run_in_child(lab(tmp_path), timeout=60)
+    result = lab_checks.start_checks(lab(tmp_path)).wait(timeout=60)
     assert result.returncode == 0, result.stderr
     results = [json.loads(line) for line in result.stdout.splitlines()]
     assert results == [
@@ -110,3 +110,51 @@ def test_a_child_that_hangs_is_killed_at_the_timeout():
         lab_checks.in_child(lambda: time.sleep(60), ["sleeper"], timeout=0.5)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # nothing left to reap: the killed child was waited for
+
+
+RACING = '''
+import os
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def meet(mine, theirs):
+    """Leave MINE, then wait for THEIRS: two checks get past this only if they run at once."""
+    (HERE / mine).touch()
+    while not (HERE / theirs).exists():
+        time.sleep(0.05)
+
+
+def test_step_1_waits_for_step_2(host):
+    meet("one", "two")
+
+
+def test_step_2_waits_for_step_1(host):
+    meet("two", "one")
+
+
+def test_step_3_hangs(host):
+    time.sleep(600)
+
+
+def test_step_4_ends_its_process(host):
+    print("half a line")
+    os._exit(7)
+'''
+
+
+def test_checks_run_at_once_and_one_that_hangs_or_exits_fails_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOPHERNETES_ROOT", str(tmp_path / "state"))
+    checks = tmp_path / "98-racing" / "checks"
+    checks.mkdir(parents=True)
+    (checks / "test_racing.py").write_text(RACING)
+    result = lab_checks.in_child(lambda: lab_checks.results_lines(checks, timeout=5), ["checks"], timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {"name": "test_step_1_waits_for_step_2", "passed": True, "message": ""},
+        {"name": "test_step_2_waits_for_step_1", "passed": True, "message": ""},
+        {"name": "test_step_3_hangs", "passed": False, "message": "still running after 5 s"},
+        {"name": "test_step_4_ends_its_process", "passed": False, "message": "the check ended with exit status 7"},
+    ]

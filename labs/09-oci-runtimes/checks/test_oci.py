@@ -4,8 +4,6 @@ process's hostname (its UTS namespace), its mounts (/proc/PID/mountinfo) and its
 cgroup (v1 or v2, as labkit finds it)."""
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import labkit
@@ -23,16 +21,11 @@ def spec(path: Path) -> dict:
         raise AssertionError(f"{path} is not JSON: {error}") from None
 
 
-def runtime_state(*command: str) -> dict:
-    """`RUNTIME state ID` as a dict; fails the check if the runtime does not know it."""
-    asked = labkit.run(*command)
-    assert asked.returncode == 0, f"`{' '.join(command[-3:])}`: {(asked.stderr or asked.stdout).strip()}"
+def runtime_state(runtime: str, *args: str) -> dict:
+    """`RUNTIME ARGS` (a `state ID`) as a dict; fails the check if the runtime does not know it."""
+    asked = labkit.gophernetes_runtime(*args) if runtime == "gophernetes-runtime" else labkit.run(runtime, *args)
+    assert asked.returncode == 0, f"`{runtime} {' '.join(args)}`: {(asked.stderr or asked.stdout).strip()}"
     return json.loads(asked.stdout)
-
-
-def gophernetes_runtime(*args: str) -> tuple[str, ...]:
-    """The gophernetes-runtime of this Python (the console script runs the same module)."""
-    return (sys.executable, "-m", "gophernetes.cli.oci_runtime", *args)
 
 
 def hostname(pid: int) -> str:
@@ -121,7 +114,7 @@ def test_step_5_gophernetes_runtime_created_and_started_the_bundle(host):
     Hint: `gophernetes-runtime create --help`, then `state` (created: its init waits on
     exec.fifo), then `start`.
     """
-    state = runtime_state(*gophernetes_runtime("state", "lab09-gn"))
+    state = runtime_state("gophernetes-runtime", "state", "lab09-gn")
     assert state.get("status") == "running", f"lab09-gn is {state.get('status')}"
     assert Path(state.get("bundle", "")) == BUNDLE, f"lab09-gn runs the bundle {state.get('bundle')}"
     assert not (Path("/run/gophernetes-runtime/lab09-gn/exec.fifo")).exists(), "lab09-gn's exec.fifo is still there"
@@ -142,7 +135,7 @@ def test_step_6_containerd_runs_lab09_ctr_with_gophernetes_runtime(host):
     assert status == "RUNNING", f"lab09-ctr is {status}"
     parent = int(labkit.status(pid).get("PPid", 0))
     assert labkit.comm(parent).startswith("containerd-shim"), f"lab09-ctr's parent is {labkit.comm(parent)!r}"
-    asked = labkit.run(*gophernetes_runtime("--root", "/run/containerd/runc/lab09", "state", "lab09-ctr"))
+    asked = labkit.gophernetes_runtime("--root", "/run/containerd/runc/lab09", "state", "lab09-ctr")
     assert asked.returncode == 0, "/run/containerd/runc/lab09/lab09-ctr holds no state of gophernetes-runtime: " \
         f"did the shim use runc? ({asked.stderr.strip()})"
     assert json.loads(asked.stdout).get("pid") == pid, "gophernetes-runtime's lab09-ctr is another process"
