@@ -8,10 +8,12 @@ of a check run (measured with Debian's python3: 0.24 s user against 0.05 s; 6-9 
 check` in the software-emulated lab VM).
 
 Why forked and not a new Python: in that VM a new Python, with its imports, costs a second or
-more, and a fork of a process that has them already costs little. Why a child at all: a check
-that hangs is stopped by the parent's timeout, and one that crashes, changes the working
-directory or leaves a namespace joined cannot take `gophernetes lab check` down with it.
-labs/labkit.py runs the gophernetes commands a check asks for the same way (`in_child`).
+more (`gophernetes --help` alone: 1.2-1.4 s), and a fork of a process that has them already
+costs 15-25 ms. So the checks run in a forked child of `lab check`, and each check in a forked
+child of that one, all at once (results_lines): the VM has two CPUs. A check that hangs fails
+alone after CHECK_TIMEOUT; one that crashes, changes its working directory or leaves a
+namespace joined changes nothing for the others or for `lab check`. labs/labkit.py runs the
+gophernetes commands a check asks for the same way (`in_child`).
 """
 
 from __future__ import annotations
