@@ -106,10 +106,11 @@ def test_a_child_reads_nothing_and_cannot_change_its_parent():
 
 
 def test_a_child_that_hangs_is_killed_at_the_timeout():
+    child = lab_checks.start(lambda: time.sleep(60), ["sleeper"])
     with pytest.raises(subprocess.TimeoutExpired):
-        lab_checks.in_child(lambda: time.sleep(60), ["sleeper"], timeout=0.5)
+        child.wait(timeout=0.5)
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # nothing left to reap: the killed child was waited for
+        os.waitpid(child.pid, os.WNOHANG)  # nothing left to reap: the killed child was waited for
 
 
 RACING = '''
