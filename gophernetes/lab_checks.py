@@ -74,15 +74,6 @@ def failure_message(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".splitlines()[0]
 
 
-def outcome(name: str, check: Callable[[Any], None], host: Any) -> dict[str, Any]:
-    """Call one check with HOST: {name, passed, message}."""
-    try:
-        check(host)
-    except Exception as error:  # noqa: BLE001 - every failure of a check is a FAIL line
-        return {"name": name, "passed": False, "message": failure_message(error)}
-    return {"name": name, "passed": True, "message": ""}
-
-
 def results_lines(checks_dir: Path, timeout: float = CHECK_TIMEOUT) -> None:
     """Print one JSON line {name, passed, message} per check of CHECKS_DIR, in order.
 
@@ -116,7 +107,13 @@ def results_lines(checks_dir: Path, timeout: float = CHECK_TIMEOUT) -> None:
 
 
 def _print_outcome(name: str, check: Callable[[Any], None], host: Any) -> None:
-    print(json.dumps(outcome(name, check, host)))
+    """Call one check with HOST (in its own child); print {name, passed, message}."""
+    try:
+        check(host)
+    except Exception as error:  # noqa: BLE001 - every failure of a check is a FAIL line
+        print(json.dumps({"name": name, "passed": False, "message": failure_message(error)}))
+    else:
+        print(json.dumps({"name": name, "passed": True, "message": ""}))
 
 
 @dataclass

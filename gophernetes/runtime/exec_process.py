@@ -45,9 +45,9 @@ def exec_process_config(container_process: dict, process: dict, whole: bool = Fa
     """The process an exec runs, as runc builds it: its keys over the container's own process
     (a key left out keeps the container's: capabilities, rlimits...). `whole` (a --process
     file): its env is the whole environment; else (the command line's -e) env adds to the
-    container's. Its user (uid, gid, additionalGids, umask),
-    capabilities, noNewPrivileges and consoleSize are then applied as the init's are: a
-    non-root user keeps the five capability sets it is given, ambient included.
+    container's. Its user (uid, gid, additionalGids, umask), capabilities, noNewPrivileges
+    and consoleSize are then applied as the init's are: a non-root user keeps the five
+    capability sets it is given, ambient included.
 
     `capabilities: {"add": [...]}` (our `exec --cap`) adds to the container's sets as runc's
     `exec --cap` does: bounding, effective and permitted, and ambient when the container

@@ -53,7 +53,7 @@ def store():
 
 @functools.cache
 def images() -> list[dict]:
-    """`gophernetes images`, asked once per check run (the checks only read the store)."""
+    """`gophernetes images`, asked once per check (each runs in a process of its own; they only read)."""
     return json.loads(labkit.gophernetes("images", "--format", "json").stdout or "[]")
 
 
